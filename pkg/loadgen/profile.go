@@ -1,0 +1,120 @@
+// Package loadgen turns load profiles into Vegeta pacers and drives them:
+// in virtual time for the sim backend (Arrivals), with vegeta.Attacker for
+// real clusters.
+package loadgen
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+)
+
+// Pacer builds the Vegeta pacer of a load profile.
+func Pacer(l *scenario.Load) (vegeta.Pacer, error) {
+	switch l.Profile {
+	case scenario.ProfileConstant:
+		return vegeta.ConstantPacer{Freq: l.Rate, Per: time.Second}, nil
+	case scenario.ProfileRamp:
+		if l.Duration == nil || l.Duration.Duration <= 0 {
+			return nil, fmt.Errorf("ramp profile needs a load duration")
+		}
+		slope := float64(l.To-l.From) / l.Duration.Seconds()
+		if l.From == 0 {
+			// LinearPacer treats a zero start rate as "infinitely fast";
+			// start at a rate that rounds to nothing instead.
+			return vegeta.LinearPacer{StartAt: vegeta.ConstantPacer{Freq: 1, Per: time.Hour}, Slope: slope}, nil
+		}
+		return vegeta.LinearPacer{StartAt: vegeta.ConstantPacer{Freq: l.From, Per: time.Second}, Slope: slope}, nil
+	case scenario.ProfileSteps:
+		return NewStepsPacer(l.Steps), nil
+	case scenario.ProfileSine:
+		return vegeta.SinePacer{
+			Period:  l.Period.Duration,
+			Mean:    vegeta.ConstantPacer{Freq: l.Mean, Per: time.Second},
+			Amp:     vegeta.ConstantPacer{Freq: l.Amplitude, Per: time.Second},
+			StartAt: vegeta.MeanUp,
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown load profile %q", l.Profile)
+}
+
+// StepsPacer is consecutive constant-rate segments, each a
+// vegeta.ConstantPacer. A zero-rate step is a pause. After the last step it
+// stops the attack.
+type StepsPacer struct {
+	steps []segment
+}
+
+type segment struct {
+	start, end time.Duration
+	hitsBefore uint64 // hits due before this segment starts
+	total      uint64 // hits this segment sends
+	pacer      vegeta.ConstantPacer
+}
+
+var _ vegeta.Pacer = (*StepsPacer)(nil)
+
+// NewStepsPacer builds a StepsPacer.
+func NewStepsPacer(steps []scenario.Step) *StepsPacer {
+	p := &StepsPacer{}
+	var at time.Duration
+	var hits uint64
+	for _, s := range steps {
+		seg := segment{start: at, end: at + s.Duration.Duration, hitsBefore: hits, pacer: vegeta.ConstantPacer{Freq: s.Rate, Per: time.Second}}
+		seg.total = uint64(math.Round(float64(s.Rate) * s.Duration.Seconds()))
+		p.steps = append(p.steps, seg)
+		hits += seg.total
+		at = seg.end
+	}
+	return p
+}
+
+// String describes the steps, e.g. Steps{20/s for 2m0s, 100/s for 8m0s}.
+func (p *StepsPacer) String() string {
+	s := "Steps{"
+	for i, seg := range p.steps {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%d/s for %s", seg.pacer.Freq, seg.end-seg.start)
+	}
+	return s + "}"
+}
+
+func (p *StepsPacer) segmentAt(elapsed time.Duration) (int, bool) {
+	for i, seg := range p.steps {
+		if elapsed < seg.end {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Pace implements vegeta.Pacer. The segment is chosen by the hits still
+// owed, so that a hit due exactly at a segment boundary is not lost, and a
+// pacer running behind catches up inside its segment as Vegeta's does.
+func (p *StepsPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	for _, seg := range p.steps {
+		if hits >= seg.hitsBefore+seg.total {
+			continue
+		}
+		if elapsed < seg.start {
+			return seg.start - elapsed, false
+		}
+		return seg.pacer.Pace(elapsed-seg.start, hits-seg.hitsBefore)
+	}
+	return 0, true
+}
+
+// Rate implements vegeta.Pacer.
+func (p *StepsPacer) Rate(elapsed time.Duration) float64 {
+	i, ok := p.segmentAt(elapsed)
+	if !ok {
+		return 0
+	}
+	return p.steps[i].pacer.Rate(0)
+}

@@ -1,0 +1,401 @@
+package scenario
+
+import (
+	"fmt"
+	"time"
+
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/mcpsim/mcpsim/pkg/hpa"
+)
+
+// Validate checks a defaulted scenario and returns every problem.
+func Validate(sc *Scenario) field.ErrorList {
+	var errs field.ErrorList
+	if sc.APIVersion != APIVersion {
+		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), sc.APIVersion, []string{APIVersion}))
+	}
+	if sc.Kind != Kind {
+		errs = append(errs, field.NotSupported(field.NewPath("kind"), sc.Kind, []string{Kind}))
+	}
+	md := field.NewPath("metadata")
+	if sc.Metadata.Name == "" {
+		errs = append(errs, field.Required(md.Child("name"), "a scenario needs a name (it names its report directory)"))
+	} else {
+		for _, msg := range validation.IsDNS1123Label(sc.Metadata.Name) {
+			errs = append(errs, field.Invalid(md.Child("name"), sc.Metadata.Name, msg))
+		}
+	}
+	spec := field.NewPath("spec")
+	errs = append(errs, positive(spec.Child("duration"), sc.Spec.Duration)...)
+	errs = append(errs, validateCluster(&sc.Spec.Cluster, spec.Child("cluster"))...)
+	errs = append(errs, validateWorkload(&sc.Spec.Workload, spec.Child("workload"))...)
+	errs = append(errs, validateLoad(&sc.Spec.Load, sc.Spec.Duration.Duration, spec.Child("load"))...)
+	faults := map[string]bool{}
+	for i := range sc.Spec.Faults {
+		errs = append(errs, validateFault(&sc.Spec.Faults[i], sc.Spec.Duration.Duration, faults, spec.Child("faults").Index(i))...)
+	}
+	if len(sc.Spec.Assertions) == 0 {
+		errs = append(errs, field.Required(spec.Child("assertions"), "a scenario needs at least one assertion to decide pass or fail"))
+	}
+	names := map[string]bool{}
+	for i := range sc.Spec.Assertions {
+		errs = append(errs, validateAssertion(&sc.Spec.Assertions[i], sc.Spec.Duration.Duration, faults, names, spec.Child("assertions").Index(i))...)
+	}
+	return errs
+}
+
+func nonNegative(p *field.Path, d metav1.Duration) field.ErrorList {
+	if d.Duration < 0 {
+		return field.ErrorList{field.Invalid(p, d.Duration.String(), "must not be negative")}
+	}
+	return nil
+}
+
+func positive(p *field.Path, d metav1.Duration) field.ErrorList {
+	if d.Duration <= 0 {
+		return field.ErrorList{field.Invalid(p, d.Duration.String(), "must be greater than zero")}
+	}
+	return nil
+}
+
+func validateCluster(c *Cluster, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if len(c.NodePools) == 0 {
+		return append(errs, field.Required(p.Child("nodePools"), "at least one node pool is required"))
+	}
+	names := map[string]bool{}
+	for i, np := range c.NodePools {
+		pp := p.Child("nodePools").Index(i)
+		switch {
+		case np.Name == "":
+			errs = append(errs, field.Required(pp.Child("name"), ""))
+		case names[np.Name]:
+			errs = append(errs, field.Duplicate(pp.Child("name"), np.Name))
+		default:
+			for _, msg := range validation.IsDNS1123Label(np.Name) {
+				errs = append(errs, field.Invalid(pp.Child("name"), np.Name, msg))
+			}
+		}
+		names[np.Name] = true
+		if np.Count < 1 {
+			errs = append(errs, field.Invalid(pp.Child("count"), np.Count, "must be at least 1"))
+		}
+		if np.CPU.Sign() <= 0 {
+			errs = append(errs, field.Required(pp.Child("cpu"), "allocatable CPU must be greater than zero"))
+		}
+		if np.Memory.Sign() <= 0 {
+			errs = append(errs, field.Required(pp.Child("memory"), "allocatable memory must be greater than zero"))
+		}
+		for k, v := range np.Labels {
+			for _, msg := range validation.IsQualifiedName(k) {
+				errs = append(errs, field.Invalid(pp.Child("labels").Key(k), k, msg))
+			}
+			for _, msg := range validation.IsValidLabelValue(v) {
+				errs = append(errs, field.Invalid(pp.Child("labels").Key(k), v, msg))
+			}
+		}
+	}
+	return errs
+}
+
+var roles = []string{RoleGateway, RoleUser, RoleOrder, RolePayment}
+
+func validateWorkload(w *Workload, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch w.Service {
+	case RoleGateway, RoleUser, RoleOrder, RolePayment:
+	case "":
+		errs = append(errs, field.Required(p.Child("service"), fmt.Sprintf("one of %v", roles)))
+	default:
+		errs = append(errs, field.NotSupported(p.Child("service"), w.Service, roles))
+	}
+	for _, msg := range validation.IsDNS1123Label(w.Name) {
+		errs = append(errs, field.Invalid(p.Child("name"), w.Name, msg))
+	}
+	if w.Replicas != nil && *w.Replicas < 0 {
+		errs = append(errs, field.Invalid(p.Child("replicas"), *w.Replicas, "must not be negative"))
+	}
+	rp := p.Child("resources")
+	cpu, ok := w.Resources.Requests[corev1.ResourceCPU]
+	if !ok || cpu.Sign() <= 0 {
+		errs = append(errs, field.Required(rp.Child("requests", "cpu"), "a CPU request is required: it sizes the pod's share of CPU and is the HPA's utilization denominator"))
+	}
+	for name, q := range w.Resources.Requests {
+		if q.Sign() < 0 {
+			errs = append(errs, field.Invalid(rp.Child("requests").Key(string(name)), q.String(), "must not be negative"))
+		}
+		if lim, ok := w.Resources.Limits[name]; ok && lim.Cmp(q) < 0 {
+			errs = append(errs, field.Invalid(rp.Child("limits").Key(string(name)), lim.String(), "must be greater than or equal to the request"))
+		}
+	}
+	if sl := w.StartupLatency; sl != nil {
+		sp := p.Child("startupLatency")
+		errs = append(errs, nonNegative(sp.Child("min"), sl.Min)...)
+		if sl.Max.Duration < sl.Min.Duration {
+			errs = append(errs, field.Invalid(sp.Child("max"), sl.Max.Duration.String(), "must be at least min"))
+		}
+	}
+	if w.EndpointsDelay != nil {
+		errs = append(errs, nonNegative(p.Child("endpointsDelay"), *w.EndpointsDelay)...)
+	}
+	if pr := w.ReadinessProbe; pr != nil {
+		pp := p.Child("readinessProbe")
+		for name, v := range map[string]int32{"initialDelaySeconds": pr.InitialDelaySeconds, "periodSeconds": pr.PeriodSeconds, "successThreshold": pr.SuccessThreshold} {
+			if v < 0 {
+				errs = append(errs, field.Invalid(pp.Child(name), v, "must not be negative"))
+			}
+		}
+	}
+	if w.HPA != nil {
+		hp := p.Child("hpa")
+		errs = append(errs, hpa.Validate(w.HPA, hp)...)
+		for i, m := range w.HPA.Metrics {
+			if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil || m.Resource.Name != corev1.ResourceCPU {
+				errs = append(errs, field.NotSupported(hp.Child("metrics").Index(i), string(m.Type), []string{"Resource cpu (the sim backend models CPU only)"}))
+			}
+		}
+		if w.Replicas != nil && *w.Replicas == 0 {
+			errs = append(errs, field.Invalid(p.Child("replicas"), 0, "an HPA does not act on a Deployment scaled to zero"))
+		}
+	}
+	if c := w.HPAController; c != nil {
+		cp := p.Child("hpaController")
+		for name, d := range map[string]*metav1.Duration{"downscaleStabilization": c.DownscaleStabilization, "cpuInitializationPeriod": c.CPUInitializationPeriod, "initialReadinessDelay": c.InitialReadinessDelay} {
+			if d != nil {
+				errs = append(errs, nonNegative(cp.Child(name), *d)...)
+			}
+		}
+		for name, d := range map[string]*metav1.Duration{"syncPeriod": c.SyncPeriod, "metricResolution": c.MetricResolution} {
+			if d != nil {
+				errs = append(errs, positive(cp.Child(name), *d)...)
+			}
+		}
+		if c.Tolerance != nil && *c.Tolerance < 0 {
+			errs = append(errs, field.Invalid(cp.Child("tolerance"), *c.Tolerance, "must not be negative"))
+		}
+	}
+	return errs
+}
+
+var profiles = []string{ProfileConstant, ProfileRamp, ProfileSteps, ProfileSine}
+
+func validateLoad(l *Load, total time.Duration, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	rate := func(name string, v int, allowZero bool) {
+		if v < 0 || (!allowZero && v == 0) {
+			errs = append(errs, field.Invalid(p.Child(name), v, "must be a positive number of requests per second"))
+		}
+	}
+	switch l.Profile {
+	case ProfileConstant:
+		rate("rate", l.Rate, false)
+	case ProfileRamp:
+		rate("from", l.From, true)
+		rate("to", l.To, true)
+		if l.From == 0 && l.To == 0 {
+			errs = append(errs, field.Invalid(p.Child("to"), l.To, "a ramp needs a non-zero rate at one end"))
+		}
+	case ProfileSteps:
+		if len(l.Steps) == 0 {
+			errs = append(errs, field.Required(p.Child("steps"), "the steps profile needs at least one step"))
+		}
+		for i, s := range l.Steps {
+			sp := p.Child("steps").Index(i)
+			if s.Rate < 0 {
+				errs = append(errs, field.Invalid(sp.Child("rate"), s.Rate, "must not be negative"))
+			}
+			errs = append(errs, positive(sp.Child("duration"), s.Duration)...)
+		}
+	case ProfileSine:
+		rate("mean", l.Mean, false)
+		if l.Amplitude < 0 || l.Amplitude > l.Mean {
+			errs = append(errs, field.Invalid(p.Child("amplitude"), l.Amplitude, "must be between 0 and mean (a rate cannot go negative)"))
+		}
+		if l.Period == nil {
+			errs = append(errs, field.Required(p.Child("period"), "the sine profile needs a period"))
+		} else {
+			errs = append(errs, positive(p.Child("period"), *l.Period)...)
+		}
+	case "":
+		errs = append(errs, field.Required(p.Child("profile"), fmt.Sprintf("one of %v", profiles)))
+	default:
+		errs = append(errs, field.NotSupported(p.Child("profile"), l.Profile, profiles))
+	}
+	errs = append(errs, nonNegative(p.Child("start"), l.Start)...)
+	if l.Duration != nil {
+		errs = append(errs, positive(p.Child("duration"), *l.Duration)...)
+		if l.Start.Duration >= 0 && l.Duration.Duration > 0 && total > 0 && l.Start.Duration+l.Duration.Duration > total {
+			errs = append(errs, field.Invalid(p.Child("duration"), l.Duration.Duration.String(), fmt.Sprintf("load would run past the end of the scenario (spec.duration %s)", total)))
+		}
+	} else if total > 0 {
+		errs = append(errs, field.Invalid(p.Child("start"), l.Start.Duration.String(), "load starts after the end of the scenario"))
+	}
+	errs = append(errs, positive(p.Child("cpuPerRequest"), l.CPUPerRequest)...)
+	errs = append(errs, positive(p.Child("timeout"), l.Timeout)...)
+	return errs
+}
+
+var (
+	chaosActions     = []string{string(chaosv1alpha1.PodKillAction), string(chaosv1alpha1.PodFailureAction), string(chaosv1alpha1.ContainerKillAction)}
+	simActions       = []string{string(chaosv1alpha1.PodKillAction)}
+	chaosModes       = []string{string(chaosv1alpha1.OneMode), string(chaosv1alpha1.AllMode), string(chaosv1alpha1.FixedMode), string(chaosv1alpha1.FixedPercentMode), string(chaosv1alpha1.RandomMaxPercentMode)}
+	chaosAPIVersions = []string{ChaosAPIVersion}
+)
+
+func validateFault(f *Fault, total time.Duration, names map[string]bool, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	errs = append(errs, nonNegative(p.Child("at"), f.At)...)
+	if total > 0 && f.At.Duration >= total {
+		errs = append(errs, field.Invalid(p.Child("at"), f.At.Duration.String(), fmt.Sprintf("must be before the end of the scenario (%s)", total)))
+	}
+	pc := f.PodChaos
+	if pc == nil {
+		return append(errs, field.Required(p.Child("kind"), "a Chaos Mesh kind"))
+	}
+	if pc.APIVersion != ChaosAPIVersion {
+		errs = append(errs, field.NotSupported(p.Child("apiVersion"), pc.APIVersion, chaosAPIVersions))
+	}
+	switch {
+	case pc.Name == "":
+		errs = append(errs, field.Required(p.Child("metadata", "name"), "faults are named so that assertions can refer to them"))
+	case names[pc.Name]:
+		errs = append(errs, field.Duplicate(p.Child("metadata", "name"), pc.Name))
+	}
+	names[pc.Name] = true
+	sp := p.Child("spec")
+	switch pc.Spec.Action {
+	case chaosv1alpha1.PodKillAction:
+	case chaosv1alpha1.PodFailureAction, chaosv1alpha1.ContainerKillAction:
+		errs = append(errs, field.NotSupported(sp.Child("action"), pc.Spec.Action, simActions))
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("action"), pc.Spec.Action, chaosActions))
+	}
+	switch pc.Spec.Mode {
+	case chaosv1alpha1.OneMode, chaosv1alpha1.AllMode, chaosv1alpha1.FixedMode, chaosv1alpha1.FixedPercentMode, chaosv1alpha1.RandomMaxPercentMode:
+		// Chaos Mesh's own webhook validation of mode and value.
+		errs = append(errs, pc.Spec.PodSelector.Validate(pc, sp)...)
+	case "":
+		errs = append(errs, field.Required(sp.Child("mode"), fmt.Sprintf("one of %v", chaosModes)))
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("mode"), pc.Spec.Mode, chaosModes))
+	}
+	if pc.Spec.GracePeriod < 0 {
+		errs = append(errs, field.Invalid(sp.Child("gracePeriod"), pc.Spec.GracePeriod, "must not be negative"))
+	}
+	if pc.Spec.Duration != nil {
+		if d, err := time.ParseDuration(*pc.Spec.Duration); err != nil || d < 0 {
+			errs = append(errs, field.Invalid(sp.Child("duration"), *pc.Spec.Duration, "must be a non-negative duration such as 30s"))
+		}
+	}
+	if _, err := metav1.LabelSelectorAsSelector(&metav1.LabelSelector{MatchLabels: pc.Spec.Selector.LabelSelectors, MatchExpressions: pc.Spec.Selector.ExpressionSelectors}); err != nil {
+		errs = append(errs, field.Invalid(sp.Child("selector"), "", err.Error()))
+	}
+	return errs
+}
+
+var assertionTypes = []string{AssertReplicasReach, AssertReadyRecovers, AssertLatency, AssertErrorRate}
+
+func validateAssertion(a *Assertion, total time.Duration, faults, names map[string]bool, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case a.Name == "":
+		errs = append(errs, field.Required(p.Child("name"), "assertions are named in reports"))
+	case names[a.Name]:
+		errs = append(errs, field.Duplicate(p.Child("name"), a.Name))
+	}
+	names[a.Name] = true
+	required := func(name string, set bool, why string) {
+		if !set {
+			errs = append(errs, field.Required(p.Child(name), why))
+		}
+	}
+	unused := func(name string, set bool) {
+		if set {
+			errs = append(errs, field.Forbidden(p.Child(name), fmt.Sprintf("not used by type %s", a.Type)))
+		}
+	}
+	switch a.Type {
+	case AssertReplicasReach, AssertReadyRecovers:
+		required("atLeast", a.AtLeast != nil, "the replica count to reach")
+		required("within", a.Within != nil, "the time allowed")
+		required("after", a.After != nil, "the moment the clock starts: {time: 2m} or {fault: NAME}")
+		if a.AtLeast != nil && *a.AtLeast < 0 {
+			errs = append(errs, field.Invalid(p.Child("atLeast"), *a.AtLeast, "must not be negative"))
+		}
+		if a.Within != nil {
+			errs = append(errs, positive(p.Child("within"), *a.Within)...)
+		}
+		if a.Type == AssertReplicasReach && a.Of != "ready" && a.Of != "desired" {
+			errs = append(errs, field.NotSupported(p.Child("of"), a.Of, []string{"ready", "desired"}))
+		}
+		if a.Type == AssertReadyRecovers {
+			unused("of", a.Of != "")
+			if a.After != nil && a.After.Fault == "" {
+				errs = append(errs, field.Required(p.Child("after", "fault"), "readyRecovers counts from a fault's injection"))
+			}
+		}
+		if a.After != nil {
+			ap := p.Child("after")
+			switch {
+			case a.After.Time != nil && a.After.Fault != "":
+				errs = append(errs, field.Invalid(ap, "", "give either time or fault, not both"))
+			case a.After.Time != nil:
+				errs = append(errs, nonNegative(ap.Child("time"), *a.After.Time)...)
+			case a.After.Fault != "":
+				if !faults[a.After.Fault] {
+					errs = append(errs, field.NotFound(ap.Child("fault"), a.After.Fault))
+				}
+			default:
+				errs = append(errs, field.Required(ap, "time or fault"))
+			}
+		}
+		unused("quantile", a.Quantile != nil)
+		unused("max", a.Max != nil)
+		unused("maxRatio", a.MaxRatio != nil)
+		unused("window", a.Window != nil)
+	case AssertLatency, AssertErrorRate:
+		if a.Type == AssertLatency {
+			required("quantile", a.Quantile != nil, "e.g. 0.99")
+			required("max", a.Max != nil, "the latency bound, e.g. 250ms")
+			if a.Quantile != nil && (*a.Quantile <= 0 || *a.Quantile > 1) {
+				errs = append(errs, field.Invalid(p.Child("quantile"), *a.Quantile, "must be in (0, 1]"))
+			}
+			if a.Max != nil {
+				errs = append(errs, positive(p.Child("max"), *a.Max)...)
+			}
+			unused("maxRatio", a.MaxRatio != nil)
+		} else {
+			required("maxRatio", a.MaxRatio != nil, "the largest allowed share of failed requests, e.g. 0.01")
+			if a.MaxRatio != nil && (*a.MaxRatio < 0 || *a.MaxRatio > 1) {
+				errs = append(errs, field.Invalid(p.Child("maxRatio"), *a.MaxRatio, "must be in [0, 1]"))
+			}
+			unused("quantile", a.Quantile != nil)
+			unused("max", a.Max != nil)
+		}
+		if w := a.Window; w != nil {
+			wp := p.Child("window")
+			errs = append(errs, nonNegative(wp.Child("from"), w.From)...)
+			if w.To != nil && w.To.Duration <= w.From.Duration {
+				errs = append(errs, field.Invalid(wp.Child("to"), w.To.Duration.String(), "must be after from"))
+			}
+			if total > 0 && w.From.Duration >= total {
+				errs = append(errs, field.Invalid(wp.Child("from"), w.From.Duration.String(), "starts after the end of the scenario"))
+			}
+		}
+		unused("atLeast", a.AtLeast != nil)
+		unused("within", a.Within != nil)
+		unused("after", a.After != nil)
+		unused("of", a.Of != "")
+	case "":
+		errs = append(errs, field.Required(p.Child("type"), fmt.Sprintf("one of %v", assertionTypes)))
+	default:
+		errs = append(errs, field.NotSupported(p.Child("type"), a.Type, assertionTypes))
+	}
+	return errs
+}

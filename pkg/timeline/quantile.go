@@ -1,0 +1,31 @@
+package timeline
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Quantile returns the exact q-quantile of the requests' latencies using
+// the nearest-rank method: the smallest latency L such that at least q of
+// the requests took ≤ L. Exact, because SLO verdicts must not inherit the
+// error of Vegeta's t-digest (DEPENDENCIES.md). ok is false for no
+// requests.
+func Quantile(reqs []Request, q float64) (time.Duration, bool) {
+	if len(reqs) == 0 {
+		return 0, false
+	}
+	lat := make([]time.Duration, len(reqs))
+	for i, r := range reqs {
+		lat[i] = r.Latency
+	}
+	return QuantileOf(lat, q), true
+}
+
+// QuantileOf is Quantile over latencies; it sorts lat in place.
+func QuantileOf(lat []time.Duration, q float64) time.Duration {
+	slices.Sort(lat)
+	rank := int(math.Ceil(q * float64(len(lat))))
+	rank = min(max(rank, 1), len(lat))
+	return lat[rank-1]
+}

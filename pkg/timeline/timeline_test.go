@@ -1,0 +1,48 @@
+package timeline
+
+import (
+	"testing"
+	"time"
+)
+
+func TestQuantileNearestRank(t *testing.T) {
+	var reqs []Request
+	for i := 1; i <= 100; i++ {
+		reqs = append(reqs, Request{Latency: time.Duration(i) * time.Millisecond})
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {0.999, 100 * time.Millisecond}, {1, 100 * time.Millisecond}, {0.001, time.Millisecond}} {
+		got, ok := Quantile(reqs, c.q)
+		if !ok || got != c.want {
+			t.Errorf("q%.3f = %v, want %v", c.q, got, c.want)
+		}
+	}
+	if _, ok := Quantile(nil, 0.5); ok {
+		t.Error("quantile of nothing reported ok")
+	}
+}
+
+func TestWindowAndErrors(t *testing.T) {
+	tl := New(time.Unix(0, 0))
+	tl.AddRequest(3*time.Second, time.Millisecond, 200, "")
+	tl.AddRequest(1*time.Second, time.Millisecond, 0, "timeout")
+	tl.AddRequest(2*time.Second, time.Millisecond, 0, "timeout")
+	tl.AddRequest(2*time.Second, time.Millisecond, 0, "connection refused")
+	tl.SortRequests()
+	w := tl.Window(2*time.Second, 3*time.Second)
+	if len(w) != 2 {
+		t.Fatalf("window [2s,3s) has %d requests, want 2", len(w))
+	}
+	if len(tl.ErrorKinds) != 3 {
+		t.Fatalf("error kinds %v: want interned, 2 distinct + none", tl.ErrorKinds)
+	}
+	if tl.Requests[0].OK() || !tl.Requests[3].OK() {
+		t.Fatalf("OK() wrong: %+v", tl.Requests)
+	}
+	r := tl.Result(0, "a")
+	if r.Error != "timeout" || !r.Timestamp.Equal(time.Unix(1, 0)) {
+		t.Fatalf("Result(0) = %+v", r)
+	}
+}
