@@ -77,6 +77,9 @@ type Workload struct {
 	Service   string                      `json:"service"`
 	Replicas  *int32                      `json:"replicas,omitempty"`
 	Resources corev1.ResourceRequirements `json:"resources"`
+	// Affinity is the pod's affinity; the sim honours required node
+	// affinity.
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
 	// ReadinessProbe is the container's readiness probe (periodSeconds,
 	// initialDelaySeconds, successThreshold are modelled).
 	ReadinessProbe *corev1.Probe `json:"readinessProbe,omitempty"`

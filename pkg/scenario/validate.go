@@ -152,6 +152,9 @@ func validateWorkload(w *Workload, p *field.Path) field.ErrorList {
 			}
 		}
 	}
+	if a := w.Affinity; a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil) {
+		errs = append(errs, field.Forbidden(p.Child("affinity"), "pod affinity and anti-affinity are not modelled by the sim backend yet; node affinity is"))
+	}
 	if w.HPA != nil {
 		hp := p.Child("hpa")
 		errs = append(errs, hpa.Validate(w.HPA, hp)...)

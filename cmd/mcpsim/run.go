@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/mcpsim/mcpsim/pkg/cluster"
+	"github.com/mcpsim/mcpsim/pkg/cluster/sim"
+	"github.com/mcpsim/mcpsim/pkg/report"
+	"github.com/mcpsim/mcpsim/pkg/runner"
+)
+
+type runFlags struct {
+	backend string
+	seed    uint64
+	out     string
+	output  string
+}
+
+func newRunCmd() *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO...",
+		Short: "Run scenarios (built-in names, files or directories)",
+		Example: `  mcpsim run hpa-scale-up
+  mcpsim run ./my-scenarios/ --seed 7 --out reports
+  mcpsim run pod-kill-recovery --output json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runScenarios(cmd, f, args) },
+	}
+	cmd.Flags().StringVar(&f.backend, "backend", "sim", "cluster backend: sim, kind or kube")
+	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "seed of every random choice of the sim backend")
+	cmd.Flags().StringVar(&f.out, "out", "reports", "directory for reports (<out>/<scenario>/...); empty writes none")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "what to print: text or json")
+	return cmd
+}
+
+func backendFor(name string) (cluster.Backend, error) {
+	switch name {
+	case "sim":
+		return sim.Backend{}, nil
+	case "kind", "kube":
+		return nil, usageErr("backend %q is not available yet: only the sim backend runs scenarios in this version", name)
+	}
+	return nil, usageErr("unknown backend %q: use sim, kind or kube", name)
+}
+
+func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
+	if f.output != "text" && f.output != "json" {
+		return usageErr("--output must be text or json, not %q", f.output)
+	}
+	backend, err := backendFor(f.backend)
+	if err != nil {
+		return err
+	}
+	scs, sources, err := parseAll(cmd, args)
+	if err != nil {
+		return err
+	}
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	prog := newProgress(stderr)
+	opts := runner.Options{Backend: backend, Seed: f.seed, OutDir: f.out, Progress: prog.update, ProgressEvery: prog.every}
+	var reports []*report.Report
+	failed := false
+	for i, sc := range scs {
+		rep, err := runner.Run(cmd.Context(), sc, sources[i], opts)
+		prog.done()
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return &exitError{code: exitInterrupt, err: fmt.Errorf("interrupted during %s; no report written for it", sc.Metadata.Name)}
+			}
+			code := exitInfra
+			if !errors.Is(err, cluster.ErrInfrastructure) {
+				err = fmt.Errorf("%w: %v", cluster.ErrInfrastructure, err)
+			}
+			return &exitError{code: code, err: fmt.Errorf("%s: %w", sc.Metadata.Name, err)}
+		}
+		reports = append(reports, rep)
+		failed = failed || !rep.Passed
+		if f.output == "text" {
+			printVerdicts(stdout, rep, f.out)
+		}
+	}
+	if f.output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(reports); err != nil {
+			return err
+		}
+	} else if len(reports) > 1 {
+		passed := 0
+		for _, r := range reports {
+			if r.Passed {
+				passed++
+			}
+		}
+		fmt.Fprintf(stdout, "\n%d of %d scenarios passed\n", passed, len(reports))
+	}
+	if failed {
+		return &exitError{code: exitFailed, err: errors.New("")}
+	}
+	return nil
+}
+
+func printVerdicts(w io.Writer, rep *report.Report, out string) {
+	verdict := "PASS"
+	if !rep.Passed {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "%s  %s  (backend %s, seed %d, %d requests, %.0fs)\n", verdict, rep.Scenario.Name, rep.Backend, rep.Seed, rep.Load.Requests, float64(rep.Duration))
+	for _, a := range rep.Assertions {
+		mark := "ok  "
+		if !a.Passed {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %-32s %s  (threshold: %s)\n", mark, a.Name, a.Measured, a.Threshold)
+		if !a.Passed && a.Detail != "" {
+			fmt.Fprintf(w, "       %s\n", a.Detail)
+		}
+	}
+	if out != "" {
+		fmt.Fprintf(w, "  reports: %s/%s/{%s,%s,%s}\n", strings.TrimRight(out, "/"), rep.Scenario.Name, report.JSONFile, report.JUnitFile, report.HTMLFile)
+	}
+}
+
+// progress shows one live line on a terminal, plain periodic lines
+// otherwise. It reads the wall clock only to limit how often a terminal
+// line is redrawn; the simulation itself never sees it.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	every time.Duration
+	last  time.Time
+	shown bool
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w, every: 30 * time.Second}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty, p.every = true, time.Second
+	}
+	return p
+}
+
+func (p *progress) update(name string, st cluster.Status) {
+	line := fmt.Sprintf("%s  t=%s/%s  ready %d/%d  %.0f req/s  p99 %s  errors %.2f%%", name,
+		st.T.Truncate(time.Second), st.Duration, st.Ready, st.Desired, st.RPS, st.P99.Round(100*time.Microsecond), st.ErrorRate*100)
+	if len(st.Faults) > 0 {
+		line += "  faults: " + strings.Join(st.Faults, ",")
+	}
+	if !p.tty {
+		fmt.Fprintln(p.w, line)
+		return
+	}
+	if now := time.Now(); now.Sub(p.last) >= 50*time.Millisecond || st.T == st.Duration {
+		p.last = now
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.shown = true
+	}
+}
+
+func (p *progress) done() {
+	if p.tty && p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.shown = false
+	}
+}

@@ -1,0 +1,197 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/mcpsim/mcpsim/pkg/faults"
+	"github.com/mcpsim/mcpsim/pkg/hpa"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
+)
+
+// scheduleMetricsServer scrapes every pod's CPU counter each metric
+// resolution, as metrics-server does from the kubelets: a pod's usage is
+// the CPU it used between its last two scrapes, so a new pod has no sample
+// until its second scrape.
+func (w *world) scheduleMetricsServer() {
+	res := w.wl.MetricResolution()
+	var scrape func()
+	scrape = func() {
+		for _, p := range w.pods {
+			if !p.running || p.gone {
+				continue
+			}
+			p.srv.advance(w.now)
+			if p.scraped && w.now > p.scrapeT {
+				win := w.now - p.scrapeT
+				p.sample = int64((p.srv.cpu - p.scrapeCPU) / win.Seconds() * 1000)
+				p.sampleT, p.sampleWin, p.hasSample = w.now, win, true
+			}
+			p.scraped, p.scrapeT, p.scrapeCPU = true, w.now, p.srv.cpu
+		}
+		if next := w.now + res; next <= w.end {
+			w.events.push(next, scrape)
+		}
+	}
+	w.events.push(res, scrape)
+}
+
+// hpaController runs package hpa's Reconcile on the sync period against
+// the simulated metrics API and scales the Deployment.
+type hpaController struct {
+	w           *world
+	cfg         hpa.Config
+	spec        *autoscalingv2.HorizontalPodAutoscalerSpec
+	state       hpa.State
+	utilization int32
+}
+
+func newHPAController(w *world) *hpaController {
+	c := &hpaController{w: w, cfg: w.wl.HPAConfig(), spec: w.wl.HPA, utilization: -1}
+	// A new HPA is first synced one period after it is created.
+	w.events.push(c.cfg.SyncPeriod, c.sync)
+	return c
+}
+
+func (c *hpaController) sync() {
+	w := c.w
+	var pods []hpa.Pod
+	cpu, mem := w.podRequests()
+	requests := map[corev1.ResourceName]int64{corev1.ResourceCPU: cpu}
+	if mem > 0 {
+		requests[corev1.ResourceMemory] = mem * 1000
+	}
+	statusReplicas := int32(0)
+	for _, p := range w.pods {
+		hp := hpa.Pod{Name: p.name, Phase: corev1.PodPending, Deleting: p.deleting, Containers: []hpa.Container{{Name: "app", Requests: requests}}}
+		if !p.deleting {
+			statusReplicas++
+		}
+		if p.node != nil {
+			t := w.at(p.bound)
+			hp.StartTime = &t
+			status := corev1.ConditionFalse
+			if p.ready {
+				status = corev1.ConditionTrue
+			}
+			hp.Ready = &hpa.ReadyCondition{Status: status, LastTransitionTime: w.at(p.readySince)}
+		}
+		if p.running {
+			hp.Phase = corev1.PodRunning
+		}
+		pods = append(pods, hp)
+	}
+	res := c.cfg.Reconcile(w.at(w.now), c.spec, hpa.Scale{SpecReplicas: w.desired, StatusReplicas: statusReplicas}, pods, c, &c.state)
+	for _, m := range res.Metrics {
+		if m.Utilization != nil {
+			c.utilization = *m.Utilization
+		}
+	}
+	if res.Rescale && res.DesiredReplicas != w.desired {
+		reason := ""
+		if cond, ok := res.Condition(autoscalingv2.ScalingLimited); ok && cond.Status == corev1.ConditionTrue {
+			reason = " (limited: " + cond.Reason + ")"
+		}
+		w.tl.AddEvent(w.now, "SuccessfulRescale", w.wl.Name, fmt.Sprintf("New size: %d; reason: cpu utilization %d%%%s", res.DesiredReplicas, c.utilization, reason))
+		w.desired = res.DesiredReplicas
+		w.reconcileReplicaSet()
+	} else if res.Err != nil {
+		w.tl.AddEvent(w.now, "FailedComputeMetricsReplicas", w.wl.Name, res.Err.Error())
+	}
+	if next := w.now + c.cfg.SyncPeriod; next <= w.end {
+		w.events.push(next, c.sync)
+	}
+}
+
+// ResourceMetrics implements hpa.MetricsSource: metrics-server's latest
+// samples of the pods that exist.
+func (c *hpaController) ResourceMetrics(resource corev1.ResourceName) ([]hpa.ResourceSample, error) {
+	if resource != corev1.ResourceCPU {
+		return nil, fmt.Errorf("the sim's metrics-server reports cpu only, not %s", resource)
+	}
+	var out []hpa.ResourceSample
+	for _, p := range c.w.pods {
+		if !p.hasSample {
+			continue
+		}
+		out = append(out, hpa.ResourceSample{Pod: p.name, Timestamp: c.w.at(p.sampleT), Window: p.sampleWin,
+			Containers: []hpa.ContainerUsage{{Name: "app", Usage: map[corev1.ResourceName]int64{corev1.ResourceCPU: p.sample}}}})
+	}
+	return out, nil
+}
+
+var errNoCustomMetrics = errors.New("the sim serves no custom or external metrics")
+
+// PodsMetric implements hpa.MetricsSource.
+func (c *hpaController) PodsMetric(string) ([]hpa.PodSample, error) { return nil, errNoCustomMetrics }
+
+// ObjectMetric implements hpa.MetricsSource.
+func (c *hpaController) ObjectMetric(string, autoscalingv2.CrossVersionObjectReference) (int64, error) {
+	return 0, errNoCustomMetrics
+}
+
+// ExternalMetric implements hpa.MetricsSource.
+func (c *hpaController) ExternalMetric(string) ([]int64, error) { return nil, errNoCustomMetrics }
+
+// inject applies a fault: Chaos Mesh resolves the selector against the
+// pods that exist now, picks by mode, then acts.
+func (w *world) inject(f *scenario.Fault) {
+	pc := f.PodChaos
+	rec := timeline.Fault{Name: pc.Name, Kind: "PodChaos", Action: string(pc.Spec.Action), At: w.now}
+	ns := pc.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	sel := pc.Spec.Selector
+	if len(sel.Namespaces) == 0 {
+		sel.Namespaces = []string{ns}
+	}
+	var candidates []*pod
+	for _, p := range w.pods {
+		if p.deleting || p.gone {
+			continue
+		}
+		t := faults.Target{Name: p.name, Namespace: "default", Phase: string(corev1.PodPending), Labels: w.podLabels()}
+		var nodeLabels map[string]string
+		if p.node != nil {
+			t.Node, nodeLabels = p.node.name, p.node.labels
+		}
+		if p.running {
+			t.Phase = string(corev1.PodRunning)
+		}
+		if ok, err := faults.Matches(&sel, t, nodeLabels); err == nil && ok {
+			candidates = append(candidates, p)
+		}
+	}
+	slices.SortFunc(candidates, func(a, b *pod) int { return strings.Compare(a.name, b.name) })
+	idx, err := faults.SelectByMode(w.rng, pc.Spec.Mode, pc.Spec.Value, len(candidates))
+	if err != nil {
+		rec.Error = err.Error()
+		w.tl.Faults = append(w.tl.Faults, rec)
+		w.tl.AddEvent(w.now, "FaultFailed", pc.Name, err.Error())
+		return
+	}
+	for _, i := range idx {
+		rec.Targets = append(rec.Targets, candidates[i].name)
+	}
+	w.tl.Faults = append(w.tl.Faults, rec)
+	w.faults = append(w.faults, pc.Name)
+	w.tl.AddEvent(w.now, "FaultInjected", pc.Name, fmt.Sprintf("%s %s: %s", rec.Kind, rec.Action, strings.Join(rec.Targets, ", ")))
+	if pc.Spec.Action == chaosv1alpha1.PodKillAction {
+		for _, i := range idx {
+			w.killPod(candidates[i], "PodChaos "+pc.Name+": pod-kill")
+		}
+	}
+}
+
+// podLabels are the labels of the workload's pods.
+func (w *world) podLabels() map[string]string {
+	return map[string]string{"app": w.wl.Name, "app.kubernetes.io/name": w.wl.Name, "mcpsim.dev/role": w.wl.Service}
+}

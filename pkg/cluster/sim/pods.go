@@ -1,0 +1,318 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// node is one node of a pool.
+type node struct {
+	name   string
+	labels map[string]string
+	taints []corev1.Taint
+	cpu    int64 // allocatable millicores
+	mem    int64 // allocatable bytes
+	reqCPU int64 // requested by bound pods
+	reqMem int64
+}
+
+// pod is one pod of the workload.
+type pod struct {
+	name    string
+	created time.Duration
+	node    *node
+	bound   time.Duration // scheduled and accepted by the kubelet: status.startTime
+	running bool          // the container has started (phase Running)
+	started time.Duration
+	ready   bool
+	// readySince is the Ready condition's lastTransitionTime.
+	readySince time.Duration
+	inLB       bool
+	deleting   bool // graceful deletion in progress
+	gone       bool // no longer serving (killed, or drained after deletion)
+	srv        server
+
+	// metrics-server's last two scrapes
+	scraped   bool
+	scrapeT   time.Duration
+	scrapeCPU float64
+	sample    int64 // millicores
+	sampleT   time.Duration
+	sampleWin time.Duration
+	hasSample bool
+}
+
+func (w *world) buildNodes() error {
+	for _, np := range w.sc.Spec.Cluster.NodePools {
+		for i := int32(0); i < np.Count; i++ {
+			n := &node{name: fmt.Sprintf("%s-%d", np.Name, i), cpu: np.CPU.MilliValue(), mem: np.Memory.Value(), taints: np.Taints}
+			n.labels = map[string]string{corev1.LabelHostname: n.name, "mcpsim.dev/pool": np.Name}
+			for k, v := range np.Labels {
+				n.labels[k] = v
+			}
+			w.nodes = append(w.nodes, n)
+		}
+	}
+	return nil
+}
+
+func (w *world) podRequests() (cpu, mem int64) {
+	r := w.wl.Resources.Requests
+	if q, ok := r[corev1.ResourceCPU]; ok {
+		cpu = q.MilliValue()
+	}
+	if q, ok := r[corev1.ResourceMemory]; ok {
+		mem = q.Value()
+	}
+	return cpu, mem
+}
+
+// capacity is the CPU a pod can use: its limit, or its request when it has
+// no limit (a simplification: an unlimited pod could burst into its node's
+// idle CPU).
+func (w *world) capacity() float64 {
+	if q, ok := w.wl.Resources.Limits[corev1.ResourceCPU]; ok {
+		return float64(q.MilliValue()) / 1000
+	}
+	cpu, _ := w.podRequests()
+	return float64(cpu) / 1000
+}
+
+// activePods are the pods the ReplicaSet counts: not being deleted.
+func (w *world) activePods() []*pod {
+	var out []*pod
+	for _, p := range w.pods {
+		if !p.deleting && !p.gone {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// reconcileReplicaSet creates or deletes pods to match the desired count
+// (the ReplicaSet controller, reacting at once to every change it watches).
+func (w *world) reconcileReplicaSet() {
+	active := w.activePods()
+	diff := int(w.desired) - len(active)
+	for ; diff > 0; diff-- {
+		w.createPod()
+	}
+	if diff < 0 {
+		slices.SortStableFunc(active, w.deletionOrder)
+		for _, p := range active[:-diff] {
+			w.deletePod(p)
+		}
+	}
+}
+
+// deletionOrder ranks pods for scale-down as the ReplicaSet controller
+// does (controller.ActivePodsWithRanks): unscheduled before scheduled,
+// pending before running, not ready before ready, ready for a shorter time
+// before longer, newer before older.
+func (w *world) deletionOrder(a, b *pod) int {
+	key := func(p *pod) [3]int {
+		k := [3]int{1, 1, 1}
+		if p.node == nil {
+			k[0] = 0
+		}
+		if !p.running {
+			k[1] = 0
+		}
+		if !p.ready {
+			k[2] = 0
+		}
+		return k
+	}
+	ka, kb := key(a), key(b)
+	for i := range ka {
+		if ka[i] != kb[i] {
+			return ka[i] - kb[i]
+		}
+	}
+	if a.ready && b.ready && a.readySince != b.readySince {
+		return -cmpDuration(a.readySince, b.readySince)
+	}
+	return -cmpDuration(a.created, b.created)
+}
+
+func cmpDuration(a, b time.Duration) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (w *world) createPod() {
+	w.podSeq++
+	p := &pod{name: fmt.Sprintf("%s-%05d", w.wl.Name, w.podSeq), created: w.now}
+	p.srv = server{capacity: w.capacity(), last: w.now, idx: -1}
+	w.pods = append(w.pods, p)
+	w.tl.AddEvent(w.now, "PodCreated", p.name, "")
+	w.schedule(p)
+}
+
+// schedule binds a pod to a node (kube-scheduler): filter by taints, node
+// affinity and resources; score by least allocated (the default
+// NodeResourcesFit strategy); break ties at random as selectHost does.
+func (w *world) schedule(p *pod) bool {
+	cpu, mem := w.podRequests()
+	var best []*node
+	bestScore := int64(-1)
+	for _, n := range w.nodes {
+		if !w.nodeAdmits(n) || n.reqCPU+cpu > n.cpu || n.reqMem+mem > n.mem {
+			continue
+		}
+		score := (leastAllocated(n.cpu, n.reqCPU+cpu) + leastAllocated(n.mem, n.reqMem+mem)) / 2
+		switch {
+		case score > bestScore:
+			best, bestScore = []*node{n}, score
+		case score == bestScore:
+			best = append(best, n)
+		}
+	}
+	if len(best) == 0 {
+		w.tl.AddEvent(w.now, "FailedScheduling", p.name, fmt.Sprintf("0/%d nodes are available: insufficient resources or no matching node", len(w.nodes)))
+		return false
+	}
+	n := best[w.rng.IntN(len(best))]
+	n.reqCPU += cpu
+	n.reqMem += mem
+	p.node, p.bound = n, w.now
+	p.srv.last = w.now
+	w.tl.AddEvent(w.now, "Scheduled", p.name, "assigned to "+n.name)
+	sl := w.wl.StartupLatency
+	startup := sl.Min.Duration
+	if spread := sl.Max.Duration - sl.Min.Duration; spread > 0 {
+		startup += time.Duration(w.rng.Int64N(int64(spread) + 1))
+	}
+	w.events.push(w.now+startup, func() { w.containerStarted(p) })
+	return true
+}
+
+func leastAllocated(capacity, requested int64) int64 {
+	if capacity == 0 {
+		return 0
+	}
+	return (capacity - requested) * 100 / capacity
+}
+
+// nodeAdmits applies the taint and node-affinity filters.
+func (w *world) nodeAdmits(n *node) bool {
+	for _, t := range n.taints {
+		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+			return false
+		}
+	}
+	if w.affinity != nil {
+		obj := &corev1.Node{}
+		obj.Labels = n.labels
+		if ok, err := w.affinity.Match(obj); err != nil || !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// retryPending schedules pods that found no node, after resources freed.
+func (w *world) retryPending() {
+	for _, p := range w.pods {
+		if p.node == nil && !p.deleting && !p.gone {
+			w.schedule(p)
+		}
+	}
+}
+
+func (w *world) containerStarted(p *pod) {
+	if p.gone || p.deleting {
+		return
+	}
+	p.running, p.started = true, w.now
+	p.readySince = p.bound // Ready=False since the kubelet accepted the pod
+	w.tl.AddEvent(w.now, "Started", p.name, "container started")
+	pr := w.wl.ReadinessProbe
+	firstReady := time.Duration(pr.InitialDelaySeconds)*time.Second + time.Duration(pr.SuccessThreshold-1)*time.Duration(pr.PeriodSeconds)*time.Second
+	w.events.push(w.now+firstReady, func() { w.becameReady(p) })
+}
+
+func (w *world) becameReady(p *pod) {
+	if p.gone || p.deleting {
+		return
+	}
+	p.ready, p.readySince = true, w.now
+	w.tl.AddEvent(w.now, "Ready", p.name, "readiness probe succeeded")
+	w.events.push(w.now+w.wl.EndpointsDelay.Duration, func() {
+		if p.ready && !p.gone && !p.deleting && !p.inLB {
+			p.inLB = true
+			w.lb = append(w.lb, p)
+		}
+	})
+}
+
+func (w *world) removeFromLB(p *pod) {
+	if !p.inLB {
+		return
+	}
+	p.inLB = false
+	if i := slices.Index(w.lb, p); i >= 0 {
+		w.lb = slices.Delete(w.lb, i, i+1)
+	}
+}
+
+func (w *world) releaseNode(p *pod) {
+	if p.node == nil {
+		return
+	}
+	cpu, mem := w.podRequests()
+	p.node.reqCPU -= cpu
+	p.node.reqMem -= mem
+}
+
+// deletePod deletes a pod gracefully (scale-down): it leaves the endpoints
+// after the endpoints delay, finishes the requests it has, then goes. The
+// reference service handles SIGTERM by draining, so no request fails.
+func (w *world) deletePod(p *pod) {
+	p.deleting = true
+	p.ready = false
+	w.tl.AddEvent(w.now, "Killing", p.name, "scale down: graceful termination")
+	w.events.push(w.now+w.wl.EndpointsDelay.Duration, func() {
+		w.removeFromLB(p)
+		w.podGone(p)
+	})
+}
+
+// killPod deletes a pod with a zero grace period (PodChaos pod-kill): its
+// requests in flight fail at once, and requests keep reaching it until the
+// endpoint removal propagates.
+func (w *world) killPod(p *pod, reason string) {
+	if p.gone {
+		return
+	}
+	for _, arrival := range p.srv.drain() {
+		w.tl.AddRequest(arrival, w.now-arrival+networkRTT, 0, errReset)
+	}
+	w.servers.update(&p.srv, 0, false)
+	p.ready = false
+	w.tl.AddEvent(w.now, "Killing", p.name, reason)
+	w.podGone(p)
+	w.events.push(w.now+w.wl.EndpointsDelay.Duration, func() { w.removeFromLB(p) })
+}
+
+// podGone frees the pod's node and lets the ReplicaSet replace it.
+func (w *world) podGone(p *pod) {
+	if p.gone {
+		return
+	}
+	p.gone, p.running = true, false
+	w.releaseNode(p)
+	if i := slices.Index(w.pods, p); i >= 0 {
+		w.pods = slices.Delete(w.pods, i, i+1)
+	}
+	w.reconcileReplicaSet()
+	w.retryPending()
+}

@@ -1,0 +1,294 @@
+package sim
+
+import (
+	"math"
+	"time"
+)
+
+// server is one pod's HTTP server as a processor-sharing queue: every
+// request in flight gets an equal share of the pod's CPU, and one request
+// can use at most one core (a request is served by one goroutine). This is
+// the M/G/1-PS (or M/G/c-PS for more than one core) model; its mean
+// response time is insensitive to the service-time distribution, which is
+// what makes it checkable against queueing results.
+//
+// Instead of updating every request's remaining work on each arrival, the
+// server keeps the attained service v that every request in flight has
+// received; a request arriving when the attained service is v0 with work w
+// completes when v reaches v0+w. Requests are therefore kept in a min-heap
+// by finish value. Because every request has the same client timeout,
+// deadlines are ordered like arrivals and live in a FIFO.
+type server struct {
+	capacity float64 // cores: the CPU limit, or the request if no limit
+	v        float64 // attained service per request in flight, core-seconds
+	last     time.Duration
+	live     int     // requests in flight
+	cpu      float64 // CPU used so far, core-seconds
+
+	jobs []job
+	free []int32
+	heap []int32 // by finish
+	fifo []int32 // by arrival
+	head int     // first element of fifo in use
+
+	// next is the time of the server's next completion or timeout; idx is
+	// its position in the world's server heap (-1 when absent).
+	next time.Duration
+	idx  int
+}
+
+type job struct {
+	arrival time.Duration
+	finish  float64
+	done    bool
+	refs    uint8 // 2 while in heap and fifo
+}
+
+// rate is the service rate of each request in flight, in cores.
+func (s *server) rate() float64 {
+	if s.live == 0 {
+		return 0
+	}
+	return math.Min(1, s.capacity/float64(s.live))
+}
+
+// advance moves the server's accounting to now.
+func (s *server) advance(now time.Duration) {
+	if now <= s.last {
+		return
+	}
+	if s.live > 0 {
+		dt := (now - s.last).Seconds()
+		r := s.rate()
+		s.v += r * dt
+		s.cpu += r * float64(s.live) * dt
+	}
+	s.last = now
+}
+
+// add starts a request needing work core-seconds at now (after advance).
+func (s *server) add(now time.Duration, work float64) {
+	var i int32
+	if n := len(s.free); n > 0 {
+		i = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		s.jobs = append(s.jobs, job{})
+		i = int32(len(s.jobs) - 1)
+	}
+	s.jobs[i] = job{arrival: now, finish: s.v + work, refs: 2}
+	s.live++
+	s.heapPush(i)
+	s.fifo = append(s.fifo, i)
+}
+
+func (s *server) release(i int32) {
+	s.jobs[i].refs--
+	if s.jobs[i].refs == 0 {
+		s.free = append(s.free, i)
+	}
+}
+
+// finishEpsilon absorbs float rounding when a completion is due exactly now.
+const finishEpsilon = 1e-12
+
+// popCompleted returns the arrival time of the next request completed by
+// now, if any.
+func (s *server) popCompleted() (time.Duration, bool) {
+	for len(s.heap) > 0 {
+		i := s.heap[0]
+		j := &s.jobs[i]
+		if j.done {
+			s.heapPop()
+			s.release(i)
+			continue
+		}
+		if j.finish > s.v+finishEpsilon {
+			return 0, false
+		}
+		s.heapPop()
+		j.done = true
+		s.live--
+		s.release(i)
+		return j.arrival, true
+	}
+	return 0, false
+}
+
+// popTimedOut returns the arrival time of the next request whose deadline
+// (arrival + timeout) has passed by now.
+func (s *server) popTimedOut(now, timeout time.Duration) (time.Duration, bool) {
+	for s.head < len(s.fifo) {
+		i := s.fifo[s.head]
+		j := &s.jobs[i]
+		if j.done {
+			s.head++
+			s.release(i)
+			continue
+		}
+		if j.arrival+timeout > now {
+			break
+		}
+		s.head++
+		j.done = true
+		s.live--
+		s.release(i)
+		s.compactFIFO()
+		return j.arrival, true
+	}
+	s.compactFIFO()
+	return 0, false
+}
+
+func (s *server) compactFIFO() {
+	if s.head > 1024 && s.head*2 > len(s.fifo) {
+		n := copy(s.fifo, s.fifo[s.head:])
+		s.fifo = s.fifo[:n]
+		s.head = 0
+	}
+}
+
+// drain fails every request in flight (the pod was killed) and returns
+// their arrival times.
+func (s *server) drain() []time.Duration {
+	var out []time.Duration
+	for _, i := range s.fifo[s.head:] {
+		if !s.jobs[i].done {
+			out = append(out, s.jobs[i].arrival)
+		}
+	}
+	s.jobs, s.free, s.heap, s.fifo, s.head, s.live = nil, nil, nil, nil, 0, 0
+	return out
+}
+
+// nextEvent is the time of the next completion or timeout, if any.
+func (s *server) nextEvent(timeout time.Duration) (time.Duration, bool) {
+	if s.live == 0 {
+		return 0, false
+	}
+	t := time.Duration(math.MaxInt64)
+	for len(s.heap) > 0 && s.jobs[s.heap[0]].done {
+		i := s.heapPop()
+		s.release(i)
+	}
+	if len(s.heap) > 0 {
+		remaining := (s.jobs[s.heap[0]].finish - s.v) / s.rate()
+		// Round up so that the completion is due when the event fires.
+		t = s.last + time.Duration(math.Ceil(max(remaining, 0)*1e9))
+	}
+	for s.head < len(s.fifo) && s.jobs[s.fifo[s.head]].done {
+		s.release(s.fifo[s.head])
+		s.head++
+	}
+	if s.head < len(s.fifo) {
+		t = min(t, s.jobs[s.fifo[s.head]].arrival+timeout)
+	}
+	return t, true
+}
+
+func (s *server) heapLess(a, b int32) bool { return s.jobs[a].finish < s.jobs[b].finish }
+
+func (s *server) heapPush(i int32) {
+	s.heap = append(s.heap, i)
+	k := len(s.heap) - 1
+	for k > 0 {
+		p := (k - 1) / 2
+		if !s.heapLess(s.heap[k], s.heap[p]) {
+			break
+		}
+		s.heap[k], s.heap[p] = s.heap[p], s.heap[k]
+		k = p
+	}
+}
+
+func (s *server) heapPop() int32 {
+	top := s.heap[0]
+	n := len(s.heap) - 1
+	s.heap[0] = s.heap[n]
+	s.heap = s.heap[:n]
+	k := 0
+	for {
+		l, r, m := 2*k+1, 2*k+2, k
+		if l < n && s.heapLess(s.heap[l], s.heap[m]) {
+			m = l
+		}
+		if r < n && s.heapLess(s.heap[r], s.heap[m]) {
+			m = r
+		}
+		if m == k {
+			break
+		}
+		s.heap[k], s.heap[m] = s.heap[m], s.heap[k]
+		k = m
+	}
+	return top
+}
+
+// serverQueue orders the servers that have work by their next event; it is
+// an indexed heap so that a server's position can be updated in place.
+type serverQueue []*server
+
+func (q serverQueue) less(i, j int) bool { return q[i].next < q[j].next }
+
+func (q serverQueue) swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].idx, q[j].idx = i, j
+}
+
+func (q *serverQueue) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(i, p) {
+			break
+		}
+		q.swap(i, p)
+		i = p
+	}
+}
+
+func (q *serverQueue) down(i int) {
+	n := len(*q)
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && q.less(l, m) {
+			m = l
+		}
+		if r < n && q.less(r, m) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		q.swap(i, m)
+		i = m
+	}
+}
+
+// update places s by its next event, or removes it when it has none.
+func (q *serverQueue) update(s *server, next time.Duration, has bool) {
+	switch {
+	case has && s.idx < 0:
+		s.next = next
+		s.idx = len(*q)
+		*q = append(*q, s)
+		q.up(s.idx)
+	case has:
+		old := s.next
+		s.next = next
+		if next < old {
+			q.up(s.idx)
+		} else {
+			q.down(s.idx)
+		}
+	case s.idx >= 0:
+		i := s.idx
+		last := len(*q) - 1
+		q.swap(i, last)
+		*q = (*q)[:last]
+		s.idx = -1
+		if i < last {
+			q.down(i)
+			q.up(i)
+		}
+	}
+}

@@ -1,0 +1,206 @@
+// Package report builds a run's report from its timeline and verdicts and
+// writes it as JSON (versioned schema), JUnit XML and a self-contained HTML
+// page.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/mcpsim/mcpsim/pkg/assertions"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
+)
+
+// SchemaVersion identifies the JSON report format. Bump it on any
+// incompatible change.
+const SchemaVersion = "mcpsim.dev/report/v1"
+
+// Report is one scenario run.
+type Report struct {
+	SchemaVersion string              `json:"schemaVersion"`
+	Scenario      ScenarioInfo        `json:"scenario"`
+	Backend       string              `json:"backend"`
+	Seed          uint64              `json:"seed"`
+	Passed        bool                `json:"passed"`
+	Duration      Seconds             `json:"durationSeconds"`
+	Assertions    []assertions.Result `json:"assertions"`
+	Load          LoadSummary         `json:"load"`
+	Series        []Second            `json:"series"`
+	Samples       []timeline.Sample   `json:"samples"`
+	Events        []timeline.Event    `json:"events"`
+	Faults        []timeline.Fault    `json:"faults"`
+}
+
+// Seconds is a duration written as seconds.
+type Seconds float64
+
+// ScenarioInfo names the scenario.
+type ScenarioInfo struct {
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Source      string            `json:"source"`
+}
+
+// LoadSummary sums up every request of the run (exact quantiles over
+// successful requests).
+type LoadSummary struct {
+	Requests  int            `json:"requests"`
+	Successes int            `json:"successes"`
+	Errors    map[string]int `json:"errors"`
+	MeanRPS   float64        `json:"meanRPS"`
+	P50       time.Duration  `json:"p50"`
+	P90       time.Duration  `json:"p90"`
+	P99       time.Duration  `json:"p99"`
+	Max       time.Duration  `json:"max"`
+}
+
+// Second is one second of load, by send time.
+type Second struct {
+	T        int           `json:"t"`
+	Requests int           `json:"requests"`
+	Errors   int           `json:"errors"`
+	P50      time.Duration `json:"p50"`
+	P99      time.Duration `json:"p99"`
+}
+
+// Build assembles a report. The timeline's requests must be sorted.
+func Build(sc *scenario.Scenario, source, backend string, seed uint64, tl *timeline.Timeline, results []assertions.Result) *Report {
+	r := &Report{
+		SchemaVersion: SchemaVersion,
+		Scenario:      ScenarioInfo{Name: sc.Metadata.Name, Description: sc.Metadata.Description, Labels: sc.Metadata.Labels, Source: source},
+		Backend:       backend,
+		Seed:          seed,
+		Passed:        true,
+		Duration:      Seconds(tl.Duration.Seconds()),
+		Assertions:    results,
+		Samples:       tl.Samples,
+		Events:        tl.Events,
+		Faults:        tl.Faults,
+	}
+	for _, a := range results {
+		r.Passed = r.Passed && a.Passed
+	}
+	r.Load, r.Series = summarize(tl)
+	return r
+}
+
+func summarize(tl *timeline.Timeline) (LoadSummary, []Second) {
+	s := LoadSummary{Requests: len(tl.Requests), Errors: map[string]int{}}
+	all := make([]time.Duration, 0, len(tl.Requests))
+	var series []Second
+	var bucket []time.Duration
+	cur := Second{T: -1}
+	flush := func() {
+		if cur.T >= 0 {
+			if len(bucket) > 0 {
+				cur.P99 = timeline.QuantileOf(bucket, 0.99)
+				cur.P50 = timeline.QuantileOf(bucket, 0.5)
+			}
+			series = append(series, cur)
+		}
+	}
+	for _, req := range tl.Requests {
+		sec := int(req.Sent / time.Second)
+		if sec != cur.T {
+			flush()
+			for t := cur.T + 1; cur.T >= 0 && t < sec; t++ {
+				series = append(series, Second{T: t})
+			}
+			cur, bucket = Second{T: sec}, bucket[:0]
+		}
+		cur.Requests++
+		if req.OK() {
+			s.Successes++
+			all = append(all, req.Latency)
+			bucket = append(bucket, req.Latency)
+			continue
+		}
+		cur.Errors++
+		msg := tl.ErrorKinds[req.Err]
+		if msg == "" {
+			msg = fmt.Sprintf("HTTP %d", req.Code)
+		}
+		s.Errors[msg]++
+	}
+	flush()
+	if tl.Duration > 0 {
+		s.MeanRPS = float64(s.Requests) / tl.Duration.Seconds()
+	}
+	if len(all) > 0 {
+		slices.Sort(all)
+		s.P50 = timeline.QuantileOf(all, 0.5)
+		s.P90 = timeline.QuantileOf(all, 0.9)
+		s.P99 = timeline.QuantileOf(all, 0.99)
+		s.Max = all[len(all)-1]
+	}
+	return s, series
+}
+
+// JSON encodes the report; the same report gives the same bytes.
+func (r *Report) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Files written by WriteDir.
+const (
+	JSONFile  = "report.json"
+	JUnitFile = "junit.xml"
+	HTMLFile  = "report.html"
+)
+
+// WriteDir writes report.json, junit.xml and report.html into dir. Each
+// file is written to a temporary name and renamed, so an interrupted run
+// never leaves a half-written report behind.
+func (r *Report) WriteDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating report directory: %w", err)
+	}
+	js, err := r.JSON()
+	if err != nil {
+		return err
+	}
+	junit, err := JUnit([]*Report{r})
+	if err != nil {
+		return err
+	}
+	page, err := r.HTML()
+	if err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{JSONFile: js, JUnitFile: junit, HTMLFile: page} {
+		if err := writeAtomic(filepath.Join(dir, name), data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing %s: %w", path, werr)
+	}
+	return nil
+}
