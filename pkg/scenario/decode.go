@@ -37,32 +37,54 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		return nil, err
 	}
 	d.check(root, reflect.TypeOf(Scenario{}), "")
-	if len(d.errs) > 0 {
-		return nil, d.errs
-	}
 	raw, err := nodeJSON(root)
 	if err != nil {
 		return nil, Errors{d.at(root, "", err.Error())}
 	}
 	var sc Scenario
-	strict, err := sigsjson.UnmarshalStrict(raw, &sc)
-	if err != nil {
-		return nil, Errors{d.at(root, "", err.Error())}
+	decodeFailed := len(d.errs) > 0
+	if decodeFailed {
+		// Decode what can be decoded so that validation can still report
+		// the file's other problems in the same pass.
+		_ = sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &sc)
+	} else {
+		strict, err := sigsjson.UnmarshalStrict(raw, &sc)
+		if err != nil {
+			return nil, Errors{d.at(root, "", err.Error())}
+		}
+		for _, e := range strict {
+			d.errs = append(d.errs, d.atPath(fieldPath(e), e.Error()))
+		}
 	}
-	for _, e := range strict {
-		d.errs = append(d.errs, d.atPath(fieldPath(e), e.Error()))
-	}
-	if len(d.errs) > 0 {
-		return nil, d.errs
+	reported := make([]string, 0, len(d.errs))
+	for _, e := range d.errs {
+		reported = append(reported, e.Path)
 	}
 	SetDefaults(&sc)
 	for _, fe := range Validate(&sc) {
-		d.errs = append(d.errs, d.atPath(fe.Field, fmt.Sprintf("%s", strings.TrimPrefix(fe.ErrorBody(), ""))))
+		if decodeFailed && underAny(fe.Field, reported) {
+			continue // a consequence of a decoding error already reported
+		}
+		d.errs = append(d.errs, d.atPath(fe.Field, fe.ErrorBody()))
 	}
 	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool {
+			a, b := d.errs[i], d.errs[j]
+			return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+		})
 		return nil, d.errs
 	}
 	return &sc, nil
+}
+
+// underAny reports whether path is one of paths or inside one of them.
+func underAny(path string, paths []string) bool {
+	for _, p := range paths {
+		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func fieldPath(err error) string {
@@ -74,7 +96,8 @@ func fieldPath(err error) string {
 }
 
 type decoder struct {
-	file  string
+	file   string
+	visits int // nodes checked, aliases expanded: bounded by maxNodes
 	nodes map[string]*yaml.Node // field path -> value node
 	errs  Errors
 }
@@ -173,8 +196,20 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// maxNodes bounds the work on one file, aliases expanded: a real scenario
+// has a few hundred nodes; a "billion laughs" alias bomb has billions.
+const maxNodes = 100_000
+
+var errTooLarge = fmt.Errorf("the document is too large once YAML aliases are expanded (more than %d nodes)", maxNodes)
+
 // check walks node against type t, recording every problem.
 func (d *decoder) check(n *yaml.Node, t reflect.Type, path string) {
+	if d.visits++; d.visits == maxNodes {
+		d.add(n, path, "%v", errTooLarge)
+	}
+	if d.visits >= maxNodes || len(d.errs) >= maxErrors {
+		return
+	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -411,7 +446,8 @@ func levenshtein(a, b string) int {
 
 // nodeJSON converts a YAML node to JSON with YAML 1.2 semantics.
 func nodeJSON(n *yaml.Node) ([]byte, error) {
-	v, err := nodeValue(n, 0)
+	budget := maxNodes
+	v, err := nodeValue(n, 0, &budget)
 	if err != nil {
 		return nil, err
 	}
@@ -421,25 +457,28 @@ func nodeJSON(n *yaml.Node) ([]byte, error) {
 // maxDepth bounds nesting so that hostile input cannot exhaust the stack.
 const maxDepth = 100
 
-func nodeValue(n *yaml.Node, depth int) (any, error) {
+func nodeValue(n *yaml.Node, depth int, budget *int) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("nesting deeper than %d levels", maxDepth)
+	}
+	if *budget--; *budget < 0 {
+		return nil, errTooLarge
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return nodeValue(n.Content[0], depth+1)
+		return nodeValue(n.Content[0], depth+1, budget)
 	case yaml.AliasNode:
-		return nodeValue(n.Alias, depth+1)
+		return nodeValue(n.Alias, depth+1, budget)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: mapping keys must be strings", n.Content[i].Line)
 			}
-			v, err := nodeValue(n.Content[i+1], depth+1)
+			v, err := nodeValue(n.Content[i+1], depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -449,7 +488,7 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 	case yaml.SequenceNode:
 		s := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := nodeValue(c, depth+1)
+			v, err := nodeValue(c, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}

@@ -1,0 +1,172 @@
+package scenario
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mcpsim/mcpsim/scenarios"
+)
+
+const valid = `apiVersion: mcpsim.dev/v1alpha1
+kind: Scenario
+metadata:
+  name: t
+spec:
+  duration: 5m
+  cluster:
+    nodePools:
+      - name: a
+        count: 1
+        cpu: "4"
+        memory: 8Gi
+  workload:
+    service: gateway
+    replicas: 2
+    resources:
+      requests: {cpu: 200m}
+  load:
+    profile: constant
+    rate: 10
+    cpuPerRequest: 10ms
+    timeout: 2s
+  faults:
+    - at: 1m
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: PodChaos
+      metadata: {name: kill}
+      spec:
+        action: pod-kill
+        mode: one
+        selector: {labelSelectors: {app: gateway}}
+  assertions:
+    - name: errors
+      type: errorRate
+      maxRatio: 0.1
+`
+
+func TestBuiltinScenariosAreValid(t *testing.T) {
+	names := scenarios.Names()
+	if len(names) < 2 {
+		t.Fatalf("built-in scenarios: %v", names)
+	}
+	for _, name := range names {
+		file, data, ok := scenarios.Get(name)
+		if !ok {
+			t.Fatalf("Get(%q) failed", name)
+		}
+		sc, err := Parse(file, data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if sc.Metadata.Name != name {
+			t.Errorf("%s: metadata.name is %q: built-ins are named after their file", file, sc.Metadata.Name)
+		}
+	}
+}
+
+func TestValidScenarioDefaults(t *testing.T) {
+	sc, err := Parse("ok.yaml", []byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Spec.Workload.Name != "gateway" || sc.Spec.Load.Duration.Duration.String() != "5m0s" {
+		t.Fatalf("defaults not applied: name %q, load duration %v", sc.Spec.Workload.Name, sc.Spec.Load.Duration)
+	}
+	if sc.Spec.Faults[0].PodChaos == nil || sc.Spec.Faults[0].At.Duration.String() != "1m0s" {
+		t.Fatalf("fault not decoded: %+v", sc.Spec.Faults[0])
+	}
+	if p := sc.Spec.Workload.ReadinessProbe; p.PeriodSeconds != 10 || p.SuccessThreshold != 1 {
+		t.Fatalf("probe defaults: %+v", p)
+	}
+}
+
+// edit replaces one exact piece of the valid scenario.
+func edit(t *testing.T, old, new string) string {
+	t.Helper()
+	if !strings.Contains(valid, old) {
+		t.Fatalf("test bug: %q not in the valid scenario", old)
+	}
+	return strings.Replace(valid, old, new, 1)
+}
+
+func TestParseErrorsCarryPositions(t *testing.T) {
+	cases := []struct {
+		name, old, new string
+		want           []string // each must appear in one error line
+	}{
+		{"misspelled field", "    replicas: 2", "    replicaz: 2", []string{"bad.yaml:15:5: spec.workload.replicaz: unknown field \"replicaz\" (did you mean \"replicas\"?)"}},
+		{"negative duration", "duration: 5m", "duration: -5m", []string{"bad.yaml:6:13: spec.duration", "must be greater than zero"}},
+		{"unknown fault action", "action: pod-kill", "action: pod-explode", []string{"bad.yaml:29:17: spec.faults[0].spec.action", "pod-explode", "supported values"}},
+		{"wrong type", "replicas: 2", "replicas: two", []string{"bad.yaml:15:15: spec.workload.replicas: expected a whole number, got the string \"two\""}},
+		{"bad duration syntax", "timeout: 2s", "timeout: 2 seconds", []string{"bad.yaml:22:14: spec.load.timeout: invalid duration \"2 seconds\""}},
+		{"bad quantity", `cpu: "4"`, `cpu: "four"`, []string{"bad.yaml:11:14: spec.cluster.nodePools[0].cpu: invalid quantity"}},
+		{"unsupported fault kind", "kind: PodChaos", "kind: TimeChaos", []string{"bad.yaml:26:13: spec.faults[0].kind: unsupported fault kind \"TimeChaos\""}},
+		{"unknown chaos mode", "mode: one", "mode: some", []string{"spec.faults[0].spec.mode", "\"some\""}},
+		{"chaos value out of range", "mode: one", "mode: fixed-percent\n        value: \"150\"", []string{"spec.faults[0].spec.value", "Must be (0,100]"}},
+		{"duplicate field", "    replicas: 2", "    replicas: 2\n    replicas: 3", []string{"bad.yaml:16:5: spec.workload.replicas: duplicate field"}},
+		{"unknown assertion fault", "      maxRatio: 0.1", "      maxRatio: 0.1\n    - name: r\n      type: readyRecovers\n      atLeast: 2\n      within: 30s\n      after: {fault: nope}", []string{"spec.assertions[1].after.fault: Not found: \"nope\""}},
+		{"unsupported profile", "profile: constant", "profile: spiky", []string{"bad.yaml:19:14: spec.load.profile: Unsupported value: \"spiky\""}},
+		{"bad api version", "apiVersion: mcpsim.dev/v1alpha1", "apiVersion: mcpsim.dev/v9", []string{"bad.yaml:1:13: apiVersion: Unsupported value"}},
+		{"yaml syntax", "  workload:", "  workload: [", []string{"bad.yaml:", "invalid YAML"}},
+		{"fault after end", "at: 1m", "at: 6m", []string{"spec.faults[0].at", "before the end of the scenario"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("bad.yaml", []byte(edit(t, c.old, c.new)))
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Parse = %v, want Errors", err)
+			}
+			text := err.Error()
+			for _, w := range c.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("errors do not mention %q:\n%s", w, text)
+				}
+			}
+			for _, e := range errs {
+				if e.File != "bad.yaml" || e.Line == 0 {
+					t.Errorf("error without a position: %v", e)
+				}
+			}
+		})
+	}
+}
+
+func TestEveryErrorReportedAtOnce(t *testing.T) {
+	src := edit(t, "duration: 5m", "duration: -5m")
+	src = strings.Replace(src, "    replicas: 2", "    replicaz: 2", 1)
+	src = strings.Replace(src, "action: pod-kill", "action: pod-explode", 1)
+	_, err := Parse("bad.yaml", []byte(src))
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 3 {
+		t.Fatalf("want 3 errors (unknown field, negative duration, bad action), got:\n%v", err)
+	}
+	for i := 1; i < len(errs); i++ {
+		if errs[i].Line < errs[i-1].Line {
+			t.Fatalf("errors not in file order:\n%v", err)
+		}
+	}
+}
+
+func TestEmptyAndMultiDocumentFiles(t *testing.T) {
+	for name, src := range map[string]string{"empty": "", "list": "- a\n- b\n", "two docs": valid + "---\n" + valid} {
+		if _, err := Parse("f.yaml", []byte(src)); err == nil || !strings.HasPrefix(err.Error(), "f.yaml") {
+			t.Errorf("%s: Parse = %v, want an error naming the file", name, err)
+		}
+	}
+}
+
+func TestAliasBombIsRejectedQuickly(t *testing.T) {
+	src := "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		src += name + ": &" + name + " [" + strings.Repeat("*"+prev+",", 9) + "*" + prev + "]\n"
+		prev = name
+	}
+	src += "spec: *h\n"
+	_, err := Parse("bomb.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("alias bomb: %v", err)
+	}
+}
