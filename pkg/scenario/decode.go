@@ -97,9 +97,9 @@ func fieldPath(err error) string {
 
 type decoder struct {
 	file   string
-	visits int // nodes checked, aliases expanded: bounded by maxNodes
-	nodes map[string]*yaml.Node // field path -> value node
-	errs  Errors
+	visits int                   // nodes checked, aliases expanded: bounded by maxNodes
+	nodes  map[string]*yaml.Node // field path -> value node
+	errs   Errors
 }
 
 func (d *decoder) at(n *yaml.Node, path, msg string) *FieldError {

@@ -1,0 +1,53 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/scenarios"
+)
+
+// benchRun runs a scenario b.N times and reports the simulator's speed as
+// virtual seconds per wall second, and requests simulated per wall second.
+func benchRun(b *testing.B, sc *scenario.Scenario) {
+	b.ReportAllocs()
+	requests := 0
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		tl := run(b, plan(b, sc, uint64(i+1), nil))
+		requests += len(tl.Requests)
+	}
+	wall := time.Since(start).Seconds()
+	b.ReportMetric(sc.Spec.Duration.Seconds()*float64(b.N)/wall, "virtual-s/s")
+	b.ReportMetric(float64(requests)/wall, "requests/s")
+}
+
+// BenchmarkHPAScaleUp runs the built-in hpa-scale-up scenario (10 virtual
+// minutes, ~50,000 requests, scaling 2 → 10 pods).
+func BenchmarkHPAScaleUp(b *testing.B) {
+	file, data, _ := scenarios.Get("hpa-scale-up")
+	sc, err := scenario.Parse(file, data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchRun(b, sc)
+}
+
+// Benchmark500RPS30Min is 500 req/s for 30 virtual minutes (900,000
+// requests) on an autoscaled Deployment of 10 pods.
+func Benchmark500RPS30Min(b *testing.B) {
+	sc := build(b, "30m", `      - {name: a, count: 4, cpu: "8", memory: 32Gi}`, `    service: gateway
+    replicas: 10
+    resources: {requests: {cpu: 500m}, limits: {cpu: "1"}}
+    hpa:
+      minReplicas: 5
+      maxReplicas: 20
+      metrics:
+        - type: Resource
+          resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}`, `    profile: constant
+    rate: 500
+    cpuPerRequest: 5ms
+    timeout: 2s`, "")
+	benchRun(b, sc)
+}
