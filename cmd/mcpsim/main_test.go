@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = execute(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const scenarioTmpl = `apiVersion: mcpsim.dev/v1alpha1
+kind: Scenario
+metadata: {name: NAME}
+spec:
+  duration: 2m
+  cluster:
+    nodePools:
+      - {name: a, count: 1, cpu: "4", memory: 8Gi}
+  workload:
+    service: gateway
+    replicas: 2
+    resources: {requests: {cpu: 200m}, limits: {cpu: 500m}}
+  load:
+    profile: constant
+    rate: 20
+    cpuPerRequest: 10ms
+    timeout: 2s
+  assertions:
+    - {name: p99, type: latency, quantile: 0.99, max: MAX}
+`
+
+func scenarioFile(t *testing.T, dir, name, max string) string {
+	return writeFile(t, dir, name+".yaml", strings.NewReplacer("NAME", name, "MAX", max).Replace(scenarioTmpl))
+}
+
+func TestRunBuiltinWritesReportsAndPasses(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := run(t, "run", "pod-kill-recovery", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "PASS  pod-kill-recovery") || !strings.Contains(stdout, "ready replicas recover") {
+		t.Fatalf("no verdict lines:\n%s", stdout)
+	}
+	for _, f := range []string{"report.json", "junit.xml", "report.html"} {
+		if _, err := os.Stat(filepath.Join(out, "pod-kill-recovery", f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// Not a terminal: progress comes as plain lines on stderr.
+	if !strings.Contains(stderr, "pod-kill-recovery  t=30s/5m0s") {
+		t.Errorf("no periodic progress lines on stderr:\n%s", stderr)
+	}
+}
+
+func TestFailingAssertionExitsOne(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, _ := run(t, "run", scenarioFile(t, dir, "strict", "1us"), "--out", "")
+	if code != 1 || !strings.Contains(stdout, "FAIL  strict") {
+		t.Fatalf("exit %d, want 1:\n%s", code, stdout)
+	}
+}
+
+func TestRunDirectoryAndJSONOutput(t *testing.T) {
+	dir := t.TempDir()
+	scenarioFile(t, dir, "one", "1s")
+	scenarioFile(t, dir, "two", "1s")
+	code, stdout, stderr := run(t, "run", dir, "--out", "", "--output", "json", "--seed", "3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var reps []struct {
+		Scenario struct{ Name string }
+		Seed     uint64
+		Passed   bool
+	}
+	if err := json.Unmarshal([]byte(stdout), &reps); err != nil {
+		t.Fatalf("--output json is not JSON: %v\n%s", err, stdout)
+	}
+	if len(reps) != 2 || reps[0].Scenario.Name != "one" || reps[1].Seed != 3 || !reps[1].Passed {
+		t.Fatalf("reports: %+v", reps)
+	}
+}
+
+func TestInvalidScenarioExitsTwoWithPosition(t *testing.T) {
+	dir := t.TempDir()
+	src := strings.Replace(strings.NewReplacer("NAME", "bad", "MAX", "1s").Replace(scenarioTmpl), "replicas: 2", "replicaz: 2", 1)
+	p := writeFile(t, dir, "bad.yaml", src)
+	for _, cmd := range []string{"run", "validate"} {
+		code, _, stderr := run(t, cmd, p, "--out", filepath.Join(dir, "reports"))
+		if cmd == "validate" {
+			code, _, stderr = run(t, cmd, p)
+		}
+		if code != 2 || !strings.Contains(stderr, p+":11:5: spec.workload.replicaz: unknown field") {
+			t.Fatalf("%s: exit %d, stderr:\n%s", cmd, code, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "reports")); !os.IsNotExist(err) {
+		t.Fatal("an invalid scenario left a reports directory behind")
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "hpa-scale-up", "--backend", "kind"},
+		{"run", "hpa-scale-up", "--backend", "nope"},
+		{"run", "hpa-scale-up", "--output", "yaml"},
+		{"run", "no-such-scenario"},
+		{"run"},
+		{"frobnicate"},
+		{"run", "hpa-scale-up", "--seed", "minus-one"},
+	} {
+		code, _, stderr := run(t, args...)
+		if code != 2 || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a message", args, code, stderr)
+		}
+	}
+	_, _, stderr := run(t, "run", "hpa-scale-up", "--backend", "kind")
+	if !strings.Contains(stderr, "not available yet") {
+		t.Errorf("kind backend message: %q", stderr)
+	}
+}
+
+func TestListAndVersion(t *testing.T) {
+	code, stdout, _ := run(t, "list")
+	if code != 0 || !strings.Contains(stdout, "hpa-scale-up") || !strings.Contains(stdout, "pod-kill-recovery") {
+		t.Fatalf("list: %d\n%s", code, stdout)
+	}
+	code, stdout, _ = run(t, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "mcpsim ") {
+		t.Fatalf("version: %d %q", code, stdout)
+	}
+}
+
+func TestConformanceHPA(t *testing.T) {
+	cases := filepath.Join("..", "..", "pkg", "hpa", "conformance", "testdata", "hpa-cases.json")
+	code, stdout, _ := run(t, "conformance", "hpa", cases)
+	if code != 0 || !strings.HasSuffix(stdout, "137 passed, 0 failed\n") {
+		t.Fatalf("exit %d:\n%s", code, stdout)
+	}
+	dir := t.TempDir()
+	wrong := writeFile(t, dir, "wrong.json", `[{"name":"clamp","source":"x","kind":"clampNoBehavior","input":{"currentReplicas":2,"desiredReplicas":100,"minReplicas":1,"maxReplicas":50,"scaleUpLimitFactor":2,"scaleUpLimitMinimum":4},"expect":{"desiredReplicas":50,"reason":"TooManyReplicas"}}]`)
+	code, stdout, _ = run(t, "conformance", "hpa", wrong)
+	if code != 1 || !strings.Contains(stdout, "FAIL clamp") || !strings.HasSuffix(stdout, "0 passed, 1 failed\n") {
+		t.Fatalf("wrong case: exit %d\n%s", code, stdout)
+	}
+	bad := writeFile(t, dir, "bad.json", `{"not": "a list"}`)
+	code, _, stderr := run(t, "conformance", "hpa", bad)
+	if code != 2 || !strings.Contains(stderr, "bad.json") {
+		t.Fatalf("malformed: exit %d %q", code, stderr)
+	}
+}
