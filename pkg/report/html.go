@@ -109,8 +109,19 @@ func sortKV(s []kv) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// fmtT writes a run time as m:ss.mmm; the initial rollout is negative.
 func fmtT(d time.Duration) string {
-	return fmt.Sprintf("%d:%06.3f", int(d.Minutes()), math.Mod(d.Seconds(), 60))
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	return fmt.Sprintf("%s%d:%06.3f", sign, int(d.Minutes()), math.Mod(d.Seconds(), 60))
+}
+
+// fmtTick writes an axis tick as m:ss.
+func fmtTick(seconds float64) string {
+	s := int(math.Round(seconds))
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
 type point struct{ x, y float64 }
@@ -155,7 +166,7 @@ func chart(title, unit string, xMax float64, ss []series, markers []marker) temp
 	fmt.Fprintf(&b, `<text x="12" y="%.1f" class="a" transform="rotate(-90 12 %.1f)" text-anchor="middle">%s</text>`, top+ph/2, top+ph/2, html.EscapeString(unit))
 	step := niceStep(xMax / 8)
 	for x := 0.0; x <= xMax+1e-9; x += step {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="a" text-anchor="middle">%s</text>`, X(x), h-bottom+16, fmtT(time.Duration(x*float64(time.Second))))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="a" text-anchor="middle">%s</text>`, X(x), h-bottom+16, fmtTick(x))
 	}
 	for _, m := range markers {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" class="m"/><text x="%.1f" y="%.1f" class="ml">⚡ %s</text>`,
