@@ -17,22 +17,9 @@ func newValidateCmd() *cobra.Command {
 		Long:  "Check scenario files (or directories, or built-in names) and report every problem with file:line:column.",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			bad := 0
-			for _, arg := range args {
-				sources, err := runner.Resolve(arg)
-				if err != nil {
-					fmt.Fprintln(cmd.ErrOrStderr(), err)
-					bad++
-					continue
-				}
-				for _, src := range sources {
-					if _, err := scenario.Parse(src.Name, src.Data); err != nil {
-						fmt.Fprintln(cmd.ErrOrStderr(), err)
-						bad++
-						continue
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", src.Name)
-				}
+			_, names, bad := parseEach(cmd, args)
+			for _, name := range names {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", name)
 			}
 			if bad > 0 {
 				return &exitError{code: exitUsage, err: errors.New("")}
@@ -42,12 +29,10 @@ func newValidateCmd() *cobra.Command {
 	}
 }
 
-// parseAll resolves and parses every argument, reporting every invalid
-// file before giving up.
-func parseAll(cmd *cobra.Command, args []string) ([]*scenario.Scenario, []string, error) {
-	var scs []*scenario.Scenario
-	var names []string
-	bad := 0
+// parseEach resolves and parses every argument, printing each problem on
+// stderr, and returns the valid scenarios, their sources and the number of
+// problems.
+func parseEach(cmd *cobra.Command, args []string) (scs []*scenario.Scenario, names []string, bad int) {
 	for _, arg := range args {
 		sources, err := runner.Resolve(arg)
 		if err != nil {
@@ -66,6 +51,13 @@ func parseAll(cmd *cobra.Command, args []string) ([]*scenario.Scenario, []string
 			names = append(names, src.Name)
 		}
 	}
+	return scs, names, bad
+}
+
+// parseAll is parseEach for commands that run nothing unless every
+// argument is valid.
+func parseAll(cmd *cobra.Command, args []string) ([]*scenario.Scenario, []string, error) {
+	scs, names, bad := parseEach(cmd, args)
 	if bad > 0 {
 		return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("%d invalid scenario argument(s); nothing was run", bad)}
 	}

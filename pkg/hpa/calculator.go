@@ -174,17 +174,26 @@ func (c *ReplicaCalculator) ResourceUtilizationReplicas(current int32, target in
 		// Q1: multiply by the number of ready pods.
 		return int32(math.Ceil(ratio * float64(g.ReadyCount))), utilization, rawAverage, nil
 	}
-	if len(g.Missing) > 0 {
+	fill := max(100, int64(target)) // Q11
+	fillIn(samples, g, ratio, upWithUnready, func(pod string) int64 { return requests[pod] * fill / 100 })
+	newRatio, _, _, err := utilizationRatio(samples, requests, target)
+	if err != nil {
+		return 0, utilization, rawAverage, err
+	}
+	return c.secondPass(current, ratio, newRatio, len(samples)), utilization, rawAverage, nil
+}
+
+// fillIn completes the samples for the conservative second pass (§4.4,
+// §4.5): on scale-down missing pods are assumed at downValue, on scale-up
+// at 0 (and, when scaling up, unready pods at 0 too). At a ratio of
+// exactly 1 missing pods are left out.
+func fillIn(samples map[string]PodSample, g PodGroups, ratio float64, upWithUnready bool, downValue func(pod string) int64) {
+	for name := range g.Missing {
 		switch {
 		case ratio < 1.0:
-			fill := max(100, int64(target)) // Q11
-			for name := range g.Missing {
-				samples[name] = PodSample{Pod: name, Value: requests[name] * fill / 100}
-			}
+			samples[name] = PodSample{Pod: name, Value: downValue(name)}
 		case ratio > 1.0:
-			for name := range g.Missing {
-				samples[name] = PodSample{Pod: name}
-			}
+			samples[name] = PodSample{Pod: name}
 		}
 	}
 	if upWithUnready {
@@ -192,11 +201,6 @@ func (c *ReplicaCalculator) ResourceUtilizationReplicas(current int32, target in
 			samples[name] = PodSample{Pod: name}
 		}
 	}
-	newRatio, _, _, err := utilizationRatio(samples, requests, target)
-	if err != nil {
-		return 0, utilization, rawAverage, err
-	}
-	return c.secondPass(current, ratio, newRatio, len(samples)), utilization, rawAverage, nil
 }
 
 // secondPass applies the "no change rather than a smaller change" rule
@@ -230,23 +234,7 @@ func (c *ReplicaCalculator) PlainMetricReplicas(current int32, target int64, res
 		}
 		return int32(math.Ceil(ratio * float64(g.ReadyCount))), usage, nil
 	}
-	if len(g.Missing) > 0 {
-		switch {
-		case ratio < 1.0:
-			for name := range g.Missing {
-				samples[name] = PodSample{Pod: name, Value: target}
-			}
-		case ratio > 1.0:
-			for name := range g.Missing {
-				samples[name] = PodSample{Pod: name}
-			}
-		}
-	}
-	if upWithUnready {
-		for name := range g.Unready {
-			samples[name] = PodSample{Pod: name}
-		}
-	}
+	fillIn(samples, g, ratio, upWithUnready, func(string) int64 { return target })
 	newRatio, _ := usageRatio(samples, target)
 	return c.secondPass(current, ratio, newRatio, len(samples)), usage, nil
 }

@@ -170,3 +170,32 @@ func TestAliasBombIsRejectedQuickly(t *testing.T) {
 		t.Fatalf("alias bomb: %v", err)
 	}
 }
+
+func TestHPAControllerSettings(t *testing.T) {
+	src := edit(t, "      requests: {cpu: 200m}", `      requests: {cpu: 200m}
+    hpa: {minReplicas: 1, maxReplicas: 4}
+    hpaController:
+      syncPeriod: 30s
+      tolerance: 0.05
+      downscaleStabilization: 1m
+      cpuInitializationPeriod: 2m
+      initialReadinessDelay: 10s
+      metricResolution: 30s`)
+	sc, err := Parse("hpa.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sc.Spec.Workload.HPAConfig()
+	if cfg.SyncPeriod.String() != "30s" || cfg.Tolerance != 0.05 || cfg.DownscaleStabilization.String() != "1m0s" ||
+		cfg.CPUInitializationPeriod.String() != "2m0s" || cfg.InitialReadinessDelay.String() != "10s" || sc.Spec.Workload.MetricResolution().String() != "30s" {
+		t.Fatalf("settings not applied: %+v", cfg)
+	}
+	// The HPA spec was defaulted as the API server does: CPU at 80%.
+	if m := sc.Spec.Workload.HPA.Metrics; len(m) != 1 || *m[0].Resource.Target.AverageUtilization != 80 {
+		t.Fatalf("metrics not defaulted: %+v", m)
+	}
+	var plain Workload
+	if d := plain.HPAConfig(); d.SyncPeriod.String() != "15s" || d.Tolerance != 0.1 || d.DownscaleStabilization.String() != "5m0s" || d.CPUInitializationPeriod.String() != "5m0s" || d.InitialReadinessDelay.String() != "30s" {
+		t.Fatalf("Kubernetes defaults wrong: %+v", d)
+	}
+}

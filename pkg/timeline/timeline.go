@@ -4,6 +4,7 @@
 package timeline
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -130,32 +131,14 @@ func (t *Timeline) Result(i int, attack string) vegeta.Result {
 // SortRequests orders requests by send time; backends record them as they
 // complete.
 func (t *Timeline) SortRequests() {
-	slices.SortStableFunc(t.Requests, func(a, b Request) int {
-		switch {
-		case a.Sent < b.Sent:
-			return -1
-		case a.Sent > b.Sent:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(t.Requests, func(a, b Request) int { return cmp.Compare(a.Sent, b.Sent) })
 }
 
 // Window returns the requests sent in [from, to). Requests must be sorted.
 func (t *Timeline) Window(from, to time.Duration) []Request {
-	lo, _ := slices.BinarySearchFunc(t.Requests, from, func(r Request, d time.Duration) int { return cmpDur(r.Sent, d) })
-	hi, _ := slices.BinarySearchFunc(t.Requests, to, func(r Request, d time.Duration) int { return cmpDur(r.Sent, d) })
+	lo, _ := slices.BinarySearchFunc(t.Requests, from, func(r Request, d time.Duration) int { return cmp.Compare(r.Sent, d) })
+	hi, _ := slices.BinarySearchFunc(t.Requests, to, func(r Request, d time.Duration) int { return cmp.Compare(r.Sent, d) })
 	return t.Requests[lo:hi]
-}
-
-func cmpDur(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // FaultAt returns the record of the named fault.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -133,19 +134,9 @@ func (w *world) deletionOrder(a, b *pod) int {
 		}
 	}
 	if a.ready && b.ready && a.readySince != b.readySince {
-		return -cmpDuration(a.readySince, b.readySince)
+		return -cmp.Compare(a.readySince, b.readySince)
 	}
-	return -cmpDuration(a.created, b.created)
-}
-
-func cmpDuration(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return -cmp.Compare(a.created, b.created)
 }
 
 func (w *world) createPod() {
