@@ -36,7 +36,7 @@ invalid scenario, 3 infrastructure error.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newVersionCmd(), newConformanceCmd(), newServeCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newVersionCmd(), newConformanceCmd(), newServeCmd(), newClusterCmd(), newImagesCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see '%s --help')", err, c.CommandPath())
 	})

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpsim/mcpsim/pkg/cluster/kind"
+	"github.com/mcpsim/mcpsim/pkg/runner"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+)
+
+// DefaultNodeImage is what `make images` builds.
+const DefaultNodeImage = "mcpsim/node:v1.34.4"
+
+func stateDir() string {
+	if d := os.Getenv("MCPSIM_STATE"); d != "" {
+		return d
+	}
+	return "/var/lib/mcpsim"
+}
+
+func newClusterCmd() *cobra.Command {
+	var name, image, from string
+	var reuse bool
+	provider := func(cmd *cobra.Command) *kind.Provider {
+		return kind.NewProvider(kind.Options{NodeImage: image, KubeconfigDir: filepath.Join(stateDir(), "kubeconfig"), Log: cmd.ErrOrStderr()})
+	}
+	cmd := &cobra.Command{Use: "cluster", Short: "Create, inspect and delete kind clusters (needs Docker and `make images`)"}
+	cmd.PersistentFlags().StringVar(&name, "name", "mcpsim", "cluster name")
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Create a kind cluster from local images (3 nodes in 2 zones, or a scenario's node pools)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec := kind.Spec{NodePort: kind.DefaultNodePort, HostPort: kind.DefaultNodePort,
+				ControlPlaneLabels: map[string]string{kind.ZoneLabel: "zone-a"},
+				Workers:            []map[string]string{{kind.ZoneLabel: "zone-a"}, {kind.ZoneLabel: "zone-b"}}}
+			if from != "" {
+				srcs, err := runner.Resolve(from)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				sc, err := scenario.Parse(srcs[0].Name, srcs[0].Data)
+				if err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+				spec = kind.SpecFor(&sc.Spec.Cluster)
+			}
+			c, err := provider(cmd).Up(cmd.Context(), name, spec, reuse)
+			if err != nil {
+				code := exitInfra
+				if errors.Is(err, kind.ErrExists) {
+					code = exitUsage
+				}
+				return &exitError{code: code, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cluster %q is up; kubeconfig: %s\n", name, c.Kubeconfig)
+			return nil
+		},
+	}
+	up.Flags().StringVar(&image, "image", DefaultNodeImage, "node image")
+	up.Flags().BoolVar(&reuse, "reuse", false, "use the cluster if it exists already")
+	up.Flags().StringVar(&from, "scenario", "", "take the nodes from this scenario's cluster section")
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Delete a kind cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := provider(cmd).Down(name); err != nil {
+				return &exitError{code: exitInfra, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cluster %q deleted\n", name)
+			return nil
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show a kind cluster's nodes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := provider(cmd).Connect(name)
+			if err != nil {
+				return &exitError{code: exitInfra, err: err}
+			}
+			nodes, err := c.Nodes(cmd.Context())
+			if err != nil {
+				return &exitError{code: exitInfra, err: err}
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NODE\tROLE\tZONE\tREADY\tVERSION")
+			for _, n := range nodes {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", n.Name, n.Role, n.Zone, n.Ready, n.Version)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.AddCommand(up, down, status)
+	return cmd
+}
+
+func newImagesCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "images", Short: "Build the images mcpsim needs (run from the repository)"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "build",
+		Short: "Build the reference and kind node images, cached by content (same as `make images`)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			script := filepath.Join("images", "build.sh")
+			if _, err := os.Stat(script); err != nil {
+				return usageErr("run this from the mcpsim repository: %s not found", script)
+			}
+			c := exec.CommandContext(cmd.Context(), "bash", script)
+			c.Stdout, c.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if err := c.Run(); err != nil {
+				return &exitError{code: exitInfra, err: fmt.Errorf("image build failed: %w", err)}
+			}
+			return nil
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,321 @@
+package kind
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+	kindlog "sigs.k8s.io/kind/pkg/log"
+)
+
+// ErrExists is returned by Up when the cluster exists and reuse was not
+// asked for.
+var ErrExists = errors.New("cluster already exists")
+
+// Options configure a Provider.
+type Options struct {
+	// NodeImage is the node image (make images builds mcpsim/node:<k8s version>).
+	NodeImage string
+	// KubeconfigDir holds one kubeconfig per cluster (<dir>/<name>.kubeconfig).
+	KubeconfigDir string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Provider manages mcpsim's kind clusters.
+type Provider struct {
+	opts Options
+	kind *kindcluster.Provider
+}
+
+// NewProvider returns a Provider on Docker.
+func NewProvider(opts Options) *Provider {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	return &Provider{opts: opts, kind: kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(logger{opts.Log}))}
+}
+
+// Cluster is a running cluster.
+type Cluster struct {
+	Name       string
+	Kubeconfig string
+	Config     *rest.Config
+	Client     kubernetes.Interface
+	p          *Provider
+}
+
+func (p *Provider) kubeconfigPath(name string) string {
+	return filepath.Join(p.opts.KubeconfigDir, name+".kubeconfig")
+}
+
+func (p *Provider) logf(format string, args ...any) {
+	fmt.Fprintf(p.opts.Log, format+"\n", args...)
+}
+
+// Exists reports whether a cluster of that name exists.
+func (p *Provider) Exists(name string) (bool, error) {
+	names, err := p.kind.List()
+	if err != nil {
+		return false, fmt.Errorf("listing kind clusters: %w", err)
+	}
+	return slices.Contains(names, name), nil
+}
+
+// Up creates the cluster (or, with reuse, connects to an existing one),
+// configures pod networking, waits for every node to be Ready and
+// installs metrics-server. A failed creation leaves nothing behind.
+func (p *Provider) Up(ctx context.Context, name string, spec Spec, reuse bool) (*Cluster, error) {
+	exists, err := p.Exists(name)
+	if err != nil {
+		return nil, err
+	}
+	if exists && !reuse {
+		return nil, fmt.Errorf("%w: kind cluster %q (reuse it, or delete it with `mcpsim cluster down --name %s`)", ErrExists, name, name)
+	}
+	if err := os.MkdirAll(p.opts.KubeconfigDir, 0o700); err != nil {
+		return nil, err
+	}
+	if !exists {
+		if err := p.checkImage(); err != nil {
+			return nil, err
+		}
+		p.logf("creating kind cluster %q: %s, node image %s", name, spec, p.opts.NodeImage)
+		start := time.Now()
+		err := p.kind.Create(name,
+			kindcluster.CreateWithV1Alpha4Config(spec.v1alpha4()),
+			kindcluster.CreateWithNodeImage(p.opts.NodeImage),
+			kindcluster.CreateWithKubeconfigPath(p.kubeconfigPath(name)),
+			kindcluster.CreateWithRetain(false),
+			kindcluster.CreateWithDisplayUsage(false),
+			kindcluster.CreateWithDisplaySalutation(false))
+		if err != nil {
+			p.deleteQuietly(name)
+			return nil, fmt.Errorf("creating kind cluster %q: %w", name, err)
+		}
+		p.logf("nodes created in %s", time.Since(start).Round(time.Second))
+	}
+	c, err := p.connect(name)
+	if err != nil {
+		if !exists {
+			p.deleteQuietly(name)
+		}
+		return nil, err
+	}
+	steps := []struct {
+		what string
+		fn   func(context.Context) error
+	}{
+		{"configuring pod network", c.setupNetwork},
+		{"waiting for nodes to be Ready", c.waitNodesReady},
+		{"installing metrics-server", c.installMetricsServer},
+	}
+	for _, s := range steps {
+		start := time.Now()
+		p.logf("%s", s.what)
+		if err := s.fn(ctx); err != nil {
+			if !exists {
+				p.deleteQuietly(name)
+			}
+			return nil, fmt.Errorf("cluster %q: %s: %w", name, s.what, err)
+		}
+		p.logf("  done in %s", time.Since(start).Round(100*time.Millisecond))
+	}
+	return c, nil
+}
+
+func (p *Provider) checkImage() error {
+	out, err := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", p.opts.NodeImage).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("node image %s is not on this machine (build it with `make images`): %s", p.opts.NodeImage, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func (p *Provider) deleteQuietly(name string) {
+	p.logf("removing cluster %q", name)
+	if err := p.kind.Delete(name, p.kubeconfigPath(name)); err != nil {
+		p.logf("  could not remove cluster %q: %v", name, err)
+	}
+}
+
+// Down deletes a cluster and its kubeconfig; deleting a cluster that does
+// not exist is not an error.
+func (p *Provider) Down(name string) error {
+	if err := p.kind.Delete(name, p.kubeconfigPath(name)); err != nil {
+		return fmt.Errorf("deleting kind cluster %q: %w", name, err)
+	}
+	os.Remove(p.kubeconfigPath(name))
+	return nil
+}
+
+func (p *Provider) connect(name string) (*Cluster, error) {
+	raw, err := p.kind.KubeConfig(name, false)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig of %q: %w", name, err)
+	}
+	path := p.kubeconfigPath(name)
+	if err := os.WriteFile(path, []byte(raw), 0o600); err != nil {
+		return nil, err
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(raw))
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Name: name, Kubeconfig: path, Config: cfg, Client: client, p: p}, nil
+}
+
+// Connect returns an existing cluster.
+func (p *Provider) Connect(name string) (*Cluster, error) {
+	ok, err := p.Exists(name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("no kind cluster %q (create it with `mcpsim cluster up --name %s`)", name, name)
+	}
+	return p.connect(name)
+}
+
+// NodeStatus is one node's state.
+type NodeStatus struct {
+	Name, Role, Zone, Version string
+	Ready                     bool
+}
+
+// Nodes lists the cluster's nodes.
+func (c *Cluster) Nodes(ctx context.Context) ([]NodeStatus, error) {
+	list, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var out []NodeStatus
+	for _, n := range list.Items {
+		s := NodeStatus{Name: n.Name, Role: "worker", Zone: n.Labels[ZoneLabel], Version: n.Status.NodeInfo.KubeletVersion}
+		if _, cp := n.Labels["node-role.kubernetes.io/control-plane"]; cp {
+			s.Role = "control-plane"
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady {
+				s.Ready = cond.Status == corev1.ConditionTrue
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (c *Cluster) kindNodes() ([]nodes.Node, error) {
+	return c.p.kind.ListInternalNodes(c.Name)
+}
+
+// waitNodesReady waits until every node is Ready; on timeout the error
+// names the nodes that are not and shows their kubelet's last log lines.
+func (c *Cluster) waitNodesReady(ctx context.Context) error {
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		st, err := c.Nodes(ctx)
+		notReady := []string{}
+		if err == nil {
+			for _, n := range st {
+				if !n.Ready {
+					notReady = append(notReady, n.Name)
+				}
+			}
+			if len(st) > 0 && len(notReady) == 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			fmt.Fprintf(&b, "nodes not Ready after 4m: %s", strings.Join(notReady, ", "))
+			if err != nil {
+				fmt.Fprintf(&b, " (last error: %v)", err)
+			}
+			ns, _ := c.kindNodes()
+			for _, n := range ns {
+				if !slices.Contains(notReady, n.String()) {
+					continue
+				}
+				var out bytes.Buffer
+				_ = n.Command("journalctl", "-u", "kubelet", "--no-pager", "-n", "15").SetStdout(&out).SetStderr(&out).Run()
+				fmt.Fprintf(&b, "\n--- kubelet on %s, last lines:\n%s", n, out.String())
+			}
+			return errors.New(b.String())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// LoadImage copies a local Docker image into every node's containerd.
+func (c *Cluster) LoadImage(ctx context.Context, image string) error {
+	ns, err := c.kindNodes()
+	if err != nil {
+		return err
+	}
+	for _, n := range ns {
+		cmd := exec.CommandContext(ctx, "docker", "save", image)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		loadErr := nodeutils.LoadImageArchive(n, out)
+		waitErr := cmd.Wait()
+		if waitErr != nil {
+			return fmt.Errorf("docker save %s: %v: %s", image, waitErr, strings.TrimSpace(stderr.String()))
+		}
+		if loadErr != nil {
+			return fmt.Errorf("loading %s into %s: %w", image, n, loadErr)
+		}
+	}
+	return nil
+}
+
+// logger adapts kind's logger to a writer.
+type logger struct{ w io.Writer }
+
+func (l logger) Warn(message string)                       { fmt.Fprintln(l.w, "kind: warning:", message) }
+func (l logger) Warnf(format string, args ...interface{})  { l.Warn(fmt.Sprintf(format, args...)) }
+func (l logger) Error(message string)                      { fmt.Fprintln(l.w, "kind: error:", message) }
+func (l logger) Errorf(format string, args ...interface{}) { l.Error(fmt.Sprintf(format, args...)) }
+func (l logger) V(level kindlog.Level) kindlog.InfoLogger {
+	if level > 0 {
+		return kindlog.NoopInfoLogger{}
+	}
+	return infoLogger(l)
+}
+
+type infoLogger logger
+
+func (l infoLogger) Info(message string)                      { fmt.Fprintln(l.w, "kind:", message) }
+func (l infoLogger) Infof(format string, args ...interface{}) { l.Info(fmt.Sprintf(format, args...)) }
+func (l infoLogger) Enabled() bool                            { return true }

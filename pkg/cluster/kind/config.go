@@ -1,0 +1,91 @@
+// Package kind creates, reuses and deletes real kind clusters for mcpsim,
+// on the kind Go library (sigs.k8s.io/kind/pkg/cluster), from locally built
+// images only: the node image of `make images`, the CNI configured from
+// outside (no CNI image to pull), metrics-server from a local image.
+package kind
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+)
+
+// Defaults of a cluster's network. Every address is loopback on the host:
+// the API server and the NodePort mapping listen on 127.0.0.1 only.
+const (
+	PodSubnet       = "10.244.0.0/16"
+	ServiceSubnet   = "10.96.0.0/16"
+	DefaultNodePort = 30080
+	ZoneLabel       = "topology.kubernetes.io/zone"
+	PoolLabel       = "mcpsim.dev/pool"
+)
+
+// Spec is what a cluster is made of.
+type Spec struct {
+	// Workers are the worker nodes' labels, one entry per node.
+	Workers []map[string]string
+	// ControlPlaneLabels label the control-plane node.
+	ControlPlaneLabels map[string]string
+	// NodePort is exposed on 127.0.0.1:HostPort of the host.
+	NodePort int32
+	HostPort int32
+}
+
+// SpecFor derives a cluster from a scenario's node pools: one control
+// plane (in the first pool's zone) and one worker per pooled node.
+func SpecFor(c *scenario.Cluster) Spec {
+	s := Spec{NodePort: DefaultNodePort, HostPort: DefaultNodePort}
+	for _, np := range c.NodePools {
+		for i := int32(0); i < np.Count; i++ {
+			labels := map[string]string{PoolLabel: np.Name}
+			for k, v := range np.Labels {
+				labels[k] = v
+			}
+			s.Workers = append(s.Workers, labels)
+		}
+	}
+	if len(c.NodePools) > 0 {
+		if z, ok := c.NodePools[0].Labels[ZoneLabel]; ok {
+			s.ControlPlaneLabels = map[string]string{ZoneLabel: z}
+		}
+	}
+	return s
+}
+
+// v1alpha4 renders the kind configuration. The default CNI is disabled:
+// kindnetd cannot be had offline; Up configures the CNI plugins itself.
+func (s Spec) v1alpha4() *v1alpha4.Cluster {
+	cfg := &v1alpha4.Cluster{
+		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
+		Networking: v1alpha4.Networking{
+			APIServerAddress:  "127.0.0.1",
+			PodSubnet:         PodSubnet,
+			ServiceSubnet:     ServiceSubnet,
+			DisableDefaultCNI: true,
+			KubeProxyMode:     v1alpha4.IPTablesProxyMode,
+		},
+	}
+	cp := v1alpha4.Node{Role: v1alpha4.ControlPlaneRole, Labels: s.ControlPlaneLabels}
+	if s.HostPort > 0 {
+		cp.ExtraPortMappings = []v1alpha4.PortMapping{{ContainerPort: s.NodePort, HostPort: s.HostPort, ListenAddress: "127.0.0.1", Protocol: v1alpha4.PortMappingProtocolTCP}}
+	}
+	cfg.Nodes = append(cfg.Nodes, cp)
+	for _, labels := range s.Workers {
+		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole, Labels: labels})
+	}
+	return cfg
+}
+
+// String describes the cluster's shape.
+func (s Spec) String() string {
+	zones := map[string]int{}
+	for _, w := range s.Workers {
+		zones[w[ZoneLabel]]++
+	}
+	return fmt.Sprintf("1 control plane + %d workers in %d zone(s)", len(s.Workers), len(zones))
+}
+
+func mustQ(s string) resource.Quantity { return resource.MustParse(s) }
