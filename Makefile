@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 REPORTS ?= reports
 SEED    ?= 1
 
-.PHONY: all build demo test vet fmt-check fuzz bench conformance clean
+.PHONY: all build demo test vet fmt-check fuzz bench conformance clean images e2e-kind
 
 all: build
 
@@ -42,3 +42,14 @@ conformance: build
 
 clean:
 	rm -rf bin $(REPORTS)
+
+# Real clusters (needs root: Docker is installed and started if missing).
+# `make images` is cached by content: a second run does nothing.
+images:
+	bash images/build.sh
+
+# The real-cluster suite: images, a 3-node kind cluster in two zones, the
+# reference service behind a NodePort on 127.0.0.1, the Metrics API, then
+# clean-up. Takes about an hour cold, a few minutes warm.
+e2e-kind: images
+	$(GO) test -tags e2e -count=1 -timeout 60m -v ./pkg/cluster/kind -run E2E

@@ -15,9 +15,11 @@ root=$(dirname "$images")
 cache=${MCPSIM_CACHE:-/var/cache/mcpsim}
 mkdir -p "$cache"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mcpsim-images.XXXXXX")
-preload=""
+# Containers a step starts are recorded here so that a failure or Ctrl-C
+# removes them.
+containers="$work/containers"
 cleanup() {
-  [ -n "$preload" ] && docker rm -f "$preload" >/dev/null 2>&1 || true
+  if [ -s "$containers" ]; then xargs docker rm -f <"$containers" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,7 +37,11 @@ step() {
   echo "==> $name"
   local t0 log="$work/$(echo "$name" | tr ' /:' '___').log"
   t0=$(date +%s)
-  if ! "$@" >"$log" 2>&1; then
+  # A subshell with errexit: inside an `if`, bash would ignore set -e in
+  # the step's functions and carry on after a failed command.
+  local rc=0
+  ( set -e; "$@" ) >"$log" 2>&1 || rc=$?
+  if [ "$rc" != 0 ]; then
     echo "images: step '$name' failed; the end of its log ($log):" >&2
     tail -40 "$log" >&2
     cp "$log" "$cache/last-failure.log" 2>/dev/null && echo "(whole log: $cache/last-failure.log)" >&2
@@ -142,7 +148,9 @@ node_hash=$(hash_files <(echo "$base_hash $k8s_hash $ids") "$images/node/Dockerf
 node_image="$NODE_IMAGE:$kv"
 build_node() {
   docker save -o "$work/preload.tar" "${preloaded[@]}"
+  local preload
   preload=$(docker run -d --privileged --entrypoint sleep "$base_image" infinity)
+  echo "$preload" >>"$containers"
   for b in kubeadm kubelet kubectl; do docker cp "$bin/$b" "$preload:/usr/bin/$b"; done
   docker exec "$preload" sh -c "echo $kv >/kind/version && mkdir -p /kind/images /kind/manifests"
   docker cp "$work/preload.tar" "$preload:/kind/images/preload.tar"
@@ -157,7 +165,6 @@ build_node() {
     rm -rf /kind/images /tmp/containerd.log'
   docker commit "$preload" "mcpsim/node-preloaded:$node_hash" >/dev/null
   docker rm -f "$preload" >/dev/null
-  preload=""
   cp "$images/node/Dockerfile.final" "$work/Dockerfile.final"
   DOCKER_BUILDKIT=0 docker build -f "$work/Dockerfile.final" --build-arg "PRELOADED=mcpsim/node-preloaded:$node_hash" \
     --label "mcpsim.dev/input-hash=$node_hash" -t "$node_image" "$work"

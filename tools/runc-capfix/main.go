@@ -52,10 +52,14 @@ func readBounding() (uint64, error) {
 	return 0, fmt.Errorf("no CapBnd in /proc/self/status")
 }
 
-// filterSpec drops from an OCI spec's process capabilities every name not
-// in allowed. It reports whether anything changed.
+// filterSpec drops from an OCI spec's process capabilities (or, for the
+// process file of `runc exec`, from the process's own) every name not in
+// allowed. It reports whether anything changed.
 func filterSpec(spec map[string]any, allowed map[string]bool) bool {
-	proc, _ := spec["process"].(map[string]any)
+	proc, ok := spec["process"].(map[string]any)
+	if !ok {
+		proc = spec // a process.json of runc exec
+	}
 	caps, _ := proc["capabilities"].(map[string]any)
 	changed := false
 	for set, v := range caps {
@@ -76,32 +80,37 @@ func filterSpec(spec map[string]any, allowed map[string]bool) bool {
 	return changed
 }
 
-// bundleDir finds the --bundle/-b argument of a create or run command.
-func bundleDir(args []string) (string, bool) {
-	cmd := false
+// specFile finds the file holding the capabilities runc will apply: the
+// bundle's config.json for create and run (--bundle/-b, or the working
+// directory), the --process/-p file for exec.
+func specFile(args []string) (string, bool) {
+	cmd := ""
 	for i, a := range args {
 		switch {
-		case a == "create" || a == "run":
-			cmd = true
-		case cmd && (a == "--bundle" || a == "-b") && i+1 < len(args):
+		case cmd == "" && (a == "create" || a == "run" || a == "exec"):
+			cmd = a
+		case cmd == "exec" && (a == "--process" || a == "-p") && i+1 < len(args):
 			return args[i+1], true
-		case cmd && strings.HasPrefix(a, "--bundle="):
-			return strings.TrimPrefix(a, "--bundle="), true
+		case cmd == "exec" && strings.HasPrefix(a, "--process="):
+			return strings.TrimPrefix(a, "--process="), true
+		case cmd != "" && cmd != "exec" && (a == "--bundle" || a == "-b") && i+1 < len(args):
+			return filepath.Join(args[i+1], "config.json"), true
+		case cmd != "" && cmd != "exec" && strings.HasPrefix(a, "--bundle="):
+			return filepath.Join(strings.TrimPrefix(a, "--bundle="), "config.json"), true
 		}
 	}
-	if cmd {
+	if cmd == "create" || cmd == "run" {
 		wd, err := os.Getwd()
-		return wd, err == nil
+		return filepath.Join(wd, "config.json"), err == nil
 	}
 	return "", false
 }
 
-func fix(bundle string) error {
+func fix(path string) error {
 	mask, err := readBounding()
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(bundle, "config.json")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -134,8 +143,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "runc-capfix: no runc found (set MCPSIM_REAL_RUNC)")
 		os.Exit(1)
 	}
-	if bundle, ok := bundleDir(os.Args[1:]); ok {
-		if err := fix(bundle); err != nil {
+	if path, ok := specFile(os.Args[1:]); ok {
+		if err := fix(path); err != nil {
 			fmt.Fprintln(os.Stderr, "runc-capfix:", err)
 		}
 	}

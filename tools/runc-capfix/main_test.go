@@ -24,18 +24,32 @@ func TestFilterSpecDropsCapsOutsideTheBoundingSet(t *testing.T) {
 	}
 }
 
-func TestBundleDir(t *testing.T) {
+func TestFilterProcessFile(t *testing.T) {
+	var proc map[string]any
+	json.Unmarshal([]byte(`{"args":["cat"],"capabilities":{"bounding":["CAP_SYS_RESOURCE","CAP_KILL"]}}`), &proc)
+	if !filterSpec(proc, bounding(0x000001fffeffffff)) {
+		t.Fatal("process file not filtered")
+	}
+	out, _ := json.Marshal(proc)
+	if string(out) != `{"args":["cat"],"capabilities":{"bounding":["CAP_KILL"]}}` {
+		t.Fatalf("got %s", out)
+	}
+}
+
+func TestSpecFile(t *testing.T) {
 	for _, c := range []struct {
 		args []string
 		want string
 		ok   bool
 	}{
-		{[]string{"--root", "/r", "create", "--bundle", "/b", "id"}, "/b", true},
-		{[]string{"run", "-b", "/x", "id"}, "/x", true},
-		{[]string{"create", "--bundle=/y", "id"}, "/y", true},
+		{[]string{"--root", "/r", "create", "--bundle", "/b", "id"}, "/b/config.json", true},
+		{[]string{"run", "-b", "/x", "id"}, "/x/config.json", true},
+		{[]string{"create", "--bundle=/y", "id"}, "/y/config.json", true},
+		{[]string{"--root", "/r", "exec", "--process", "/tmp/p.json", "--detach", "id"}, "/tmp/p.json", true},
+		{[]string{"exec", "-p", "/tmp/q.json", "id"}, "/tmp/q.json", true},
 		{[]string{"state", "id"}, "", false},
 	} {
-		got, ok := bundleDir(c.args)
+		got, ok := specFile(c.args)
 		if ok != c.ok || (ok && got != c.want) {
 			t.Errorf("%v: %q %v", c.args, got, ok)
 		}
