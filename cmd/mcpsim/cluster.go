@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -55,8 +56,11 @@ func newClusterCmd() *cobra.Command {
 			c, err := provider(cmd).Up(cmd.Context(), name, spec, reuse)
 			if err != nil {
 				code := exitInfra
-				if errors.Is(err, kind.ErrExists) {
+				switch {
+				case errors.Is(err, kind.ErrExists):
 					code = exitUsage
+				case errors.Is(err, context.Canceled):
+					code, err = exitInterrupt, fmt.Errorf("interrupted: cluster %q was removed", name)
 				}
 				return &exitError{code: code, err: err}
 			}
