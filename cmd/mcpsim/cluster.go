@@ -28,6 +28,7 @@ func stateDir() string {
 
 func newClusterCmd() *cobra.Command {
 	var name, image, from string
+	var load []string
 	var reuse bool
 	provider := func(cmd *cobra.Command) *kind.Provider {
 		return kind.NewProvider(kind.Options{NodeImage: image, KubeconfigDir: filepath.Join(stateDir(), "kubeconfig"), Log: cmd.ErrOrStderr()})
@@ -64,6 +65,12 @@ func newClusterCmd() *cobra.Command {
 				}
 				return &exitError{code: code, err: err}
 			}
+			for _, img := range load {
+				fmt.Fprintf(cmd.ErrOrStderr(), "loading image %s into the nodes\n", img)
+				if err := c.LoadImage(cmd.Context(), img); err != nil {
+					return &exitError{code: exitInfra, err: fmt.Errorf("cluster %q is up, but loading %s failed (build it with `make images`): %w", name, img, err)}
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cluster %q is up; kubeconfig: %s\n", name, c.Kubeconfig)
 			return nil
 		},
@@ -71,6 +78,7 @@ func newClusterCmd() *cobra.Command {
 	up.Flags().StringVar(&image, "image", DefaultNodeImage, "node image")
 	up.Flags().BoolVar(&reuse, "reuse", false, "use the cluster if it exists already")
 	up.Flags().StringVar(&from, "scenario", "", "take the nodes from this scenario's cluster section")
+	up.Flags().StringArrayVar(&load, "load-image", []string{"mcpsim/reference:dev"}, "local image to load into every node; repeatable")
 	down := &cobra.Command{
 		Use:   "down",
 		Short: "Delete a kind cluster",
