@@ -1,6 +1,9 @@
 package sim
 
-import "time"
+import (
+	"container/heap"
+	"time"
+)
 
 // event is a control-plane event: a closure due at a virtual time. Ties
 // run in the order they were scheduled (seq), which keeps runs
@@ -11,31 +14,34 @@ type event struct {
 	fn  func()
 }
 
-// eventQueue is a binary min-heap of events by (at, seq). It is written
-// out rather than using container/heap to avoid interface boxing on the
-// simulator's hot path.
+// eventQueue orders control-plane events by (at, seq). Control-plane
+// events are few (pod lifecycle, scrapes, syncs, samples), so
+// container/heap serves; the per-request hot path has its own queues
+// (server.go).
 type eventQueue struct {
-	items []event
+	items eventHeap
 	seq   uint64
 }
 
-func (q *eventQueue) less(i, j int) bool {
-	a, b := &q.items[i], &q.items[j]
-	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
+type eventHeap []event
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	return h[i].at < h[j].at || (h[i].at == h[j].at && h[i].seq < h[j].seq)
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = event{}
+	*h = old[:len(old)-1]
+	return e
 }
 
 func (q *eventQueue) push(at time.Duration, fn func()) {
 	q.seq++
-	q.items = append(q.items, event{at: at, seq: q.seq, fn: fn})
-	i := len(q.items) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !q.less(i, p) {
-			break
-		}
-		q.items[i], q.items[p] = q.items[p], q.items[i]
-		i = p
-	}
+	heap.Push(&q.items, event{at: at, seq: q.seq, fn: fn})
 }
 
 func (q *eventQueue) peek() (time.Duration, bool) {
@@ -45,26 +51,4 @@ func (q *eventQueue) peek() (time.Duration, bool) {
 	return q.items[0].at, true
 }
 
-func (q *eventQueue) pop() event {
-	top := q.items[0]
-	n := len(q.items) - 1
-	q.items[0] = q.items[n]
-	q.items[n] = event{}
-	q.items = q.items[:n]
-	i := 0
-	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && q.less(l, m) {
-			m = l
-		}
-		if r < n && q.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		q.items[i], q.items[m] = q.items[m], q.items[i]
-		i = m
-	}
-	return top
-}
+func (q *eventQueue) pop() event { return heap.Pop(&q.items).(event) }
