@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -232,43 +233,39 @@ func (c *Cluster) kindNodes() ([]nodes.Node, error) {
 // waitNodesReady waits until every node is Ready; on timeout the error
 // names the nodes that are not and shows their kubelet's last log lines.
 func (c *Cluster) waitNodesReady(ctx context.Context) error {
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
+	var notReady []string
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
 		st, err := c.Nodes(ctx)
-		notReady := []string{}
-		if err == nil {
-			for _, n := range st {
-				if !n.Ready {
-					notReady = append(notReady, n.Name)
-				}
-			}
-			if len(st) > 0 && len(notReady) == 0 {
-				return nil
+		notReady, lastErr = nil, err
+		if err != nil {
+			return false, nil
+		}
+		for _, n := range st {
+			if !n.Ready {
+				notReady = append(notReady, n.Name)
 			}
 		}
-		if time.Now().After(deadline) {
-			var b strings.Builder
-			fmt.Fprintf(&b, "nodes not Ready after 4m: %s", strings.Join(notReady, ", "))
-			if err != nil {
-				fmt.Fprintf(&b, " (last error: %v)", err)
-			}
-			ns, _ := c.kindNodes()
-			for _, n := range ns {
-				if !slices.Contains(notReady, n.String()) {
-					continue
-				}
-				var out bytes.Buffer
-				_ = n.Command("journalctl", "-u", "kubelet", "--no-pager", "-n", "15").SetStdout(&out).SetStderr(&out).Run()
-				fmt.Fprintf(&b, "\n--- kubelet on %s, last lines:\n%s", n, out.String())
-			}
-			return errors.New(b.String())
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+		return len(st) > 0 && len(notReady) == 0, nil
+	})
+	if err == nil || ctx.Err() != nil {
+		return err
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "nodes not Ready after 4m: %s", strings.Join(notReady, ", "))
+	if lastErr != nil {
+		fmt.Fprintf(&b, " (last error: %v)", lastErr)
+	}
+	ns, _ := c.kindNodes()
+	for _, n := range ns {
+		if !slices.Contains(notReady, n.String()) {
+			continue
+		}
+		var out bytes.Buffer
+		_ = n.Command("journalctl", "-u", "kubelet", "--no-pager", "-n", "15").SetStdout(&out).SetStderr(&out).Run()
+		fmt.Fprintf(&b, "\n--- kubelet on %s, last lines:\n%s", n, out.String())
+	}
+	return errors.New(b.String())
 }
 
 // LoadImage copies a local Docker image into every node's containerd.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 )
@@ -114,21 +115,16 @@ func ignore2[T any](_ T, err error) error { return err }
 
 // WaitAvailable waits until a Deployment has all its replicas available.
 func (c *Cluster) WaitAvailable(ctx context.Context, ns, name string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil && d.Spec.Replicas != nil && d.Status.AvailableReplicas >= *d.Spec.Replicas && d.Status.ObservedGeneration >= d.Generation {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("deployment %s/%s not available after %s: %s", ns, name, timeout, c.podProblems(ctx, ns, d))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+	var d *appsv1.Deployment
+	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		d, err = c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && d.Spec.Replicas != nil && d.Status.AvailableReplicas >= *d.Spec.Replicas && d.Status.ObservedGeneration >= d.Generation, nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("deployment %s/%s not available after %s: %s", ns, name, timeout, c.podProblems(ctx, ns, d))
 	}
+	return err
 }
 
 // podProblems describes why a Deployment's pods are not ready.
@@ -189,19 +185,14 @@ func (c *Cluster) PodMetrics(ctx context.Context, ns string) ([]PodMetrics, erro
 }
 
 func (c *Cluster) waitMetricsAPI(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		pods, err := c.PodMetrics(ctx, msNamespace)
-		if err == nil && len(pods) > 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the Metrics API reports no pods after %s (last error: %v)", timeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+		lastErr = err
+		return err == nil && len(pods) > 0, nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("the Metrics API reports no pods after %s (last error: %v)", timeout, lastErr)
 	}
+	return err
 }

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 )
 
@@ -47,34 +48,31 @@ type nodeNet struct {
 // mcpsim created).
 func (c *Cluster) setupNetwork(ctx context.Context) error {
 	var nets []nodeNet
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		list, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		nets = nets[:0]
-		complete := err == nil && len(list.Items) > 0
-		if complete {
-			for _, n := range list.Items {
-				nn := nodeNet{name: n.Name, podCIDR: n.Spec.PodCIDR}
-				for _, a := range n.Status.Addresses {
-					if a.Type == corev1.NodeInternalIP && !strings.Contains(a.Address, ":") {
-						nn.ip = a.Address
-					}
+		nets, lastErr = nets[:0], err
+		if err != nil || len(list.Items) == 0 {
+			return false, nil
+		}
+		complete := true
+		for _, n := range list.Items {
+			nn := nodeNet{name: n.Name, podCIDR: n.Spec.PodCIDR}
+			for _, a := range n.Status.Addresses {
+				if a.Type == corev1.NodeInternalIP && !strings.Contains(a.Address, ":") {
+					nn.ip = a.Address
 				}
-				complete = complete && nn.ip != "" && nn.podCIDR != ""
-				nets = append(nets, nn)
 			}
+			complete = complete && nn.ip != "" && nn.podCIDR != ""
+			nets = append(nets, nn)
 		}
-		if complete {
-			break
+		return complete, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nodes have no pod CIDR or address after 2m (last error: %v): is the controller-manager allocating node CIDRs?", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+		return fmt.Errorf("nodes have no pod CIDR or address after 2m (last error: %v): is the controller-manager allocating node CIDRs?", lastErr)
 	}
 	kn, err := c.kindNodes()
 	if err != nil {

@@ -1,0 +1,54 @@
+package kind
+
+import (
+	"encoding/json"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+)
+
+func TestSpecForScenarioPools(t *testing.T) {
+	c := &scenario.Cluster{NodePools: []scenario.NodePool{
+		{Name: "a", Count: 2, CPU: resource.MustParse("2"), Labels: map[string]string{ZoneLabel: "zone-a"}},
+		{Name: "b", Count: 1, CPU: resource.MustParse("2"), Labels: map[string]string{ZoneLabel: "zone-b", "tier": "edge"}},
+	}}
+	s := SpecFor(c)
+	if len(s.Workers) != 3 || s.Workers[2]["tier"] != "edge" || s.Workers[0][PoolLabel] != "a" || s.ControlPlaneLabels[ZoneLabel] != "zone-a" {
+		t.Fatalf("spec: %+v", s)
+	}
+	if got := s.String(); got != "1 control plane + 3 workers in 2 zone(s)" {
+		t.Fatalf("String() = %q", got)
+	}
+	cfg := s.v1alpha4()
+	if cfg.Networking.APIServerAddress != "127.0.0.1" || !cfg.Networking.DisableDefaultCNI || len(cfg.Nodes) != 4 {
+		t.Fatalf("config: %+v", cfg.Networking)
+	}
+	pm := cfg.Nodes[0].ExtraPortMappings
+	if len(pm) != 1 || pm[0].ListenAddress != "127.0.0.1" || pm[0].HostPort != DefaultNodePort {
+		t.Fatalf("port mapping must listen on loopback only: %+v", pm)
+	}
+}
+
+func TestCNIConfig(t *testing.T) {
+	raw, err := cniConfig("10.244.1.0/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		Plugins []struct {
+			Type string
+			IPAM struct {
+				Type   string
+				Ranges [][]struct{ Subnet string }
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &conf); err != nil {
+		t.Fatal(err)
+	}
+	if len(conf.Plugins) != 2 || conf.Plugins[0].Type != "ptp" || conf.Plugins[0].IPAM.Type != "host-local" || conf.Plugins[0].IPAM.Ranges[0][0].Subnet != "10.244.1.0/24" || conf.Plugins[1].Type != "portmap" {
+		t.Fatalf("conf: %s", raw)
+	}
+}
