@@ -123,8 +123,11 @@ func (p *Provider) Up(ctx context.Context, name string, spec Spec, reuse bool) (
 		what string
 		fn   func(context.Context) error
 	}{
+		{"guarding the host network", func(context.Context) error { return guardHostNetwork("kind") }},
+		{"waiting for kube-proxy", c.waitKubeProxy},
 		{"configuring pod network", c.setupNetwork},
 		{"waiting for nodes to be Ready", c.waitNodesReady},
+		{"waiting for CoreDNS", c.waitCoreDNS},
 		{"installing metrics-server", c.installMetricsServer},
 	}
 	for _, s := range steps {
@@ -266,6 +269,44 @@ func (c *Cluster) waitNodesReady(ctx context.Context) error {
 		fmt.Fprintf(&b, "\n--- kubelet on %s, last lines:\n%s", n, out.String())
 	}
 	return errors.New(b.String())
+}
+
+// waitKubeProxy waits for kube-proxy on every node. It runs on the host
+// network, so it starts before pod networking exists; configuring the CNI
+// only after it means no pod starts before the Service rules are there
+// (a pod that did could not reach the API server's ClusterIP).
+func (c *Cluster) waitKubeProxy(ctx context.Context) error {
+	var msg string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			msg = err.Error()
+			return false, nil
+		}
+		ds, err := c.Client.AppsV1().DaemonSets("kube-system").Get(ctx, "kube-proxy", metav1.GetOptions{})
+		if err != nil {
+			msg = err.Error()
+			return false, nil
+		}
+		msg = fmt.Sprintf("kube-proxy ready on %d of %d nodes", ds.Status.NumberReady, len(nodes.Items))
+		return len(nodes.Items) > 0 && int(ds.Status.NumberReady) >= len(nodes.Items), nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("after 3m: %s", msg)
+	}
+	return err
+}
+
+// waitCoreDNS waits for the cluster DNS.
+func (c *Cluster) waitCoreDNS(ctx context.Context) error {
+	return c.WaitAvailable(ctx, "kube-system", "coredns", 3*time.Minute)
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 // LoadImage copies a local Docker image into every node's containerd.

@@ -2,6 +2,7 @@ package kind
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -50,5 +51,25 @@ func TestCNIConfig(t *testing.T) {
 	}
 	if len(conf.Plugins) != 2 || conf.Plugins[0].Type != "ptp" || conf.Plugins[0].IPAM.Type != "host-local" || conf.Plugins[0].IPAM.Ranges[0][0].Subnet != "10.244.1.0/24" || conf.Plugins[1].Type != "portmap" {
 		t.Fatalf("conf: %s", raw)
+	}
+}
+
+func TestGuardRulesKeepPodTrafficLocal(t *testing.T) {
+	rules := guardRules("172.19.0.0/16")
+	// Pod-to-pod and pod-to-node traffic passes; other pod traffic and
+	// untranslated Service traffic is rejected, in that order.
+	want := []string{
+		"-s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN",
+		"-s 10.244.0.0/16 -d 172.19.0.0/16 -j RETURN",
+		"-s 10.244.0.0/16 -j REJECT --reject-with icmp-net-unreachable",
+		"-d 10.96.0.0/16 -j REJECT --reject-with icmp-net-unreachable",
+	}
+	if len(rules) != len(want) {
+		t.Fatalf("%d rules", len(rules))
+	}
+	for i, r := range rules {
+		if got := strings.Join(r, " "); got != want[i] {
+			t.Errorf("rule %d: %q, want %q", i, got, want[i])
+		}
 	}
 }
