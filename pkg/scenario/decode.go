@@ -328,7 +328,7 @@ func leafMessage(err error, t reflect.Type, n *yaml.Node) string {
 			want = "true or false"
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 			want = "a whole number"
-			if te.Value == "number "+n.Value || strings.HasPrefix(te.Value, "number") {
+			if strings.HasPrefix(te.Value, "number") {
 				return fmt.Sprintf("%s is not a whole number in range for %s", n.Value, te.Type)
 			}
 		case reflect.Float32, reflect.Float64:

@@ -99,13 +99,7 @@ func (p *Provider) Up(ctx context.Context, name string, spec Spec, reuse bool) (
 		}
 		p.logf("creating kind cluster %q: %s, node image %s", name, spec, p.opts.NodeImage)
 		start := time.Now()
-		err := p.kind.Create(name,
-			kindcluster.CreateWithV1Alpha4Config(spec.v1alpha4()),
-			kindcluster.CreateWithNodeImage(p.opts.NodeImage),
-			kindcluster.CreateWithKubeconfigPath(p.kubeconfigPath(name)),
-			kindcluster.CreateWithRetain(false),
-			kindcluster.CreateWithDisplayUsage(false),
-			kindcluster.CreateWithDisplaySalutation(false))
+		err := p.kind.Create(name, createOptions(p, name, spec)...)
 		if err != nil {
 			p.deleteQuietly(name)
 			return nil, fmt.Errorf("creating kind cluster %q: %w", name, err)
@@ -142,6 +136,17 @@ func (p *Provider) Up(ctx context.Context, name string, spec Spec, reuse bool) (
 		p.logf("  done in %s", time.Since(start).Round(100*time.Millisecond))
 	}
 	return c, nil
+}
+
+func createOptions(p *Provider, name string, spec Spec) []kindcluster.CreateOption {
+	return []kindcluster.CreateOption{
+		kindcluster.CreateWithV1Alpha4Config(spec.v1alpha4()),
+		kindcluster.CreateWithNodeImage(p.opts.NodeImage),
+		kindcluster.CreateWithKubeconfigPath(p.kubeconfigPath(name)),
+		kindcluster.CreateWithRetain(false),
+		kindcluster.CreateWithDisplayUsage(false),
+		kindcluster.CreateWithDisplaySalutation(false),
+	}
 }
 
 func (p *Provider) checkImage() error {
@@ -236,9 +241,13 @@ func (c *Cluster) kindNodes() ([]nodes.Node, error) {
 // waitNodesReady waits until every node is Ready; on timeout the error
 // names the nodes that are not and shows their kubelet's last log lines.
 func (c *Cluster) waitNodesReady(ctx context.Context) error {
+	return c.waitNodesReadyWithin(ctx, 4*time.Minute)
+}
+
+func (c *Cluster) waitNodesReadyWithin(ctx context.Context, timeout time.Duration) error {
 	var notReady []string
 	var lastErr error
-	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		st, err := c.Nodes(ctx)
 		notReady, lastErr = nil, err
 		if err != nil {
@@ -255,7 +264,7 @@ func (c *Cluster) waitNodesReady(ctx context.Context) error {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "nodes not Ready after 4m: %s", strings.Join(notReady, ", "))
+	fmt.Fprintf(&b, "nodes not Ready after %s: %s", timeout, strings.Join(notReady, ", "))
 	if lastErr != nil {
 		fmt.Fprintf(&b, " (last error: %v)", lastErr)
 	}

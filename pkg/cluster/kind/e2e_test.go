@@ -189,3 +189,35 @@ func TestE2EFailedUpLeavesNothing(t *testing.T) {
 		t.Fatalf("an interrupted cluster up left containers: %s", l)
 	}
 }
+
+// TestE2ENotReadyNodesAreNamed: without pod networking nodes stay NotReady;
+// the error names them and shows their kubelet's last lines.
+func TestE2ENotReadyNodesAreNamed(t *testing.T) {
+	const name = "mcpsim-e2e-nr"
+	p := provider(t)
+	p.Down(name)
+	spec := Spec{Workers: []map[string]string{{ZoneLabel: "zone-a"}}}
+	if err := p.kind.Create(name, createOptions(p, name, spec)...); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		p.Down(name)
+		if l := leftovers(t, name); l != "" {
+			t.Errorf("containers left behind: %s", l)
+		}
+	}()
+	c, err := p.connect(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.waitNodesReadyWithin(context.Background(), 15*time.Second)
+	if err == nil {
+		t.Fatal("nodes without pod networking reported Ready")
+	}
+	msg := err.Error()
+	for _, want := range []string{"nodes not Ready after 15s", name + "-control-plane", name + "-worker", "--- kubelet on " + name + "-worker, last lines:"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}
