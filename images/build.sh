@@ -23,7 +23,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'echo "images: interrupted; temporary containers and files removed" >&2; exit 130' INT TERM
+# On Ctrl-C or TERM, stop the running step too (it is a child subshell),
+# then the EXIT trap removes its containers and files.
+trap 'pkill -TERM -P $$ 2>/dev/null; echo "images: interrupted; temporary containers and files removed" >&2; exit 130' INT TERM
 
 summary=()
 started=$(date +%s)
@@ -169,7 +171,12 @@ build_node() {
   DOCKER_BUILDKIT=0 docker build -f "$work/Dockerfile.final" --build-arg "PRELOADED=mcpsim/node-preloaded:$node_hash" \
     --label "mcpsim.dev/input-hash=$node_hash" -t "$node_image" "$work"
   docker rmi "mcpsim/node-preloaded:$node_hash" >/dev/null 2>&1 || true
+  # The node image it replaces is ~2 GB: remove it unless a container uses it.
+  if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$node_image")" ]; then
+    docker rmi "$previous" >/dev/null 2>&1 || true
+  fi
 }
+previous=$(docker image inspect -f '{{.Id}}' "$node_image" 2>/dev/null || true)
 image_step "node image" "$node_image" "$node_hash" build_node
 
 echo
