@@ -250,7 +250,7 @@ func errorRate(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 	r.EvidenceAt = first
 	r.Detail = fmt.Sprintf("requests sent in [%s, %s)", from, to)
 	if failed > 0 {
-		r.Detail += "; first failure at " + first.String() + "; " + describeKinds(kinds)
+		r.Detail += "; first failure at " + first.Round(time.Millisecond).String() + "; " + describeKinds(kinds)
 	}
 }
 
