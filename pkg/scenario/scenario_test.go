@@ -110,6 +110,10 @@ func TestParseErrorsCarryPositions(t *testing.T) {
 		{"bad api version", "apiVersion: mcpsim.dev/v1alpha1", "apiVersion: mcpsim.dev/v9", []string{"bad.yaml:1:13: apiVersion: Unsupported value"}},
 		{"yaml syntax", "  workload:", "  workload: [", []string{"bad.yaml:", "invalid YAML"}},
 		{"fault after end", "at: 1m", "at: 6m", []string{"spec.faults[0].at", "before the end of the scenario"}},
+		{"too many requests", "rate: 10", "rate: 500000", []string{"bad.yaml:19:5: spec.load", "150000000 requests", "more than the 50000000"}},
+		{"too long", "duration: 5m", "duration: 25h", []string{"spec.duration: Invalid value: \"25h0m0s\": must be at most 24h0m0s"}},
+		{"too many replicas", "replicas: 2", "replicas: 20000", []string{"spec.workload.replicas", "between 0 and 10000"}},
+		{"too many nodes", "count: 1", "count: 6000", []string{"spec.cluster.nodePools: Too many: 6000"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -14,6 +14,38 @@ import (
 	"github.com/mcpsim/mcpsim/pkg/hpa"
 )
 
+// Limits keep a scenario within what one machine can simulate: the sim
+// keeps every request's outcome (24 bytes each) and runs every pod.
+const (
+	MaxDuration = 24 * time.Hour
+	MaxRequests = 50_000_000
+	MaxNodes    = 5000 // Kubernetes' own scalability limit
+	MaxReplicas = 10000
+)
+
+// expectedRequests is how many requests a load profile sends.
+func expectedRequests(l *Load) float64 {
+	if l.Duration == nil {
+		return 0
+	}
+	d := l.Duration.Seconds()
+	switch l.Profile {
+	case ProfileConstant:
+		return float64(l.Rate) * d
+	case ProfileRamp:
+		return float64(l.From+l.To) / 2 * d
+	case ProfileSine:
+		return float64(l.Mean) * d
+	case ProfileSteps:
+		var n float64
+		for _, s := range l.Steps {
+			n += float64(s.Rate) * s.Duration.Seconds()
+		}
+		return n
+	}
+	return 0
+}
+
 // Validate checks a defaulted scenario and returns every problem.
 func Validate(sc *Scenario) field.ErrorList {
 	var errs field.ErrorList
@@ -33,6 +65,12 @@ func Validate(sc *Scenario) field.ErrorList {
 	}
 	spec := field.NewPath("spec")
 	errs = append(errs, positive(spec.Child("duration"), sc.Spec.Duration)...)
+	if sc.Spec.Duration.Duration > MaxDuration {
+		errs = append(errs, field.Invalid(spec.Child("duration"), sc.Spec.Duration.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
+	}
+	if n := expectedRequests(&sc.Spec.Load); n > MaxRequests {
+		errs = append(errs, field.Invalid(spec.Child("load"), fmt.Sprintf("%.0f requests", n), fmt.Sprintf("more than the %d requests one run can hold: lower the rate or shorten the load", MaxRequests)))
+	}
 	errs = append(errs, validateCluster(&sc.Spec.Cluster, spec.Child("cluster"))...)
 	errs = append(errs, validateWorkload(&sc.Spec.Workload, spec.Child("workload"))...)
 	errs = append(errs, validateLoad(&sc.Spec.Load, sc.Spec.Duration.Duration, spec.Child("load"))...)
@@ -70,8 +108,13 @@ func validateCluster(c *Cluster, p *field.Path) field.ErrorList {
 		return append(errs, field.Required(p.Child("nodePools"), "at least one node pool is required"))
 	}
 	names := map[string]bool{}
+	total := 0
 	for i, np := range c.NodePools {
 		pp := p.Child("nodePools").Index(i)
+		if total += int(np.Count); total > MaxNodes {
+			errs = append(errs, field.TooMany(p.Child("nodePools"), total, MaxNodes))
+			break
+		}
 		switch {
 		case np.Name == "":
 			errs = append(errs, field.Required(pp.Child("name"), ""))
@@ -118,8 +161,11 @@ func validateWorkload(w *Workload, p *field.Path) field.ErrorList {
 	for _, msg := range validation.IsDNS1123Label(w.Name) {
 		errs = append(errs, field.Invalid(p.Child("name"), w.Name, msg))
 	}
-	if w.Replicas != nil && *w.Replicas < 0 {
-		errs = append(errs, field.Invalid(p.Child("replicas"), *w.Replicas, "must not be negative"))
+	if w.Replicas != nil && (*w.Replicas < 0 || *w.Replicas > MaxReplicas) {
+		errs = append(errs, field.Invalid(p.Child("replicas"), *w.Replicas, fmt.Sprintf("must be between 0 and %d", MaxReplicas)))
+	}
+	if w.HPA != nil && w.HPA.MaxReplicas > MaxReplicas {
+		errs = append(errs, field.Invalid(p.Child("hpa", "maxReplicas"), w.HPA.MaxReplicas, fmt.Sprintf("must be at most %d", MaxReplicas)))
 	}
 	rp := p.Child("resources")
 	cpu, ok := w.Resources.Requests[corev1.ResourceCPU]
