@@ -113,6 +113,7 @@ func TestParseErrorsCarryPositions(t *testing.T) {
 		{"too many requests", "rate: 10", "rate: 500000", []string{"bad.yaml:19:5: spec.load", "150000000 requests", "more than the 50000000"}},
 		{"too long", "duration: 5m", "duration: 25h", []string{"spec.duration: Invalid value: \"25h0m0s\": must be at most 24h0m0s"}},
 		{"too many replicas", "replicas: 2", "replicas: 20000", []string{"spec.workload.replicas", "between 0 and 10000"}},
+		{"sync too fast", "      requests: {cpu: 200m}", "      requests: {cpu: 200m}\n    hpaController: {syncPeriod: 1ms}", []string{"spec.workload.hpaController.syncPeriod", "at least 1s"}},
 		{"too many nodes", "count: 1", "count: 6000", []string{"spec.cluster.nodePools: Too many: 6000"}},
 	}
 	for _, c := range cases {

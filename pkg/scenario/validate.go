@@ -220,9 +220,11 @@ func validateWorkload(w *Workload, p *field.Path) field.ErrorList {
 				errs = append(errs, nonNegative(cp.Child(name), *d)...)
 			}
 		}
+		// Periodic loops of the sim run once per period: at least a second
+		// keeps a 24-hour run to a bounded number of events.
 		for name, d := range map[string]*metav1.Duration{"syncPeriod": c.SyncPeriod, "metricResolution": c.MetricResolution} {
-			if d != nil {
-				errs = append(errs, positive(cp.Child(name), *d)...)
+			if d != nil && d.Duration < time.Second {
+				errs = append(errs, field.Invalid(cp.Child(name), d.Duration.String(), "must be at least 1s"))
 			}
 		}
 		if c.Tolerance != nil && *c.Tolerance < 0 {
