@@ -26,7 +26,10 @@ const msName, msNamespace = "metrics-server", "kube-system"
 
 // installMetricsServer installs metrics-server as its upstream manifest
 // (components.yaml of v0.8.0) does, with --kubelet-insecure-tls (kind's
-// kubelets serve self-signed certificates). The APIService is created only
+// kubelets serve self-signed certificates). The objects are written out as
+// typed client-go objects rather than applied from the upstream YAML: that
+// manifest names a registry image and must be patched (local image, never
+// pull, extra flag), and the APIService must wait for the rollout. The APIService is created only
 // after the Deployment is available: applied together, the aggregator kept
 // answering 404 for metrics.k8s.io (shared/kind-offline.md #8).
 func (c *Cluster) installMetricsServer(ctx context.Context) error {
