@@ -24,6 +24,7 @@ type runFlags struct {
 	seed    uint64
 	out     string
 	output  string
+	results bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -41,6 +42,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "seed of every random choice of the sim backend")
 	cmd.Flags().StringVar(&f.out, "out", "reports", "directory for reports (<out>/<scenario>/...); empty writes none")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "what to print: text or json")
+	cmd.Flags().BoolVar(&f.results, "vegeta-results", false, "also write every request as Vegeta results (results.bin, for `vegeta report`)")
 	return cmd
 }
 
@@ -68,7 +70,7 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	prog := newProgress(stderr)
-	opts := runner.Options{Backend: backend, Seed: f.seed, OutDir: f.out, Progress: prog.update, ProgressEvery: prog.every}
+	opts := runner.Options{Backend: backend, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Progress: prog.update, ProgressEvery: prog.every}
 	var reports []*report.Report
 	failed := false
 	for i, sc := range scs {
@@ -87,7 +89,7 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		reports = append(reports, rep)
 		failed = failed || !rep.Passed
 		if f.output == "text" {
-			printVerdicts(stdout, rep, f.out)
+			printVerdicts(stdout, rep, f.out, f.results)
 		}
 	}
 	if f.output == "json" {
@@ -111,7 +113,7 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	return nil
 }
 
-func printVerdicts(w io.Writer, rep *report.Report, out string) {
+func printVerdicts(w io.Writer, rep *report.Report, out string, results bool) {
 	verdict := "PASS"
 	if !rep.Passed {
 		verdict = "FAIL"
@@ -128,7 +130,11 @@ func printVerdicts(w io.Writer, rep *report.Report, out string) {
 		}
 	}
 	if out != "" {
-		fmt.Fprintf(w, "  reports: %s/%s/{%s,%s,%s}\n", strings.TrimRight(out, "/"), rep.Scenario.Name, report.JSONFile, report.JUnitFile, report.HTMLFile)
+		files := []string{report.JSONFile, report.JUnitFile, report.HTMLFile}
+		if results {
+			files = append(files, report.ResultsFile)
+		}
+		fmt.Fprintf(w, "  reports: %s/%s/{%s}\n", strings.TrimRight(out, "/"), rep.Scenario.Name, strings.Join(files, ","))
 	}
 }
 

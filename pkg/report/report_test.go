@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"github.com/mcpsim/mcpsim/pkg/assertions"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
@@ -95,5 +97,36 @@ func TestWriteDir(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 3 {
 		t.Fatalf("wrote %d files, want exactly report.json, junit.xml, report.html", len(entries))
+	}
+}
+
+func TestVegetaResultsRoundTrip(t *testing.T) {
+	tl := timeline.New(time.Unix(100, 0))
+	tl.AddRequest(time.Second, 20*time.Millisecond, 200, "")
+	tl.AddRequest(2*time.Second, time.Second, 0, "timeout")
+	dir := t.TempDir()
+	if err := WriteVegetaResults(dir, "demo", tl); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := vegeta.DecoderFor(f)
+	if dec == nil {
+		t.Fatal("vegeta cannot detect the results format")
+	}
+	var m vegeta.Metrics
+	for {
+		var r vegeta.Result
+		if err := dec.Decode(&r); err != nil {
+			break
+		}
+		m.Add(&r)
+	}
+	m.Close()
+	if m.Requests != 2 || m.Success != 0.5 || m.Errors[0] != "timeout" {
+		t.Fatalf("vegeta read back %+v", m)
 	}
 }

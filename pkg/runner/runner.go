@@ -74,7 +74,10 @@ type Options struct {
 	Seed    uint64
 	// OutDir receives <scenario>/{report.json,junit.xml,report.html}; empty
 	// writes nothing.
-	OutDir        string
+	OutDir string
+	// VegetaResults also writes every request as Vegeta results
+	// (<OutDir>/<scenario>/results.bin).
+	VegetaResults bool
 	Progress      func(name string, st cluster.Status)
 	ProgressEvery time.Duration
 }
@@ -106,8 +109,14 @@ func Run(ctx context.Context, sc *scenario.Scenario, source string, opts Options
 	results := assertions.Evaluate(sc, tl)
 	rep := report.Build(sc, source, opts.Backend.Name(), opts.Seed, tl, results)
 	if opts.OutDir != "" {
-		if err := rep.WriteDir(filepath.Join(opts.OutDir, sc.Metadata.Name)); err != nil {
+		dir := filepath.Join(opts.OutDir, sc.Metadata.Name)
+		if err := rep.WriteDir(dir); err != nil {
 			return rep, err
+		}
+		if opts.VegetaResults {
+			if err := report.WriteVegetaResults(dir, sc.Metadata.Name, tl); err != nil {
+				return rep, err
+			}
 		}
 	}
 	return rep, nil
