@@ -139,6 +139,14 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 	}
 }
 
+func TestUnwritableOutIsAUsageError(t *testing.T) {
+	file := writeFile(t, t.TempDir(), "not-a-dir", "x")
+	code, stdout, stderr := run(t, "run", "pod-kill-recovery", "--out", filepath.Join(file, "reports"))
+	if code != 2 || !strings.Contains(stderr, "--out") || stdout != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
 func TestListAndVersion(t *testing.T) {
 	code, stdout, _ := run(t, "list")
 	if code != 0 || !strings.Contains(stdout, "hpa-scale-up") || !strings.Contains(stdout, "pod-kill-recovery") {

@@ -68,6 +68,12 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	if f.out != "" {
+		// Fail before running anything if the reports cannot be written.
+		if err := os.MkdirAll(f.out, 0o755); err != nil {
+			return usageErr("--out %s: %v", f.out, err)
+		}
+	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	prog := newProgress(stderr)
 	opts := runner.Options{Backend: backend, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Progress: prog.update, ProgressEvery: prog.every}
