@@ -51,10 +51,17 @@ type hpaController struct {
 	spec        *autoscalingv2.HorizontalPodAutoscalerSpec
 	state       hpa.State
 	utilization int32
+	// containers is what the HPA reads of every pod's spec (its requests).
+	containers []hpa.Container
 }
 
 func newHPAController(w *world) *hpaController {
 	c := &hpaController{w: w, cfg: w.wl.HPAConfig(), spec: w.wl.HPA, utilization: -1}
+	requests := map[corev1.ResourceName]int64{corev1.ResourceCPU: w.podCPU}
+	if w.podMem > 0 {
+		requests[corev1.ResourceMemory] = w.podMem * 1000 // milli-units, as the HPA counts
+	}
+	c.containers = []hpa.Container{{Name: "app", Requests: requests}}
 	// A new HPA is first synced one period after it is created.
 	w.events.push(c.cfg.SyncPeriod, c.sync)
 	return c
@@ -63,14 +70,9 @@ func newHPAController(w *world) *hpaController {
 func (c *hpaController) sync() {
 	w := c.w
 	var pods []hpa.Pod
-	cpu, mem := w.podRequests()
-	requests := map[corev1.ResourceName]int64{corev1.ResourceCPU: cpu}
-	if mem > 0 {
-		requests[corev1.ResourceMemory] = mem * 1000
-	}
 	statusReplicas := int32(0)
 	for _, p := range w.pods {
-		hp := hpa.Pod{Name: p.name, Phase: corev1.PodPending, Deleting: p.deleting, Containers: []hpa.Container{{Name: "app", Requests: requests}}}
+		hp := hpa.Pod{Name: p.name, Phase: corev1.PodPending, Deleting: p.deleting, Containers: c.containers}
 		if !p.deleting {
 			statusReplicas++
 		}

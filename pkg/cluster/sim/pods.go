@@ -46,7 +46,7 @@ type pod struct {
 	hasSample bool
 }
 
-func (w *world) buildNodes() error {
+func (w *world) buildNodes() {
 	for _, np := range w.sc.Spec.Cluster.NodePools {
 		for i := int32(0); i < np.Count; i++ {
 			n := &node{name: fmt.Sprintf("%s-%d", np.Name, i), cpu: np.CPU.MilliValue(), mem: np.Memory.Value(), taints: np.Taints}
@@ -57,29 +57,23 @@ func (w *world) buildNodes() error {
 			w.nodes = append(w.nodes, n)
 		}
 	}
-	return nil
 }
 
-func (w *world) podRequests() (cpu, mem int64) {
-	r := w.wl.Resources.Requests
-	if q, ok := r[corev1.ResourceCPU]; ok {
+// podResources derives, once per run, a pod's requests and the CPU it can
+// use: its limit, or its request when it has no limit (a simplification:
+// an unlimited pod could burst into its node's idle CPU).
+func podResources(r corev1.ResourceRequirements) (cpu, mem int64, capacity float64) {
+	if q, ok := r.Requests[corev1.ResourceCPU]; ok {
 		cpu = q.MilliValue()
 	}
-	if q, ok := r[corev1.ResourceMemory]; ok {
+	if q, ok := r.Requests[corev1.ResourceMemory]; ok {
 		mem = q.Value()
 	}
-	return cpu, mem
-}
-
-// capacity is the CPU a pod can use: its limit, or its request when it has
-// no limit (a simplification: an unlimited pod could burst into its node's
-// idle CPU).
-func (w *world) capacity() float64 {
-	if q, ok := w.wl.Resources.Limits[corev1.ResourceCPU]; ok {
-		return float64(q.MilliValue()) / 1000
+	capacity = float64(cpu) / 1000
+	if q, ok := r.Limits[corev1.ResourceCPU]; ok {
+		capacity = float64(q.MilliValue()) / 1000
 	}
-	cpu, _ := w.podRequests()
-	return float64(cpu) / 1000
+	return cpu, mem, capacity
 }
 
 // activePods are the pods the ReplicaSet counts: not being deleted.
@@ -142,7 +136,7 @@ func (w *world) deletionOrder(a, b *pod) int {
 func (w *world) createPod() {
 	w.podSeq++
 	p := &pod{name: fmt.Sprintf("%s-%05d", w.wl.Name, w.podSeq), created: w.now}
-	p.srv = server{capacity: w.capacity(), last: w.now, idx: -1}
+	p.srv = server{capacity: w.podCapacity, last: w.now, idx: -1}
 	w.pods = append(w.pods, p)
 	w.tl.AddEvent(w.now, "PodCreated", p.name, "")
 	w.schedule(p)
@@ -152,7 +146,7 @@ func (w *world) createPod() {
 // affinity and resources; score by least allocated (the default
 // NodeResourcesFit strategy); break ties at random as selectHost does.
 func (w *world) schedule(p *pod) bool {
-	cpu, mem := w.podRequests()
+	cpu, mem := w.podCPU, w.podMem
 	var best []*node
 	bestScore := int64(-1)
 	for _, n := range w.nodes {
@@ -259,9 +253,8 @@ func (w *world) releaseNode(p *pod) {
 	if p.node == nil {
 		return
 	}
-	cpu, mem := w.podRequests()
-	p.node.reqCPU -= cpu
-	p.node.reqMem -= mem
+	p.node.reqCPU -= w.podCPU
+	p.node.reqMem -= w.podMem
 }
 
 // deletePod deletes a pod gracefully (scale-down): it leaves the endpoints

@@ -100,10 +100,7 @@ func TestProcessorSharingMatchesMM1(t *testing.T) {
     cpuPerRequest: 10ms
     timeout: 30s`, "")
 	p := plan(t, sc, 7, &poissonPacer{rate: 50, rng: rand.New(rand.NewPCG(1, 2))})
-	w, err := newWorld(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWorld(p)
 	if err := w.run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

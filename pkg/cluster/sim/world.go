@@ -51,10 +51,7 @@ func (Backend) Name() string { return "sim" }
 // Run implements cluster.Backend. Cancelling ctx stops the run early with
 // ctx's error; the sim holds nothing outside memory to clean up.
 func (Backend) Run(ctx context.Context, plan *cluster.Plan) (*timeline.Timeline, error) {
-	w, err := newWorld(plan)
-	if err != nil {
-		return nil, err
-	}
+	w := newWorld(plan)
 	if err := w.run(ctx); err != nil {
 		return nil, err
 	}
@@ -87,13 +84,17 @@ type world struct {
 	cpuPerRequest float64 // mean core-seconds per request
 	timeout       time.Duration
 
+	// Every pod of the workload has the same requests and CPU capacity.
+	podCPU, podMem int64
+	podCapacity    float64
+
 	affinity *nodeaffinity.RequiredNodeAffinity
 	hpa      *hpaController
 	faults   []string // names of faults injected so far
 	lastReq  int      // progress: requests seen at the previous report
 }
 
-func newWorld(plan *cluster.Plan) (*world, error) {
+func newWorld(plan *cluster.Plan) *world {
 	sc := plan.Scenario
 	w := &world{
 		plan:          plan,
@@ -106,13 +107,12 @@ func newWorld(plan *cluster.Plan) (*world, error) {
 		timeout:       sc.Spec.Load.Timeout.Duration,
 	}
 	w.tl.Duration = w.end
+	w.podCPU, w.podMem, w.podCapacity = podResources(w.wl.Resources)
 	if a := w.wl.Affinity; a != nil && a.NodeAffinity != nil {
 		ra := nodeaffinity.GetRequiredNodeAffinity(&corev1.Pod{Spec: corev1.PodSpec{Affinity: a}})
 		w.affinity = &ra
 	}
-	if err := w.buildNodes(); err != nil {
-		return nil, err
-	}
+	w.buildNodes()
 	if plan.Pacer != nil {
 		w.arrivals = loadgen.NewArrivals(plan.Pacer, plan.LoadStart, plan.LoadDuration)
 		w.nextArrival, w.hasArrival = w.arrivals.Next()
@@ -130,7 +130,7 @@ func newWorld(plan *cluster.Plan) (*world, error) {
 		w.events.push(f.At.Duration, func() { w.inject(f) })
 	}
 	w.events.push(0, w.sample)
-	return w, nil
+	return w
 }
 
 // maxRollout bounds the initial rollout: a Deployment that cannot become
