@@ -117,7 +117,11 @@ func (cfg Config) normalizeWithBehavior(res *Result, st *State, b *autoscalingv2
 	stabilized, reason, history := StabilizeWithBehavior(st.Recommendations, current, desired, up, down, now)
 	st.Recommendations = history
 	if stabilized != desired {
-		res.set(autoscalingv2.AbleToScale, corev1.ConditionTrue, reason, "recent recommendations were %s than current one, applying the %s recent recommendation", map[bool]string{true: "lower", false: "higher"}[reason == "ScaleUpStabilized"], map[bool]string{true: "lowest", false: "highest"}[reason == "ScaleUpStabilized"])
+		msg := "recent recommendations were higher than current one, applying the highest recent recommendation"
+		if reason == "ScaleUpStabilized" {
+			msg = "recent recommendations were lower than current one, applying the lowest recent recommendation"
+		}
+		res.set(autoscalingv2.AbleToScale, corev1.ConditionTrue, reason, "%s", msg)
 	} else {
 		res.set(autoscalingv2.AbleToScale, corev1.ConditionTrue, "ReadyForNewScale", "recommended size matches current size")
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -88,49 +90,50 @@ func compact(raw json.RawMessage) string {
 	return b.String()
 }
 
-// jsonEqual compares two JSON values structurally; numbers compare exactly
-// as decimal text so that int64 values beyond 2^53 are not rounded.
+// jsonEqual compares two JSON values structurally. Numbers are compared as
+// int64 when they are integers (exact beyond 2^53) and as float64
+// otherwise, so that 5 and 5.0 are equal.
 func jsonEqual(a, b []byte) bool {
-	var va, vb any
-	da := json.NewDecoder(bytes.NewReader(a))
-	da.UseNumber()
-	db := json.NewDecoder(bytes.NewReader(b))
-	db.UseNumber()
-	if da.Decode(&va) != nil || db.Decode(&vb) != nil {
-		return false
-	}
-	return fmt.Sprint(normalize(va)) == fmt.Sprint(normalize(vb))
+	va, errA := decodeCanonical(a)
+	vb, errB := decodeCanonical(b)
+	return errA == nil && errB == nil && reflect.DeepEqual(va, vb)
 }
 
-func normalize(v any) any {
+func decodeCanonical(data []byte) (any, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return canonical(v), nil
+}
+
+func canonical(v any) any {
 	switch t := v.(type) {
 	case json.Number:
-		if f, err := t.Float64(); err == nil && !strings.ContainsAny(t.String(), ".eE") {
-			return t.String()
-		} else if err == nil {
-			return fmt.Sprint(f)
+		if i, err := t.Int64(); err == nil {
+			return float64OrInt(i)
 		}
-		return t.String()
+		f, _ := t.Float64()
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return float64OrInt(int64(f))
+		}
+		return f
 	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
+		for k, e := range t {
+			t[k] = canonical(e)
 		}
-		sort.Strings(keys)
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%s:%v", k, normalize(t[k])))
-		}
-		return "{" + strings.Join(parts, ",") + "}"
 	case []any:
-		parts := make([]string, 0, len(t))
-		for _, e := range t {
-			parts = append(parts, fmt.Sprint(normalize(e)))
+		for i, e := range t {
+			t[i] = canonical(e)
 		}
-		return "[" + strings.Join(parts, ",") + "]"
 	}
 	return v
 }
+
+// float64OrInt marks an integral number.
+type float64OrInt int64
 
 func need[T any](p *T, name string) (T, error) {
 	if p == nil {
