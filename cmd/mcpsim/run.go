@@ -86,11 +86,8 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 			if errors.Is(err, context.Canceled) {
 				return &exitError{code: exitInterrupt, err: fmt.Errorf("interrupted during %s; no report written for it", sc.Metadata.Name)}
 			}
-			code := exitInfra
-			if !errors.Is(err, cluster.ErrInfrastructure) {
-				err = fmt.Errorf("%w: %v", cluster.ErrInfrastructure, err)
-			}
-			return &exitError{code: code, err: fmt.Errorf("%s: %w", sc.Metadata.Name, err)}
+			// The backend failed, or the reports could not be written.
+			return &exitError{code: exitInfra, err: fmt.Errorf("%s: %w", sc.Metadata.Name, err)}
 		}
 		reports = append(reports, rep)
 		failed = failed || !rep.Passed

@@ -2,10 +2,12 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"html"
 	"html/template"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -95,16 +97,14 @@ func (r *Report) view() view {
 	for k, n := range r.Load.Errors {
 		v.ErrorsBy = append(v.ErrorsBy, kv{k, n})
 	}
-	sortKV(v.ErrorsBy)
-	return v
-}
-
-func sortKV(s []kv) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && (s[j].V > s[j-1].V || (s[j].V == s[j-1].V && s[j].K < s[j-1].K)); j-- {
-			s[j], s[j-1] = s[j-1], s[j]
+	// Most frequent error first; ties by message, so the page is stable.
+	slices.SortFunc(v.ErrorsBy, func(a, b kv) int {
+		if c := cmp.Compare(b.V, a.V); c != 0 {
+			return c
 		}
-	}
+		return strings.Compare(a.K, b.K)
+	})
+	return v
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

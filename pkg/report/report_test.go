@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"encoding/xml"
 	"os"
 	"path/filepath"
@@ -128,5 +129,15 @@ func TestVegetaResultsRoundTrip(t *testing.T) {
 	m.Close()
 	if m.Requests != 2 || m.Success != 0.5 || m.Errors[0] != "timeout" {
 		t.Fatalf("vegeta read back %+v", m)
+	}
+}
+
+func TestErrorsListedMostFrequentFirst(t *testing.T) {
+	r := sample()
+	r.Load.Errors = map[string]int{"b reset": 2, "a refused": 2, "timeout": 5}
+	v := r.view()
+	got := fmt.Sprint(v.ErrorsBy)
+	if got != "[{timeout 5} {a refused 2} {b reset 2}]" {
+		t.Fatalf("order %s", got)
 	}
 }

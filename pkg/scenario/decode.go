@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 )
 
@@ -147,7 +150,7 @@ func (d *decoder) parseYAML(data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		if err.Error() == "EOF" {
+		if errors.Is(err, io.EOF) {
 			return nil, Errors{&FieldError{File: d.file, Message: "the file is empty: expected a Scenario document"}}
 		}
 		return nil, Errors{yamlError(d.file, err)}
@@ -187,6 +190,8 @@ var (
 	jsonUnmarshaler = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
 	textUnmarshaler = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
 	faultType       = reflect.TypeOf(Fault{})
+	durationType    = reflect.TypeOf(metav1.Duration{})
+	quantityType    = reflect.TypeOf(resource.Quantity{})
 )
 
 func join(path, key string) string {
@@ -336,14 +341,13 @@ func leafMessage(err error, t reflect.Type, n *yaml.Node) string {
 		}
 		return fmt.Sprintf("expected %s, got %s", want, describe(n))
 	}
-	msg := err.Error()
-	if t.String() == "v1.Duration" {
+	switch t {
+	case durationType:
 		return fmt.Sprintf("invalid duration %s: use Go/Kubernetes syntax such as 90s, 5m or 1h30m", strconv.Quote(n.Value))
-	}
-	if t.String() == "resource.Quantity" {
+	case quantityType:
 		return fmt.Sprintf("invalid quantity %s: use Kubernetes syntax such as 500m, 2 or 4Gi", strconv.Quote(n.Value))
 	}
-	return msg
+	return err.Error()
 }
 
 func describe(n *yaml.Node) string {
