@@ -29,13 +29,10 @@ trap 'pkill -TERM -P $$ 2>/dev/null; echo "images: interrupted; temporary contai
 
 summary=()
 started=$(date +%s)
-# step NAME STAMPFILE HASH COMMAND...: runs COMMAND unless STAMPFILE holds HASH.
-step() {
-  local name=$1 stamp=$2 hash=$3; shift 3
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
-    summary+=("$(printf '%-28s cached' "$name")")
-    return
-  fi
+# run_step NAME COMMAND...: runs one build step, logged and timed; on
+# failure it names the step and shows the end of its log.
+run_step() {
+  local name=$1; shift
   echo "==> $name"
   local t0 log="$work/$(echo "$name" | tr ' /:' '___').log"
   t0=$(date +%s)
@@ -49,23 +46,27 @@ step() {
     cp "$log" "$cache/last-failure.log" 2>/dev/null && echo "(whole log: $cache/last-failure.log)" >&2
     exit 1
   fi
-  echo "$hash" >"$stamp"
   summary+=("$(printf '%-28s built in %ss' "$name" $(( $(date +%s) - t0 )))")
+}
+cached() { summary+=("$(printf '%-28s cached' "$1")"); }
+# step NAME STAMPFILE HASH COMMAND...: runs COMMAND unless STAMPFILE holds HASH.
+step() {
+  local name=$1 stamp=$2 hash=$3; shift 3
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then cached "$name"; return; fi
+  run_step "$name" "$@"
+  echo "$hash" >"$stamp"
+}
+# image_step NAME IMAGE HASH COMMAND...: runs COMMAND unless IMAGE carries
+# the label mcpsim.dev/input-hash=HASH (COMMAND must set it).
+image_step() {
+  local name=$1 image=$2 hash=$3; shift 3
+  if [ "$(image_hash "$image")" = "$hash" ]; then cached "$name"; return; fi
+  run_step "$name" "$@"
 }
 hash_files() { cat "$@" | sha256sum | cut -c1-16; }
 hash_dir() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16; }
 # image_hash IMAGE: the input hash an image was built from ("" if absent).
 image_hash() { docker image inspect -f '{{index .Config.Labels "mcpsim.dev/input-hash"}}' "$1" 2>/dev/null || true; }
-# image_step NAME IMAGE HASH COMMAND...: like step, keyed on the image label.
-image_step() {
-  local name=$1 image=$2 hash=$3; shift 3
-  if [ "$(image_hash "$image")" = "$hash" ]; then
-    summary+=("$(printf '%-28s cached' "$name")")
-    return
-  fi
-  local stamp="$work/nostamp.$RANDOM"
-  step "$name" "$stamp" "$hash" "$@"
-}
 
 "$root/hack/docker-up.sh"
 
