@@ -58,10 +58,17 @@ step() {
 }
 # image_step NAME IMAGE HASH COMMAND...: runs COMMAND unless IMAGE carries
 # the label mcpsim.dev/input-hash=HASH (COMMAND must set it).
+# The image it replaces is removed (the node image is ~2 GB), unless a
+# container or another tag still uses it.
 image_step() {
   local name=$1 image=$2 hash=$3; shift 3
   if [ "$(image_hash "$image")" = "$hash" ]; then cached "$name"; return; fi
+  local previous
+  previous=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
   run_step "$name" "$@"
+  if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$image")" ]; then
+    docker rmi "$previous" >/dev/null 2>&1 || true
+  fi
 }
 hash_files() { cat "$@" | sha256sum | cut -c1-16; }
 hash_dir() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16; }
@@ -172,12 +179,7 @@ build_node() {
   DOCKER_BUILDKIT=0 docker build -f "$work/Dockerfile.final" --build-arg "PRELOADED=mcpsim/node-preloaded:$node_hash" \
     --label "mcpsim.dev/input-hash=$node_hash" -t "$node_image" "$work"
   docker rmi "mcpsim/node-preloaded:$node_hash" >/dev/null 2>&1 || true
-  # The node image it replaces is ~2 GB: remove it unless a container uses it.
-  if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$node_image")" ]; then
-    docker rmi "$previous" >/dev/null 2>&1 || true
-  fi
 }
-previous=$(docker image inspect -f '{{.Id}}' "$node_image" 2>/dev/null || true)
 image_step "node image" "$node_image" "$node_hash" build_node
 
 echo
