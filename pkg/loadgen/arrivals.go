@@ -58,6 +58,3 @@ func (a *Arrivals) Next() (time.Duration, bool) {
 	a.hits++
 	return a.start + a.elapsed, true
 }
-
-// Hits is how many hits have been released.
-func (a *Arrivals) Hits() uint64 { return a.hits }

@@ -157,13 +157,6 @@ type Fault struct {
 	PodChaos *chaosv1alpha1.PodChaos
 }
 
-// Name is the Chaos Mesh object's name.
-func (f *Fault) Name() string {
-	if f.PodChaos != nil {
-		return f.PodChaos.Name
-	}
-	return ""
-}
 
 // Assertion kinds.
 const (

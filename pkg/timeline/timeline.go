@@ -103,11 +103,6 @@ func (t *Timeline) AddRequest(sent, latency time.Duration, code uint16, err stri
 	t.Requests = append(t.Requests, Request{Sent: sent, Latency: latency, Code: code, Err: e})
 }
 
-// AddResult records a Vegeta result (real backends).
-func (t *Timeline) AddResult(r *vegeta.Result) {
-	t.AddRequest(r.Timestamp.Sub(t.Start), r.Latency, r.Code, r.Error)
-}
-
 // AddEvent records an event.
 func (t *Timeline) AddEvent(at time.Duration, kind, object, msg string) {
 	t.Events = append(t.Events, Event{T: at, Kind: kind, Object: object, Message: msg})
