@@ -157,7 +157,6 @@ type Fault struct {
 	PodChaos *chaosv1alpha1.PodChaos
 }
 
-
 // Assertion kinds.
 const (
 	AssertReplicasReach = "replicasReach"
