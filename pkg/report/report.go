@@ -100,8 +100,9 @@ func summarize(tl *timeline.Timeline) (LoadSummary, []Second) {
 	flush := func() {
 		if cur.T >= 0 {
 			if len(bucket) > 0 {
-				cur.P99 = timeline.QuantileOf(bucket, 0.99)
-				cur.P50 = timeline.QuantileOf(bucket, 0.5)
+				slices.Sort(bucket)
+				cur.P50 = timeline.QuantileSorted(bucket, 0.5)
+				cur.P99 = timeline.QuantileSorted(bucket, 0.99)
 			}
 			series = append(series, cur)
 		}
@@ -135,9 +136,9 @@ func summarize(tl *timeline.Timeline) (LoadSummary, []Second) {
 	}
 	if len(all) > 0 {
 		slices.Sort(all)
-		s.P50 = timeline.QuantileOf(all, 0.5)
-		s.P90 = timeline.QuantileOf(all, 0.9)
-		s.P99 = timeline.QuantileOf(all, 0.99)
+		s.P50 = timeline.QuantileSorted(all, 0.5)
+		s.P90 = timeline.QuantileSorted(all, 0.9)
+		s.P99 = timeline.QuantileSorted(all, 0.99)
 		s.Max = all[len(all)-1]
 	}
 	return s, series

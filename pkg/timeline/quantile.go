@@ -25,7 +25,13 @@ func Quantile(reqs []Request, q float64) (time.Duration, bool) {
 // QuantileOf is Quantile over latencies; it sorts lat in place.
 func QuantileOf(lat []time.Duration, q float64) time.Duration {
 	slices.Sort(lat)
-	rank := int(math.Ceil(q * float64(len(lat))))
-	rank = min(max(rank, 1), len(lat))
-	return lat[rank-1]
+	return QuantileSorted(lat, q)
+}
+
+// QuantileSorted is the nearest-rank q-quantile of latencies already in
+// ascending order (not empty).
+func QuantileSorted(sorted []time.Duration, q float64) time.Duration {
+	rank := int(math.Ceil(q * float64(len(sorted))))
+	rank = min(max(rank, 1), len(sorted))
+	return sorted[rank-1]
 }
