@@ -5,15 +5,21 @@
 #                                   CNI plugins, iptables, nftables, ...
 #   build-rootfs.sh tools OUT.tar   a small userland for kube-proxy and the
 #                                   CNI daemon: iptables, nft, ip, conntrack
+#   build-rootfs.sh chaos OUT.tar   what Chaos Mesh's chaos-daemon runs:
+#                                   iptables, ipset, tc/ip, stress-ng,
+#                                   nsenter/choom (util-linux), ps (procps);
+#                                   the packages of upstream's chaos-daemon
+#                                   image minus Java, fuse and net-tools
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
-kind=${1:?usage: build-rootfs.sh node|tools OUT.tar}
-out=${2:?usage: build-rootfs.sh node|tools OUT.tar}
+kind=${1:?usage: build-rootfs.sh node|tools|chaos OUT.tar}
+out=${2:?usage: build-rootfs.sh node|tools|chaos OUT.tar}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 case "$kind" in
   node) include=systemd,systemd-sysv,dbus,containerd,runc,containernetworking-plugins,iptables,nftables,conntrack,iproute2,ethtool,kmod,procps,ca-certificates,mount,util-linux,libseccomp2,e2fsprogs,bash,jq,pigz ;;
   tools) include=iptables,nftables,conntrack,iproute2,kmod,ca-certificates ;;
+  chaos) include=iptables,ipset,iproute2,stress-ng,util-linux,procps,tzdata,ca-certificates ;;
   *) echo "build-rootfs: unknown kind $kind" >&2; exit 2 ;;
 esac
 if ! command -v debootstrap >/dev/null; then
@@ -52,6 +58,12 @@ if [ "$kind" = node ]; then
     | chroot "$root" jq 'del(.process.rlimits)' >"$root/etc/containerd/cri-base.json.new"
   mkdir -p "$root/etc/containerd" "$root/etc/kubernetes/manifests"
   mv "$root/etc/containerd/cri-base.json.new" "$root/etc/containerd/cri-base.json"
+fi
+if [ "$kind" = chaos ]; then
+  # Upstream's chaos-daemon image uses the legacy iptables backend (its
+  # rules live in each target pod's own network namespace, where nothing
+  # else adds rules); do the same so its rules behave as upstream tests them.
+  chroot "$root" update-alternatives --set iptables /usr/sbin/iptables-legacy
 fi
 tar -C "$root" --numeric-owner -cf "$out.tmp" .
 mv "$out.tmp" "$out"

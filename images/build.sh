@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make images: builds every image mcpsim needs on this machine, with no
-# registry: the reference service image and a kind node image for
+# registry: the reference service image, a kind node image for
 # Kubernetes $KUBERNETES_VERSION (Debian root filesystem, Kubernetes from
 # its Go module, control-plane/etcd/CoreDNS/pause/metrics-server images
-# preloaded into the node's containerd). Every step is cached by the hash
+# preloaded into the node's containerd) and Chaos Mesh's controller manager
+# and daemon images (from its Go module). Every step is cached by the hash
 # of its inputs: when nothing changed it does nothing.
 #
 # Environment: MCPSIM_CACHE (default /var/cache/mcpsim) holds build outputs;
@@ -94,10 +95,14 @@ capfix_hash=$(hash_files "$root"/tools/runc-capfix/*.go)
 step "runc wrapper" "$cache/runc-capfix.stamp" "$capfix_hash" \
   sh -c "cd '$root' && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o '$cache/runc-capfix' ./tools/runc-capfix"
 
+chaos_hash=$(hash_files "$images/versions.env" "$images/build-chaos-mesh.sh" "$images"/chaos-mesh/go.{mod,sum} "$images"/chaos-mesh/nsexec/*.go)
+step "chaos mesh binaries" "$cache/chaos-mesh.stamp" "$chaos_hash" "$images/build-chaos-mesh.sh" "$cache/chaos-mesh"
+
 # 3. Root filesystems from Debian packages.
 rootfs_hash=$(hash_files "$images/versions.env" "$images/build-rootfs.sh")
 step "node root filesystem" "$cache/node-rootfs.stamp" "$rootfs_hash" "$images/build-rootfs.sh" node "$cache/node-rootfs.tar"
 step "tools root filesystem" "$cache/tools-rootfs.stamp" "$rootfs_hash" "$images/build-rootfs.sh" tools "$cache/tools-rootfs.tar"
+step "chaos root filesystem" "$cache/chaos-rootfs.stamp" "$rootfs_hash" "$images/build-rootfs.sh" chaos "$cache/chaos-rootfs.tar"
 
 # 4. Component images, named as kubeadm asks for them.
 tools_image="mcpsim/tools-rootfs:$rootfs_hash"
@@ -182,10 +187,70 @@ build_node() {
 }
 image_step "node image" "$node_image" "$node_hash" build_node
 
+# 6. Chaos Mesh (issue 9): the controller manager and the daemon, with the
+# helpers build-chaos-mesh.sh provides (see there for which chaos kinds
+# work). They are not preloaded into the node image: the cluster loads them
+# when it installs Chaos Mesh, so the node image does not depend on them.
+cm=$cache/chaos-mesh
+chaos_rootfs_image="mcpsim/chaos-rootfs:$rootfs_hash"
+image_step "chaos root image" "$chaos_rootfs_image" "$rootfs_hash" \
+  docker import --change "LABEL mcpsim.dev/input-hash=$rootfs_hash" "$cache/chaos-rootfs.tar" "$chaos_rootfs_image"
+# build_checked IMAGE HASH DIR CHECK...: builds DIR under a temporary tag,
+# runs CHECK (a function, given that tag) and only then tags IMAGE. A binary
+# that cannot run in its image (say, linked against a newer glibc than the
+# root filesystem's) thus fails this build instead of being cached.
+build_checked() {
+  local image=$1 hash=$2 dir=$3 check=$4 candidate="$1-candidate"
+  DOCKER_BUILDKIT=0 docker build --label "mcpsim.dev/input-hash=$hash" -t "$candidate" "$dir"
+  "$check" "$candidate"
+  docker tag "$candidate" "$image"
+  docker rmi "$candidate" >/dev/null
+}
+# The controller manager is static (CGO_ENABLED=0, time zones embedded) and
+# talks only to the API server and the daemons with certificates it is
+# given: FROM scratch, plus a /tmp (its remote-cluster Helm code writes
+# there and scratch has none).
+ctl_dir="$work/img-chaos-controller-manager"
+mkdir -p "$ctl_dir/root/tmp"
+chmod 1777 "$ctl_dir/root/tmp"
+tar -C "$ctl_dir/root" --numeric-owner --owner=0 --group=0 --mtime=@0 -cf "$ctl_dir/tmp.tar" ./tmp
+cp "$cm/chaos-controller-manager" "$ctl_dir/"
+cat >"$ctl_dir/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+ADD tmp.tar /
+COPY chaos-controller-manager /usr/local/bin/chaos-controller-manager
+ENTRYPOINT ["/usr/local/bin/chaos-controller-manager"]
+DOCKERFILE
+check_controller() { docker run --rm "$1" --version; }
+ctl_hash=$(hash_files "$cm/chaos-controller-manager" "$ctl_dir/Dockerfile")
+image_step "image $CHAOS_CONTROLLER_IMAGE" "$CHAOS_CONTROLLER_IMAGE:dev" "$ctl_hash" \
+  build_checked "$CHAOS_CONTROLLER_IMAGE:dev" "$ctl_hash" "$ctl_dir" check_controller
+# The daemon: the "chaos" root filesystem (iptables, ipset, iproute2,
+# stress-ng, util-linux, procps) with chaos-daemon, nsexec and pause where
+# chaos-daemon looks for them.
+dmn_dir="$work/img-chaos-daemon"
+mkdir -p "$dmn_dir"
+cp "$cm/chaos-daemon" "$cm/nsexec" "$cm/pause" "$dmn_dir/"
+cat >"$dmn_dir/Dockerfile" <<DOCKERFILE
+FROM $chaos_rootfs_image
+COPY chaos-daemon nsexec pause /usr/local/bin/
+ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ENTRYPOINT ["/usr/local/bin/chaos-daemon"]
+DOCKERFILE
+check_daemon() {
+  docker run --rm "$1" --version
+  docker run --rm --entrypoint sh "$1" -c \
+    'for c in nsexec pause nsenter setpriv choom stress-ng tc ip iptables iptables-save ipset ps; do command -v $c >/dev/null || { echo "missing: $c"; exit 1; }; done'
+}
+dmn_hash=$(hash_files "$cm/chaos-daemon" "$cm/nsexec" "$cm/pause" "$dmn_dir/Dockerfile")
+image_step "image $CHAOS_DAEMON_IMAGE" "$CHAOS_DAEMON_IMAGE:dev" "$dmn_hash" \
+  build_checked "$CHAOS_DAEMON_IMAGE:dev" "$dmn_hash" "$dmn_dir" check_daemon
+
 echo
 echo "images: done in $(( $(date +%s) - started ))s"
 for line in "${summary[@]}"; do echo "  $line"; done
 echo "  sizes:"
-for img in "$REFERENCE_IMAGE:dev" "$node_image" "mcpsim/metrics-server:$METRICS_SERVER_VERSION"; do
+for img in "$REFERENCE_IMAGE:dev" "$node_image" "mcpsim/metrics-server:$METRICS_SERVER_VERSION" \
+  "$CHAOS_CONTROLLER_IMAGE:dev" "$CHAOS_DAEMON_IMAGE:dev"; do
   printf '    %-44s %s\n' "$img" "$(docker image inspect -f '{{.Size}}' "$img" | awk '{printf "%.0f MiB", $1/1048576}')"
 done

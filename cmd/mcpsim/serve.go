@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -10,43 +13,99 @@ import (
 	"github.com/mcpsim/mcpsim/pkg/reference"
 )
 
+// maxServiceConfig bounds a --config file (they are a few hundred bytes).
+const maxServiceConfig = 1 << 20
+
 func newServeCmd() *cobra.Command {
 	var (
-		cfg         reference.Config
+		cfg         reference.ServiceConfig
+		opts        reference.Options
+		configFile  string
 		listen      string
+		cpu         time.Duration
+		timeout     time.Duration
 		downstreams []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a reference MCP service (the role a pod of the reference image plays)",
-		Example: `  mcpsim serve --role payment --cpu-per-request 10ms
-  mcpsim serve --role gateway --downstream user=http://user:8080 --downstream order=http://order:8080`,
+		Long: `Serve a reference MCP service. In a pod, --config names the service's
+topology (its work and its calls), written by mcpsim from the scenario.
+Without it, --role, --cpu and --downstream describe the service.
+
+Each request spends CPU time (not wall time) drawn from the work
+distribution, stops when its client goes away, then makes its calls
+through one circuit breaker per downstream.`,
+		Example: `  mcpsim serve --role payment --cpu 10ms
+  mcpsim serve --role gateway --downstream user=http://127.0.0.1:8081 --downstream order=http://127.0.0.1:8082
+  mcpsim serve --config /etc/mcpsim/service.json --listen 0.0.0.0:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Downstreams = map[string]string{}
-			for _, d := range downstreams {
-				name, url, ok := strings.Cut(d, "=")
-				if !ok || name == "" || !strings.HasPrefix(url, "http") {
-					return usageErr("--downstream %q: want NAME=http://HOST:PORT", d)
+			if configFile != "" {
+				c, err := readServiceConfig(configFile)
+				if err != nil {
+					return usageErr("--config %s: %v", configFile, err)
 				}
-				cfg.Downstreams[name] = url
+				cfg = c
+			} else {
+				cfg.Work = reference.WorkConfig{CPU: reference.Duration(cpu), Distribution: "exponential"}
+				for _, d := range downstreams {
+					name, url, ok := strings.Cut(d, "=")
+					if !ok || name == "" || !strings.HasPrefix(url, "http") {
+						return usageErr("--downstream %q: want NAME=http://HOST:PORT", d)
+					}
+					cfg.Calls = append(cfg.Calls, reference.CallConfig{Service: name, URL: url, Timeout: reference.Duration(timeout), Breaker: reference.DefaultBreakerPolicy, Fallback: "static"})
+				}
 			}
-			svc, err := reference.New(cfg)
+			svc, err := reference.New(cfg, opts)
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "serving %s on %s\n", cfg.Role, listen)
+			fmt.Fprintf(cmd.ErrOrStderr(), "serving %s (%s) on %s\n", cfg.Name, cfg.Role, listen)
 			if err := svc.ListenAndServe(cmd.Context(), listen); err != nil {
 				return &exitError{code: exitInfra, err: err}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cfg.Role, "role", "gateway", "role: "+strings.Join(reference.Roles, ", "))
-	cmd.Flags().StringVar(&listen, "listen", ":8080", "address to listen on")
-	cmd.Flags().DurationVar(&cfg.CPUPerRequest, "cpu-per-request", 10*time.Millisecond, "CPU work per request")
-	cmd.Flags().StringArrayVar(&downstreams, "downstream", nil, "a downstream service NAME=URL (gateway); repeatable")
-	cmd.Flags().DurationVar(&cfg.Timeout, "timeout", 2*time.Second, "timeout of each downstream call")
-	cmd.Flags().DurationVar(&cfg.DrainDelay, "drain-delay", 5*time.Second, "how long to keep serving after SIGTERM, while endpoints update")
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "the service's topology as JSON (written by mcpsim into the pod's ConfigMap)")
+	f.StringVar(&cfg.Role, "role", "gateway", "role: "+strings.Join(reference.Roles, ", "))
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (loopback unless given; pods listen on 0.0.0.0)")
+	f.DurationVar(&cpu, "cpu", 10*time.Millisecond, "mean CPU time per request (exponentially distributed)")
+	f.StringArrayVar(&downstreams, "downstream", nil, "a downstream service NAME=URL; repeatable")
+	f.DurationVar(&timeout, "timeout", 2*time.Second, "timeout of each downstream call")
+	f.DurationVar(&opts.DrainDelay, "drain-delay", 5*time.Second, "how long to keep serving after SIGTERM, while endpoints update")
+	f.BoolVar(&opts.AdminCPU, "admin-cpu", false, "enable POST /admin/cpu?d=DURATION, which burns CPU (a test knob)")
+	f.IntVar(&opts.MaxConns, "max-conns", 1024, "open client connections at most (idle ones are closed to admit new ones)")
 	return cmd
+}
+
+// readServiceConfig reads a service's topology: a regular file of bounded
+// size, strictly decoded.
+func readServiceConfig(path string) (reference.ServiceConfig, error) {
+	var cfg reference.ServiceConfig
+	f, err := os.Open(path)
+	if err != nil {
+		return cfg, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return cfg, err
+	} else if !st.Mode().IsRegular() {
+		return cfg, fmt.Errorf("not a regular file")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxServiceConfig+1))
+	if err != nil {
+		return cfg, err
+	}
+	if len(data) > maxServiceConfig {
+		return cfg, fmt.Errorf("larger than %d bytes", maxServiceConfig)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
 }

@@ -14,9 +14,10 @@ import (
 
 // Result is one assertion's verdict with what was measured.
 type Result struct {
-	Name   string `json:"name"`
-	Type   string `json:"type"`
-	Passed bool   `json:"passed"`
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Service string `json:"service"`
+	Passed  bool   `json:"passed"`
 	// Measured and Threshold are human-readable; Value and Limit are the
 	// same numbers in Unit (seconds, ratio or replicas).
 	Measured  string  `json:"measured"`
@@ -35,16 +36,26 @@ func Evaluate(sc *scenario.Scenario, tl *timeline.Timeline) []Result {
 	out := make([]Result, 0, len(sc.Spec.Assertions))
 	for i := range sc.Spec.Assertions {
 		a := &sc.Spec.Assertions[i]
-		r := Result{Name: a.Name, Type: a.Type}
+		r := Result{Name: a.Name, Type: a.Type, Service: a.Service}
+		svc := tl.Service(a.Service)
+		if svc == nil {
+			r.Measured, r.Detail = "n/a", fmt.Sprintf("the run recorded nothing of service %q", a.Service)
+			out = append(out, r)
+			continue
+		}
 		switch a.Type {
 		case scenario.AssertReplicasReach:
-			replicasReach(a, tl, &r)
+			replicasReach(a, tl, svc, &r)
 		case scenario.AssertReadyRecovers:
-			readyRecovers(a, tl, &r)
+			readyRecovers(a, tl, svc, &r)
 		case scenario.AssertLatency:
-			latency(a, tl, &r)
-		case scenario.AssertErrorRate:
-			errorRate(a, tl, &r)
+			latency(a, tl, svc, &r)
+		case scenario.AssertErrorRate, scenario.AssertDegradedRate, scenario.AssertAvailability:
+			share(a, tl, svc, &r)
+		case scenario.AssertBreakerOpens:
+			breakerOpens(a, tl, &r)
+		case scenario.AssertBreakerCloses:
+			breakerCloses(a, tl, &r)
 		default:
 			r.Detail = fmt.Sprintf("unknown assertion type %q", a.Type)
 		}
@@ -77,10 +88,22 @@ func count(s timeline.Sample, of string) int32 {
 	return s.Ready
 }
 
-func replicasReach(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
-	want, within := *a.AtLeast, a.Within.Duration
+func replicasReach(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service, r *Result) {
+	within := a.Within.Duration
+	atMost := a.AtMost != nil
+	var want int32
+	reached := func(c int32) bool { return c >= want }
+	better := func(c, best int32) bool { return c > best }
+	op := "≥"
+	if atMost {
+		want, op = *a.AtMost, "≤"
+		reached = func(c int32) bool { return c <= want }
+		better = func(c, best int32) bool { return best < 0 || c < best }
+	} else {
+		want = *a.AtLeast
+	}
 	r.Unit, r.Limit = "s", within.Seconds()
-	r.Threshold = fmt.Sprintf("%s replicas ≥ %d within %s", a.Of, want, within)
+	r.Threshold = fmt.Sprintf("%s %s replicas %s %d within %s", a.Service, a.Of, op, want, within)
 	t0, from, err := anchor(a.After, tl)
 	if err != nil {
 		r.Measured, r.Detail = "n/a", err.Error()
@@ -88,12 +111,12 @@ func replicasReach(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 	}
 	deadline := t0 + within
 	var best int32 = -1
-	for _, s := range tl.Samples {
+	for _, s := range svc.Samples {
 		if s.T < t0 {
 			continue
 		}
 		c := count(s, a.Of)
-		if c >= want {
+		if reached(c) {
 			took := s.T - t0
 			r.Value, r.EvidenceAt = took.Seconds(), at(s.T)
 			r.Measured = fmt.Sprintf("%s after %s", took, from)
@@ -104,22 +127,26 @@ func replicasReach(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 			}
 			return
 		}
-		if s.T <= deadline && c > best {
+		if s.T <= deadline && better(c, best) {
 			best = c
 		}
 	}
 	r.Value = -1
-	r.Measured = fmt.Sprintf("never reached %d (highest %d within the limit)", want, max(best, 0))
-	r.Detail = fmt.Sprintf("%s replicas stayed below %d from %s to the end of the run", a.Of, want, from)
+	word, side := "highest", "below"
+	if atMost {
+		word, side = "lowest", "above"
+	}
+	r.Measured = fmt.Sprintf("never reached %d (%s %d within the limit)", want, word, max(best, 0))
+	r.Detail = fmt.Sprintf("%s replicas stayed %s %d from %s to the end of the run", a.Of, side, want, from)
 	if deadline > tl.Duration {
 		r.Detail += fmt.Sprintf("; the limit (%s) lies past the end of the run (%s)", deadline, tl.Duration)
 	}
 }
 
-func readyRecovers(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
+func readyRecovers(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service, r *Result) {
 	want, within := *a.AtLeast, a.Within.Duration
 	r.Unit, r.Limit = "s", within.Seconds()
-	r.Threshold = fmt.Sprintf("ready ≥ %d again within %s", want, within)
+	r.Threshold = fmt.Sprintf("%s ready ≥ %d again within %s", a.Service, want, within)
 	t0, from, err := anchor(a.After, tl)
 	if err != nil {
 		r.Measured, r.Detail = "n/a", err.Error()
@@ -127,7 +154,7 @@ func readyRecovers(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 	}
 	dipped := false
 	var low int32 = 1<<31 - 1
-	for _, s := range tl.Samples {
+	for _, s := range svc.Samples {
 		if s.T < t0 {
 			continue
 		}
@@ -160,7 +187,7 @@ func readyRecovers(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 }
 
 // window returns the requests of an assertion's window and its bounds.
-func window(w *scenario.Window, tl *timeline.Timeline) ([]timeline.Request, time.Duration, time.Duration) {
+func window(w *scenario.Window, tl *timeline.Timeline, svc *timeline.Service) ([]timeline.Request, time.Duration, time.Duration) {
 	from, to := time.Duration(0), tl.Duration
 	if w != nil {
 		from = w.From.Duration
@@ -168,15 +195,15 @@ func window(w *scenario.Window, tl *timeline.Timeline) ([]timeline.Request, time
 			to = w.To.Duration
 		}
 	}
-	return tl.Window(from, to), from, to
+	return svc.Window(from, to), from, to
 }
 
-func latency(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
+func latency(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service, r *Result) {
 	q, limit := *a.Quantile, a.Max.Duration
 	r.Unit, r.Limit = "s", limit.Seconds()
 	name := quantileName(q)
-	r.Threshold = fmt.Sprintf("%s ≤ %s", name, limit)
-	reqs, from, to := window(a.Window, tl)
+	r.Threshold = fmt.Sprintf("%s %s ≤ %s", a.Service, name, limit)
+	reqs, from, to := window(a.Window, tl, svc)
 	// Latency objectives are judged on successful requests; failures are
 	// the error-rate assertion's business (a refused connection is fast).
 	var ok []timeline.Request
@@ -218,18 +245,32 @@ func trimFloat(f float64) string {
 	return s
 }
 
-func errorRate(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
-	limit := *a.MaxRatio
+// share judges errorRate (failed share ≤ maxRatio), degradedRate
+// (degraded share ≤ maxRatio) and availability (answered share, ok or
+// degraded, ≥ minRatio).
+func share(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service, r *Result) {
+	var limit float64
+	var what string
+	switch a.Type {
+	case scenario.AssertErrorRate:
+		limit, what = *a.MaxRatio, "error rate"
+		r.Threshold = fmt.Sprintf("%s error rate ≤ %s%%", a.Service, trimFloat(limit*100))
+	case scenario.AssertDegradedRate:
+		limit, what = *a.MaxRatio, "degraded rate"
+		r.Threshold = fmt.Sprintf("%s degraded rate ≤ %s%%", a.Service, trimFloat(limit*100))
+	default:
+		limit, what = *a.MinRatio, "availability"
+		r.Threshold = fmt.Sprintf("%s availability ≥ %s%%", a.Service, trimFloat(limit*100))
+	}
 	r.Unit, r.Limit = "ratio", limit
-	r.Threshold = fmt.Sprintf("error rate ≤ %s%%", trimFloat(limit*100))
-	reqs, from, to := window(a.Window, tl)
+	reqs, from, to := window(a.Window, tl, svc)
 	if len(reqs) == 0 {
 		r.Measured = "no requests"
 		r.Detail = fmt.Sprintf("no request was sent in [%s, %s): nothing to measure", from, to)
 		return
 	}
-	failed := 0
-	var first *time.Duration
+	failed, degraded := 0, 0
+	var first, firstDegraded *time.Duration
 	kinds := map[string]int{}
 	for _, req := range reqs {
 		if !req.OK() {
@@ -242,13 +283,32 @@ func errorRate(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 				msg = fmt.Sprintf("HTTP %d", req.Code)
 			}
 			kinds[msg]++
+		} else if req.Degraded {
+			degraded++
+			if firstDegraded == nil {
+				firstDegraded = at(req.Sent)
+			}
 		}
 	}
-	rate := float64(failed) / float64(len(reqs))
-	r.Value, r.Passed = rate, rate <= limit
-	r.Measured = fmt.Sprintf("%s%% (%d of %d)", trimFloat(rate*100), failed, len(reqs))
-	r.EvidenceAt = first
-	r.Detail = fmt.Sprintf("requests sent in [%s, %s)", from, to)
+	n := len(reqs)
+	var count int
+	switch a.Type {
+	case scenario.AssertErrorRate:
+		count, r.EvidenceAt = failed, first
+	case scenario.AssertDegradedRate:
+		count, r.EvidenceAt = degraded, firstDegraded
+	default:
+		count, r.EvidenceAt = n-failed, first
+	}
+	rate := float64(count) / float64(n)
+	r.Value = rate
+	if a.Type == scenario.AssertAvailability {
+		r.Passed = rate >= limit
+	} else {
+		r.Passed = rate <= limit
+	}
+	r.Measured = fmt.Sprintf("%s%% (%d of %d)", trimFloat(rate*100), count, n)
+	r.Detail = fmt.Sprintf("%s of requests to %s sent in [%s, %s): %d ok, %d degraded, %d failed", what, a.Service, from, to, n-failed-degraded, degraded, failed)
 	if failed > 0 {
 		r.Detail += "; first failure at " + first.Round(time.Millisecond).String() + "; " + describeKinds(kinds)
 	}
@@ -268,4 +328,122 @@ func describeKinds(kinds map[string]int) string {
 		s += fmt.Sprintf("%d × %s", kinds[k], k)
 	}
 	return s
+}
+
+// breakerMatches selects the transitions of an assertion's breakers.
+func breakerMatches(a *scenario.Assertion, b timeline.BreakerTransition) bool {
+	return b.Service == a.Service && (a.Downstream == "" || b.Downstream == a.Downstream)
+}
+
+func breakerName(a *scenario.Assertion) string {
+	if a.Downstream == "" {
+		return a.Service + "'s breakers"
+	}
+	return a.Service + "'s breakers to " + a.Downstream
+}
+
+func breakerOpens(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
+	within := a.Within.Duration
+	r.Unit, r.Limit = "s", within.Seconds()
+	r.Threshold = fmt.Sprintf("a breaker of %s opens within %s", breakerName(a), within)
+	t0, from, err := anchor(a.After, tl)
+	if err != nil {
+		r.Measured, r.Detail = "n/a", err.Error()
+		return
+	}
+	for _, b := range tl.Breakers {
+		if b.T < t0 || b.To != "open" || !breakerMatches(a, b) {
+			continue
+		}
+		took := b.T - t0
+		r.Value, r.EvidenceAt, r.Passed = took.Seconds(), at(b.T), took <= within
+		r.Measured = fmt.Sprintf("%s after %s", took, from)
+		r.Detail = fmt.Sprintf("the breaker of pod %s toward %s opened at %s", b.Pod, b.Downstream, b.T)
+		return
+	}
+	r.Value = -1
+	r.Measured = "never opened"
+	r.Detail = fmt.Sprintf("no breaker of %s opened after %s", breakerName(a), from)
+}
+
+// breakerCloses: after the first opening at or after the anchor, the
+// downstream recovers at R (the first sample from then on with a ready
+// endpoint); the verdict is the first moment from R on at which every
+// breaker is closed (or gone with its pod), within Within of R.
+func breakerCloses(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
+	within := a.Within.Duration
+	r.Unit, r.Limit = "s", within.Seconds()
+	r.Threshold = fmt.Sprintf("every breaker of %s closed within %s of its downstream's recovery", breakerName(a), within)
+	t0, from := time.Duration(0), "the start"
+	if a.After != nil {
+		var err error
+		if t0, from, err = anchor(a.After, tl); err != nil {
+			r.Measured, r.Detail = "n/a", err.Error()
+			return
+		}
+	}
+	var opened *timeline.BreakerTransition
+	for i, b := range tl.Breakers {
+		if b.T >= t0 && b.To == "open" && breakerMatches(a, b) {
+			opened = &tl.Breakers[i]
+			break
+		}
+	}
+	if opened == nil {
+		r.Value, r.Measured = -1, "never opened"
+		r.Detail = fmt.Sprintf("no breaker of %s opened after %s, so none had to close", breakerName(a), from)
+		return
+	}
+	recovered, ok := time.Duration(0), false
+	if ds := tl.Service(opened.Downstream); ds != nil {
+		for _, s := range ds.Samples {
+			if s.T >= opened.T && s.Endpoints > 0 {
+				recovered, ok = s.T, true
+				break
+			}
+		}
+	}
+	if !ok {
+		r.Value, r.Measured = -1, "downstream never recovered"
+		r.Detail = fmt.Sprintf("%s had no ready endpoint from %s (when %s's breaker opened) to the end of the run", opened.Downstream, opened.T, opened.Pod)
+		return
+	}
+	state := map[string]string{} // pod/downstream -> state
+	notClosed := func() (n int, example string) {
+		for k, s := range state {
+			if s != "closed" && s != "removed" {
+				n++
+				if example == "" || k < example {
+					example = k
+				}
+			}
+		}
+		return n, example
+	}
+	i := 0
+	for ; i < len(tl.Breakers) && tl.Breakers[i].T <= recovered; i++ {
+		if b := tl.Breakers[i]; breakerMatches(a, b) {
+			state[b.Pod+"/"+b.Downstream] = b.To
+		}
+	}
+	closedAt := recovered
+	n, example := notClosed()
+	for ; n > 0 && i < len(tl.Breakers); i++ {
+		b := tl.Breakers[i]
+		if !breakerMatches(a, b) {
+			continue
+		}
+		state[b.Pod+"/"+b.Downstream] = b.To
+		closedAt = b.T
+		n, example = notClosed()
+	}
+	if n > 0 {
+		r.Value, r.Measured = -1, fmt.Sprintf("%d breaker(s) still not closed at the end", n)
+		r.Detail = fmt.Sprintf("%s recovered at %s; the breaker %s (and %d more) never closed", opened.Downstream, recovered, example, n-1)
+		return
+	}
+	took := closedAt - recovered
+	r.Value, r.EvidenceAt, r.Passed = took.Seconds(), at(closedAt), took <= within
+	r.Measured = fmt.Sprintf("%s after %s recovered", took, opened.Downstream)
+	r.Detail = fmt.Sprintf("first opened at %s (pod %s); %s had a ready endpoint again at %s; every breaker closed at %s", opened.T, opened.Pod, opened.Downstream, recovered, closedAt)
 }

@@ -17,12 +17,35 @@ func d(s string) *metav1.Duration {
 	return &metav1.Duration{Duration: v}
 }
 
-// tl has ready replicas 3 until 10s, 1 from 10s to 19s, 3 from 20s; desired
-// goes 3 → 5 at 30s; one fault "kill" at 10s; 200 requests, one per 100ms,
-// latencies 1..200ms, the ten sent in [10s, 11s) failing.
+// tl's entry service gw has ready replicas 3 until 10s, 1 from 10s to 19s,
+// 3 from 20s; desired goes 3 → 5 at 30s and back to 2 at 45s; one fault
+// "kill" at 10s; 200 requests, one per 100ms, latencies 1..200ms, the ten
+// sent in [10s, 11s) failing and the twenty sent in [11s, 13s) degraded.
+// Its downstream pay has no endpoint from 10s to 24s; gw's two pods have
+// breakers toward pay: gw-1 opens at 12s, goes half-open at 22.5s, opens
+// again at 22.5s, half-open at 33s and closes at 33s; gw-2 opens at 13s
+// and its pod goes away at 20s.
 func tl() *timeline.Timeline {
 	t := timeline.New(time.Unix(0, 0))
 	t.Duration = 60 * time.Second
+	t.Entry = "gw"
+	gw := t.AddService("gw", "gateway")
+	pay := t.AddService("pay", "payment")
+	for s := 0; s <= 60; s++ {
+		sm := timeline.Sample{T: time.Duration(s) * time.Second, Ready: 1, Desired: 1, Endpoints: 1}
+		if s >= 10 && s < 24 {
+			sm.Ready, sm.Endpoints = 0, 0
+		}
+		pay.Samples = append(pay.Samples, sm)
+	}
+	b := func(t0 float64, pod, from, to string) timeline.BreakerTransition {
+		return timeline.BreakerTransition{T: time.Duration(t0 * float64(time.Second)), Service: "gw", Pod: pod, Downstream: "pay", From: from, To: to}
+	}
+	t.Breakers = []timeline.BreakerTransition{
+		b(12, "gw-1", "closed", "open"), b(13, "gw-2", "closed", "open"), b(20, "gw-2", "open", "removed"),
+		b(22.5, "gw-1", "open", "half-open"), b(22.5, "gw-1", "half-open", "open"),
+		b(33, "gw-1", "open", "half-open"), b(33, "gw-1", "half-open", "closed"),
+	}
 	for s := 0; s <= 60; s++ {
 		sm := timeline.Sample{T: time.Duration(s) * time.Second, Ready: 3, Desired: 3}
 		if s >= 10 && s < 20 {
@@ -31,21 +54,28 @@ func tl() *timeline.Timeline {
 		if s >= 30 {
 			sm.Desired = 5
 		}
-		t.Samples = append(t.Samples, sm)
+		if s >= 45 {
+			sm.Desired = 2
+		}
+		gw.Samples = append(gw.Samples, sm)
 	}
 	t.Faults = []timeline.Fault{{Name: "kill", At: 10 * time.Second}, {Name: "broken", At: 5 * time.Second, Error: "no pod is selected"}}
 	for i := 0; i < 200; i++ {
 		sent := time.Duration(i) * 100 * time.Millisecond
 		if sent >= 10*time.Second && sent < 11*time.Second {
-			t.AddRequest(sent, time.Millisecond, 0, "connect: connection refused")
+			t.AddRequest(gw, sent, time.Millisecond, 0, "connect: connection refused")
 			continue
 		}
-		t.AddRequest(sent, time.Duration(i+1)*time.Millisecond, 200, "")
+		t.AddRequest(gw, sent, time.Duration(i+1)*time.Millisecond, 200, "")
+		gw.Requests[len(gw.Requests)-1].Degraded = sent >= 11*time.Second && sent < 13*time.Second
 	}
 	return t
 }
 
 func eval(a scenario.Assertion) Result {
+	if a.Service == "" {
+		a.Service = "gw"
+	}
 	sc := &scenario.Scenario{Spec: scenario.Spec{Assertions: []scenario.Assertion{a}}}
 	return Evaluate(sc, tl())[0]
 }
@@ -101,5 +131,74 @@ func TestLatencyAndErrorRate(t *testing.T) {
 	e = eval(scenario.Assertion{Type: "errorRate", MaxRatio: ptr.To(0.0), Window: &scenario.Window{From: *d("20s")}})
 	if e.Passed || e.Measured != "no requests" {
 		t.Fatalf("empty window must not pass: %+v", e)
+	}
+}
+
+func TestReplicasAtMost(t *testing.T) {
+	// desired drops to 2 at 45s: 15s after 30s.
+	r := eval(scenario.Assertion{Type: "replicasReach", Of: "desired", AtMost: ptr.To[int32](2), Within: d("20s"), After: &scenario.Anchor{Time: d("30s")}})
+	if !r.Passed || r.Value != 15 || !strings.Contains(r.Threshold, "≤ 2") {
+		t.Fatalf("scaled down at 45s: %+v", r)
+	}
+	r = eval(scenario.Assertion{Type: "replicasReach", Of: "desired", AtMost: ptr.To[int32](1), Within: d("20s"), After: &scenario.Anchor{Time: d("30s")}})
+	if r.Passed || !strings.Contains(r.Measured, "never reached 1 (lowest 2") {
+		t.Fatalf("never as low as 1: %+v", r)
+	}
+}
+
+func TestDegradedAndAvailability(t *testing.T) {
+	// 200 requests: 10 failed, 20 degraded, 170 ok.
+	r := eval(scenario.Assertion{Type: "degradedRate", MaxRatio: ptr.To(0.1)})
+	if !r.Passed || r.Value != 0.1 || *r.EvidenceAt != 11*time.Second || !strings.Contains(r.Detail, "170 ok, 20 degraded, 10 failed") {
+		t.Fatalf("degraded 20 of 200: %+v", r)
+	}
+	a := eval(scenario.Assertion{Type: "availability", MinRatio: ptr.To(0.96)})
+	if a.Passed || a.Value != 0.95 {
+		t.Fatalf("availability 190 of 200 = 95%% < 96%%: %+v", a)
+	}
+	a = eval(scenario.Assertion{Type: "availability", MinRatio: ptr.To(0.95)})
+	if !a.Passed {
+		t.Fatalf("95%% ≥ 95%%: %+v", a)
+	}
+	other := eval(scenario.Assertion{Type: "errorRate", Service: "pay", MaxRatio: ptr.To(0.0)})
+	if other.Passed || other.Measured != "no requests" {
+		t.Fatalf("pay received nothing: %+v", other)
+	}
+	missing := eval(scenario.Assertion{Type: "errorRate", Service: "ghost", MaxRatio: ptr.To(0.0)})
+	if missing.Passed || !strings.Contains(missing.Detail, "ghost") {
+		t.Fatalf("unknown service: %+v", missing)
+	}
+}
+
+func TestBreakerOpens(t *testing.T) {
+	// The first opening after the fault at 10s is gw-1's at 12s: 2s.
+	r := eval(scenario.Assertion{Type: "breakerOpens", Downstream: "pay", Within: d("5s"), After: &scenario.Anchor{Fault: "kill"}})
+	if !r.Passed || r.Value != 2 || *r.EvidenceAt != 12*time.Second {
+		t.Fatalf("opened 2s after the fault: %+v", r)
+	}
+	r = eval(scenario.Assertion{Type: "breakerOpens", Within: d("1s"), After: &scenario.Anchor{Fault: "kill"}})
+	if r.Passed {
+		t.Fatalf("2s > 1s: %+v", r)
+	}
+	r = eval(scenario.Assertion{Type: "breakerOpens", Within: d("5s"), After: &scenario.Anchor{Time: d("40s")}})
+	if r.Passed || r.Measured != "never opened" {
+		t.Fatalf("nothing opens after 40s: %+v", r)
+	}
+}
+
+func TestBreakerCloses(t *testing.T) {
+	// pay has an endpoint again at 24s; gw-2's breaker went with its pod
+	// at 20s, gw-1's closes at 33s: 9s after the recovery.
+	r := eval(scenario.Assertion{Type: "breakerCloses", Downstream: "pay", Within: d("10s")})
+	if !r.Passed || r.Value != 9 || *r.EvidenceAt != 33*time.Second || !strings.Contains(r.Detail, "again at 24s") {
+		t.Fatalf("closed 9s after recovery: %+v", r)
+	}
+	r = eval(scenario.Assertion{Type: "breakerCloses", Downstream: "pay", Within: d("8s")})
+	if r.Passed {
+		t.Fatalf("9s > 8s: %+v", r)
+	}
+	r = eval(scenario.Assertion{Type: "breakerCloses", Within: d("8s"), After: &scenario.Anchor{Time: d("40s")}})
+	if r.Passed || r.Measured != "never opened" {
+		t.Fatalf("nothing to close after 40s: %+v", r)
 	}
 }

@@ -20,7 +20,7 @@ func d(s string) metav1.Duration {
 
 func count(t *testing.T, l scenario.Load, dur time.Duration) (n int, perSecond map[int]int) {
 	t.Helper()
-	p, err := Pacer(&l)
+	p, err := Pacer(&l, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,5 +87,94 @@ func TestSineProfile(t *testing.T) {
 	}
 	if per[10] < 140 || per[30] > 60 {
 		t.Fatalf("sine peak %d (want ~150) trough %d (want ~50)", per[10], per[30])
+	}
+}
+
+// arrivalTimes runs a defaulted load's pacer for dur.
+func arrivalTimes(t *testing.T, l scenario.Load, dur time.Duration, seed uint64) []time.Duration {
+	t.Helper()
+	l.Duration = &metav1.Duration{Duration: dur}
+	p, err := Pacer(&l, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewArrivals(p, 0, dur)
+	var out []time.Duration
+	for {
+		at, ok := a.Next()
+		if !ok {
+			return out
+		}
+		out = append(out, at)
+	}
+}
+
+// TestPoissonArrivals: at rate λ = 100/s for 1000s a Poisson process sends
+// N ~ Poisson(100,000) requests (σ = √100000 ≈ 316, so ±1,600 is 5σ);
+// its gaps are exponential with mean 1/λ = 10ms and a coefficient of
+// variation of 1 (evenly spaced arrivals have 0); counts per second have
+// variance equal to their mean (index of dispersion 1).
+func TestPoissonArrivals(t *testing.T) {
+	l := scenario.Load{Profile: scenario.ProfilePoisson, Arrivals: scenario.ArrivalsPoisson, Rate: 100}
+	times := arrivalTimes(t, l, 1000*time.Second, 7)
+	if n := len(times); math.Abs(float64(n)-100000) > 1600 {
+		t.Fatalf("%d arrivals, want 100,000 ± 1,600", n)
+	}
+	var sum, sumSq float64
+	prev := time.Duration(0)
+	for _, at := range times {
+		g := (at - prev).Seconds()
+		sum += g
+		sumSq += g * g
+		prev = at
+	}
+	n := float64(len(times))
+	mean := sum / n
+	cv := math.Sqrt(sumSq/n-mean*mean) / mean
+	if math.Abs(mean-0.010) > 0.0002 || math.Abs(cv-1) > 0.02 {
+		t.Fatalf("gaps: mean %.5fs (want 0.01), CV %.3f (want 1)", mean, cv)
+	}
+	perSecond := make([]float64, 1000)
+	for _, at := range times {
+		perSecond[int(at/time.Second)]++
+	}
+	var m, v float64
+	for _, c := range perSecond {
+		m += c
+	}
+	m /= 1000
+	for _, c := range perSecond {
+		v += (c - m) * (c - m)
+	}
+	v /= 999
+	// The sample index of dispersion of 1000 Poisson counts has a standard
+	// error of about √(2/999) ≈ 0.045.
+	if d := v / m; math.Abs(d-1) > 0.2 {
+		t.Fatalf("index of dispersion %.3f, want 1", d)
+	}
+	again := arrivalTimes(t, l, 1000*time.Second, 7)
+	other := arrivalTimes(t, l, 1000*time.Second, 8)
+	if len(again) != len(times) || again[500] != times[500] {
+		t.Fatal("the same seed must give the same arrivals")
+	}
+	if len(other) == len(times) && other[500] == times[500] {
+		t.Fatal("another seed gave the same arrivals")
+	}
+}
+
+// TestPoissonFollowsTheProfile: steps of 50/s then 200/s for 100s each
+// with poisson arrivals: ~5,000 then ~20,000 (σ ≈ 71 and 141; 5σ bounds).
+func TestPoissonFollowsTheProfile(t *testing.T) {
+	l := scenario.Load{Profile: scenario.ProfileSteps, Arrivals: scenario.ArrivalsPoisson, Steps: []scenario.Step{{Rate: 50, Duration: d("100s")}, {Rate: 200, Duration: d("100s")}}}
+	times := arrivalTimes(t, l, 200*time.Second, 3)
+	first := 0
+	for _, at := range times {
+		if at < 100*time.Second {
+			first++
+		}
+	}
+	second := len(times) - first
+	if math.Abs(float64(first)-5000) > 355 || math.Abs(float64(second)-20000) > 710 {
+		t.Fatalf("%d then %d arrivals, want 5,000 then 20,000", first, second)
 	}
 }

@@ -13,10 +13,41 @@ import (
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
-// Pacer builds the Vegeta pacer of a load profile.
-func Pacer(l *scenario.Load) (vegeta.Pacer, error) {
+// Pacer builds the Vegeta pacer of a defaulted load: the profile's shape,
+// with Poisson arrivals (seeded by seed) when the load asks for them.
+func Pacer(l *scenario.Load, seed uint64) (vegeta.Pacer, error) {
+	shape, err := shapePacer(l)
+	if err != nil || l.Arrivals != scenario.ArrivalsPoisson {
+		return shape, err
+	}
+	var end time.Duration
+	if l.Duration != nil {
+		end = l.Duration.Duration
+	}
+	return NewPoissonPacer(shape, maxRate(l), end, seed), nil
+}
+
+// maxRate bounds a profile's rate, for thinning.
+func maxRate(l *scenario.Load) float64 {
 	switch l.Profile {
-	case scenario.ProfileConstant:
+	case scenario.ProfileRamp:
+		return float64(max(l.From, l.To))
+	case scenario.ProfileSteps:
+		m := 0
+		for _, s := range l.Steps {
+			m = max(m, s.Rate)
+		}
+		return float64(m)
+	case scenario.ProfileSine:
+		return float64(l.Mean + l.Amplitude)
+	}
+	return float64(l.Rate)
+}
+
+// shapePacer is the evenly spaced Vegeta pacer of a profile.
+func shapePacer(l *scenario.Load) (vegeta.Pacer, error) {
+	switch l.Profile {
+	case scenario.ProfileConstant, scenario.ProfilePoisson:
 		return vegeta.ConstantPacer{Freq: l.Rate, Per: time.Second}, nil
 	case scenario.ProfileRamp:
 		if l.Duration == nil || l.Duration.Duration <= 0 {

@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"errors"
 	"sync"
 	"time"
 )
@@ -8,6 +9,12 @@ import (
 // Clock is the time source of the policy logic, injected so that the
 // simulator and tests can drive it.
 type Clock interface{ Now() time.Time }
+
+// WallClock is the real time, for the reference services.
+type WallClock struct{}
+
+// Now implements Clock.
+func (WallClock) Now() time.Time { return time.Now() }
 
 // BreakerState is a circuit breaker's state.
 type BreakerState int
@@ -20,68 +27,171 @@ const (
 )
 
 func (s BreakerState) String() string {
-	return [...]string{"closed", "open", "half-open"}[s]
-}
-
-// Breaker is the gateway's circuit breaker for one downstream: after
-// FailureThreshold consecutive failures it opens and fails fast for
-// Cooldown; then it lets one trial request through (half-open), closing on
-// success and opening again on failure.
-type Breaker struct {
-	FailureThreshold int
-	Cooldown         time.Duration
-	clock            Clock
-
-	mu       sync.Mutex
-	state    BreakerState
-	failures int
-	openedAt time.Time
-	trial    bool // a half-open trial is in flight
-}
-
-// NewBreaker returns a closed breaker.
-func NewBreaker(threshold int, cooldown time.Duration, clock Clock) *Breaker {
-	return &Breaker{FailureThreshold: threshold, Cooldown: cooldown, clock: clock}
-}
-
-// Allow reports whether a request may go to the downstream now.
-func (b *Breaker) Allow() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch b.state {
+	switch s {
+	case Closed:
+		return "closed"
 	case Open:
-		if b.clock.Now().Sub(b.openedAt) < b.Cooldown {
-			return false
-		}
-		b.state, b.trial = HalfOpen, true
-		return true
+		return "open"
 	case HalfOpen:
-		if b.trial {
-			return false
-		}
-		b.trial = true
-		return true
+		return "half-open"
 	}
-	return true
+	return "unknown"
 }
 
-// Record reports the outcome of an allowed request.
-func (b *Breaker) Record(ok bool) {
+// BreakerPolicy is a circuit breaker's configuration, with the meaning of
+// sony/gobreaker's Settings.
+type BreakerPolicy struct {
+	// ConsecutiveFailures: the breaker opens when the consecutive failures
+	// in the closed state exceed it (gobreaker's default ReadyToTrip:
+	// ConsecutiveFailures > 5).
+	ConsecutiveFailures uint32
+	// OpenFor is how long the breaker stays open before it lets trial
+	// requests through (gobreaker's Timeout).
+	OpenFor time.Duration
+	// HalfOpenRequests is how many requests the half-open breaker lets
+	// through, and how many consecutive successes close it (gobreaker's
+	// MaxRequests).
+	HalfOpenRequests uint32
+}
+
+// DefaultBreakerPolicy is gobreaker's default trip rule with the seed
+// policy's 10 s open interval and one half-open trial.
+var DefaultBreakerPolicy = BreakerPolicy{ConsecutiveFailures: 5, OpenFor: 10 * time.Second, HalfOpenRequests: 1}
+
+// Errors of Allow, as gobreaker names them.
+var (
+	ErrOpenState       = errors.New("circuit breaker is open")
+	ErrTooManyRequests = errors.New("too many requests (circuit breaker is half-open)")
+)
+
+// Outcome is what a request that the breaker let through came to.
+type Outcome int
+
+// Outcomes.
+const (
+	Success Outcome = iota
+	Failure
+	// Excluded is neither success nor failure: the caller's own client
+	// went away (gobreaker's IsExcluded, e.g. for context.Canceled).
+	Excluded
+)
+
+// Ticket identifies the breaker generation a request was allowed in;
+// results of an earlier generation are ignored, as in gobreaker.
+type Ticket uint64
+
+// Breaker is a circuit breaker with sony/gobreaker's state machine:
+// closed, it counts consecutive failures and opens when they exceed the
+// policy's threshold; open, it rejects every request for OpenFor; then
+// half-open, it lets HalfOpenRequests requests through, closing after as
+// many consecutive successes and opening again on any failure. Each state
+// change starts a new generation, and outcomes of requests allowed in an
+// older generation are ignored.
+//
+// Why not gobreaker itself: gobreaker v2 reads time.Now() inside its state
+// machine and has no way to inject a clock, and the simulator must run the
+// same breaker in virtual time. This type keeps gobreaker's semantics
+// (tested against a table of its documented behaviour) on a Clock.
+type Breaker struct {
+	policy   BreakerPolicy
+	clock    Clock
+	onChange func(from, to BreakerState, at time.Time)
+
+	mu         sync.Mutex
+	state      BreakerState
+	generation uint64
+	expiry     time.Time
+	requests   uint32 // let through in this generation (half-open bound)
+	excluded   uint32
+	successes  uint32 // consecutive
+	failures   uint32 // consecutive
+}
+
+// NewBreaker returns a closed breaker. onChange, if set, is called on
+// every state change (under the breaker's lock: it must not call back).
+func NewBreaker(p BreakerPolicy, clock Clock, onChange func(from, to BreakerState, at time.Time)) *Breaker {
+	if p.HalfOpenRequests == 0 {
+		p.HalfOpenRequests = 1
+	}
+	if p.OpenFor <= 0 {
+		p.OpenFor = DefaultBreakerPolicy.OpenFor
+	}
+	return &Breaker{policy: p, clock: clock, onChange: onChange}
+}
+
+// Allow asks to send one request. It returns ErrOpenState or
+// ErrTooManyRequests when the request must not be sent.
+func (b *Breaker) Allow() (Ticket, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if ok {
-		b.state, b.failures, b.trial = Closed, 0, false
+	now := b.clock.Now()
+	b.refresh(now)
+	switch {
+	case b.state == Open:
+		return Ticket(b.generation), ErrOpenState
+	case b.state == HalfOpen && b.requests-min(b.excluded, b.requests) >= b.policy.HalfOpenRequests:
+		return Ticket(b.generation), ErrTooManyRequests
+	}
+	b.requests++
+	return Ticket(b.generation), nil
+}
+
+// Done reports the outcome of a request Allow let through.
+func (b *Breaker) Done(t Ticket, o Outcome) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock.Now()
+	b.refresh(now)
+	if uint64(t) != b.generation {
 		return
 	}
-	b.failures++
-	if b.state == HalfOpen || b.failures >= b.FailureThreshold {
-		b.state, b.openedAt, b.trial = Open, b.clock.Now(), false
+	switch o {
+	case Excluded:
+		b.excluded++
+	case Success:
+		b.successes++
+		b.failures = 0
+		if b.state == HalfOpen && b.successes >= b.policy.HalfOpenRequests {
+			b.setState(Closed, now)
+		}
+	case Failure:
+		b.failures++
+		b.successes = 0
+		if b.state == HalfOpen || (b.state == Closed && b.failures > b.policy.ConsecutiveFailures) {
+			b.setState(Open, now)
+		}
 	}
 }
 
-// State is the breaker's current state.
+// State is the breaker's state now.
 func (b *Breaker) State() BreakerState {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.refresh(b.clock.Now())
 	return b.state
+}
+
+// refresh moves an open breaker whose interval has passed to half-open
+// (gobreaker: expiry.Before(now), so exactly OpenFor later it is still
+// open).
+func (b *Breaker) refresh(now time.Time) {
+	if b.state == Open && b.expiry.Before(now) {
+		b.setState(HalfOpen, now)
+	}
+}
+
+func (b *Breaker) setState(s BreakerState, now time.Time) {
+	if s == b.state {
+		return
+	}
+	from := b.state
+	b.state = s
+	b.generation++
+	b.requests, b.excluded, b.successes, b.failures = 0, 0, 0, 0
+	if s == Open {
+		b.expiry = now.Add(b.policy.OpenFor)
+	}
+	if b.onChange != nil {
+		b.onChange(from, s, now)
+	}
 }

@@ -1,11 +1,16 @@
 package reference
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -14,40 +19,79 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) Now() time.Time { return c.t }
 
-func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(0, 0)}
-	b := NewBreaker(3, 10*time.Second, clk)
-	for i := 0; i < 2; i++ {
-		b.Allow()
-		b.Record(false)
+// TestBreakerFollowsGobreaker replays sequences of requests against the
+// breaker and checks each step against sony/gobreaker's documented
+// behaviour (Settings docs and its state machine): ReadyToTrip's default
+// is ConsecutiveFailures > 5, the open state lasts Timeout and ends only
+// when expiry is before now, half-open lets MaxRequests requests through
+// and closes after MaxRequests consecutive successes, any half-open
+// failure reopens, and outcomes of an older generation are ignored.
+func TestBreakerFollowsGobreaker(t *testing.T) {
+	// Steps: "a" Allow must pass, "r" Allow must be rejected, "s"/"f"/"x"
+	// report success/failure/exclusion of the oldest allowed request still
+	// outstanding, "+D" advances the clock, "=S" checks the state.
+	cases := []struct {
+		name   string
+		policy BreakerPolicy
+		steps  string
+	}{
+		{"five failures do not trip, the sixth does", DefaultBreakerPolicy,
+			"af af af af af =closed af =open r"},
+		{"a success resets the consecutive count", DefaultBreakerPolicy,
+			"af af af af af as af af af af af =closed af =open"},
+		{"open for exactly OpenFor still rejects; just after, half-open", DefaultBreakerPolicy,
+			"af af af af af af =open +10s r +1ns =half-open a r"},
+		{"a half-open success closes", DefaultBreakerPolicy,
+			"af af af af af af +11s as =closed a a a"},
+		{"a half-open failure reopens for another OpenFor", DefaultBreakerPolicy,
+			"af af af af af af +11s af =open +10s r +1ns a"},
+		{"MaxRequests trials, closing after as many successes",
+			BreakerPolicy{ConsecutiveFailures: 0, OpenFor: time.Second, HalfOpenRequests: 3},
+			"af =open +2s a a a r s s =half-open s =closed"},
+		{"results from before the breaker opened are ignored", BreakerPolicy{ConsecutiveFailures: 1, OpenFor: time.Second, HalfOpenRequests: 1},
+			"a a a f f =open s =open +2s a s =closed"},
+		{"exclusions count for nothing, and free a half-open slot", BreakerPolicy{ConsecutiveFailures: 1, OpenFor: time.Second, HalfOpenRequests: 1},
+			"ax ax ax ax af af =open +2s a r x a s =closed"},
 	}
-	if b.State() != Closed || !b.Allow() {
-		t.Fatal("opened before the threshold")
-	}
-	b.Record(false)
-	if b.State() != Open || b.Allow() {
-		t.Fatal("not open after 3 consecutive failures")
-	}
-	clk.t = clk.t.Add(9 * time.Second)
-	if b.Allow() {
-		t.Fatal("allowed during the cooldown")
-	}
-	clk.t = clk.t.Add(time.Second)
-	if !b.Allow() || b.State() != HalfOpen {
-		t.Fatal("no trial after the cooldown")
-	}
-	if b.Allow() {
-		t.Fatal("a second request during the half-open trial")
-	}
-	b.Record(false)
-	if b.State() != Open {
-		t.Fatal("a failed trial must reopen")
-	}
-	clk.t = clk.t.Add(10 * time.Second)
-	b.Allow()
-	b.Record(true)
-	if b.State() != Closed || !b.Allow() {
-		t.Fatal("a successful trial must close")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clk := &fakeClock{t: time.Unix(1000, 0)}
+			var changes []string
+			b := NewBreaker(c.policy, clk, func(from, to BreakerState, _ time.Time) { changes = append(changes, from.String()+">"+to.String()) })
+			var outstanding []Ticket
+			for i, tok := range strings.Fields(c.steps) {
+				for len(tok) > 0 {
+					step := tok
+					switch tok[0] {
+					case '+', '=':
+						tok = ""
+					default:
+						step, tok = tok[:1], tok[1:]
+					}
+					switch step[0] {
+					case 'a', 'r':
+						tk, err := b.Allow()
+						if (err == nil) != (step[0] == 'a') {
+							t.Fatalf("step %d %q: Allow() = %v in state %v (changes %v)", i, step, err, b.State(), changes)
+						}
+						if err == nil {
+							outstanding = append(outstanding, tk)
+						}
+					case 's', 'f', 'x':
+						o := map[byte]Outcome{'s': Success, 'f': Failure, 'x': Excluded}[step[0]]
+						b.Done(outstanding[0], o)
+						outstanding = outstanding[1:]
+					case '+':
+						d, _ := time.ParseDuration(step[1:])
+						clk.t = clk.t.Add(d)
+					case '=':
+						if got := b.State().String(); got != step[1:] {
+							t.Fatalf("step %d: state %s, want %s (changes %v)", i, got, step[1:], changes)
+						}
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -62,39 +106,52 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-func TestGatewayFansOutAndFallsBack(t *testing.T) {
-	var backends []*httptest.Server
-	urls := map[string]string{}
-	for _, role := range []string{"user", "order", "payment"} {
-		svc, err := New(Config{Role: role})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.SetReady(true)
-		srv := httptest.NewServer(svc.Handler())
-		backends = append(backends, srv)
-		urls[role] = srv.URL
-	}
-	gw, err := New(Config{Role: "gateway", Downstreams: urls, BreakerThreshold: 2, BreakerCooldown: time.Hour, Timeout: time.Second})
+func newService(t *testing.T, cfg ServiceConfig, opts Options) *Service {
+	t.Helper()
+	svc, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw.SetReady(true)
+	svc.SetReady(true)
+	return svc
+}
+
+func call(name, url string, threshold uint32) CallConfig {
+	return CallConfig{Service: name, URL: url, Timeout: Duration(time.Second), Fallback: "static",
+		Breaker: BreakerPolicy{ConsecutiveFailures: threshold, OpenFor: time.Hour, HalfOpenRequests: 1}}
+}
+
+func TestGatewayFansOutAndFallsBack(t *testing.T) {
+	var backends []*httptest.Server
+	var calls []CallConfig
+	for _, role := range []string{"user", "order", "payment"} {
+		svc := newService(t, ServiceConfig{Role: role, Work: WorkConfig{CPU: Duration(time.Millisecond)}}, Options{})
+		srv := httptest.NewServer(svc.Handler())
+		backends = append(backends, srv)
+		calls = append(calls, call(role, srv.URL, 1))
+	}
+	gw := newService(t, ServiceConfig{Role: "gateway", Calls: calls}, Options{})
 	front := httptest.NewServer(gw.Handler())
 	defer front.Close()
 
-	code, body := get(t, front.URL+"/?cpu=1ms")
-	var r response
+	code, body := get(t, front.URL+"/")
+	var r Response
 	if err := json.Unmarshal([]byte(body), &r); err != nil || code != 200 || r.Degraded || r.Downstreams["payment"] != "ok" {
 		t.Fatalf("healthy fan-out: %d %s", code, body)
 	}
-	// Payment goes away: its calls fail, the breaker opens after 2, and the
-	// gateway keeps answering with a fallback.
+	// Payment goes away: its calls fail, the breaker opens after more than
+	// 1 consecutive failure (the 2nd), and the gateway keeps answering
+	// with a fallback, marked degraded.
 	backends[2].Close()
 	for i := 0; i < 3; i++ {
-		code, body = get(t, front.URL+"/")
-		if code != 200 || !strings.Contains(body, `"payment":"fallback"`) {
-			t.Fatalf("degraded answer %d: %d %s", i, code, body)
+		resp, err := http.Get(front.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"payment":"fallback"`) || resp.Header.Get(DegradedHeader) != "true" {
+			t.Fatalf("degraded answer %d: %d %s", i, resp.StatusCode, b)
 		}
 	}
 	if st, _ := gw.BreakerState("payment"); st != Open {
@@ -104,7 +161,9 @@ func TestGatewayFansOutAndFallsBack(t *testing.T) {
 		t.Fatalf("user breaker %v, want closed", st)
 	}
 	_, metrics := get(t, front.URL+"/metrics")
-	for _, want := range []string{`mcp_requests_total{code="200",role="gateway"} 4`, `mcp_downstream_fallbacks_total{downstream="payment",role="gateway"} 3`, "mcp_request_duration_seconds_bucket"} {
+	for _, want := range []string{`mcp_requests_total{code="200",outcome="degraded",role="gateway",service="gateway"} 3`,
+		`mcp_downstream_fallbacks_total{downstream="payment",role="gateway",service="gateway"} 3`,
+		`mcp_circuit_breaker_state{downstream="payment",role="gateway",service="gateway"} 1`, "mcp_request_duration_seconds_bucket"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}
@@ -114,8 +173,176 @@ func TestGatewayFansOutAndFallsBack(t *testing.T) {
 	}
 }
 
+func TestNoFallbackFailsTheRequest(t *testing.T) {
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
+	defer dead.Close()
+	c := call("payment", dead.URL, 5)
+	c.Fallback = "none"
+	gw := newService(t, ServiceConfig{Role: "gateway", Calls: []CallConfig{c}}, Options{})
+	front := httptest.NewServer(gw.Handler())
+	defer front.Close()
+	if code, body := get(t, front.URL+"/"); code != http.StatusBadGateway || !strings.Contains(body, "payment") {
+		t.Fatalf("want 502 naming payment, got %d %s", code, body)
+	}
+}
+
+// slowDownstream answers after d unless its client goes away first.
+func slowDownstream(d time.Duration) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(d):
+			fmt.Fprintln(w, "ok")
+		case <-r.Context().Done():
+		}
+	}))
+}
+
+// TestImpatientClientsDoNotOpenTheBreaker reproduces the audit's finding:
+// clients that give up after 20ms on a healthy 50ms downstream must not
+// count as downstream failures (gobreaker's IsExcluded for
+// context.Canceled).
+func TestImpatientClientsDoNotOpenTheBreaker(t *testing.T) {
+	down := slowDownstream(50 * time.Millisecond)
+	defer down.Close()
+	gw := newService(t, ServiceConfig{Role: "gateway", Calls: []CallConfig{call("payment", down.URL, 5)}}, Options{})
+	front := httptest.NewServer(gw.Handler())
+	defer front.Close()
+	impatient := &http.Client{Timeout: 20 * time.Millisecond}
+	for i := 0; i < 10; i++ {
+		if resp, err := impatient.Get(front.URL + "/"); err == nil {
+			resp.Body.Close()
+			t.Fatalf("request %d answered within 20ms; the downstream takes 50ms", i)
+		}
+	}
+	if st, _ := gw.BreakerState("payment"); st != Closed {
+		t.Fatalf("breaker %v after 10 impatient clients, want closed", st)
+	}
+	code, body := get(t, front.URL+"/")
+	if code != 200 || !strings.Contains(body, `"payment":"ok"`) {
+		t.Fatalf("a patient client got %d %s", code, body)
+	}
+}
+
+// TestDownstreamConnectionsAreReused: the gateway drains each answer so
+// that its transport keeps the connection; 50 sequential calls need one.
+func TestDownstreamConnectionsAreReused(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	down := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, strings.Repeat("x", 4096)) // a body that must be read
+	}))
+	down.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	down.Start()
+	defer down.Close()
+	gw := newService(t, ServiceConfig{Role: "gateway", Calls: []CallConfig{call("user", down.URL, 5)}}, Options{})
+	front := httptest.NewServer(gw.Handler())
+	defer front.Close()
+	for i := 0; i < 50; i++ {
+		if code, _ := get(t, front.URL+"/"); code != 200 {
+			t.Fatalf("request %d: %d", i, code)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 1 {
+		t.Fatalf("50 sequential downstream calls opened %d connections, want 1", conns)
+	}
+}
+
+// TestHealthzAnswersUnderConnectionFlood: 300 idle connections against a
+// limit of 100 must not lock /healthz out; the oldest idle ones are
+// closed to make room.
+func TestHealthzAnswersUnderConnectionFlood(t *testing.T) {
+	svc := newService(t, ServiceConfig{Role: "user"}, Options{MaxConns: 100})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	var flood []net.Conn
+	defer func() {
+		for _, c := range flood {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 300; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		flood = append(flood, c)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz under a flood of 300 idle connections: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/healthz %d", resp.StatusCode)
+	}
+	// The evicted connections are closed by the server's goroutines.
+	open := 0
+	for i := 0; i < 200; i++ {
+		if open = svc.lim.Load().open(); open <= 101 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if open > 101 {
+		t.Fatalf("%d connections open, limit 100", open)
+	}
+}
+
+func TestCPUKnobOnlyOnTheAdminPath(t *testing.T) {
+	plain := httptest.NewServer(newService(t, ServiceConfig{Role: "user"}, Options{}).Handler())
+	defer plain.Close()
+	for _, c := range []struct{ method, path string }{{"POST", "/healthz"}, {"POST", "/admin/cpu?d=1ms"}, {"GET", "/anything"}} {
+		req, _ := http.NewRequest(c.method, plain.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Errorf("%s %s answered 200 without the admin knob", c.method, c.path)
+		}
+	}
+	admin := httptest.NewServer(newService(t, ServiceConfig{Role: "user"}, Options{AdminCPU: true}).Handler())
+	defer admin.Close()
+	resp, err := http.Post(admin.URL+"/admin/cpu?d=1ms", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("admin knob enabled: %d", resp.StatusCode)
+	}
+}
+
+func TestBurnCPUStopsWhenTheClientGoesAway(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := BurnCPU(ctx, 10*time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("BurnCPU = %v, want the context's error", err)
+	}
+	// Spending 30ms of CPU takes at least 30ms of CPU time on this thread.
+	if err := BurnCPU(context.Background(), 30*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestReadiness(t *testing.T) {
-	svc, _ := New(Config{Role: "order"})
+	svc, _ := New(ServiceConfig{Role: "order"}, Options{})
 	srv := httptest.NewServer(svc.Handler())
 	defer srv.Close()
 	if code, _ := get(t, srv.URL+"/readyz"); code != 503 {
@@ -128,7 +355,7 @@ func TestReadiness(t *testing.T) {
 	if code, _ := get(t, srv.URL+"/healthz"); code != 200 {
 		t.Fatalf("healthz %d", code)
 	}
-	if _, err := New(Config{Role: "cache"}); err == nil {
+	if _, err := New(ServiceConfig{Role: "cache"}, Options{}); err == nil {
 		t.Fatal("unknown role accepted")
 	}
 }

@@ -1,18 +1,21 @@
 // Package reference holds the reference MCP services that scenarios
 // deploy: a gateway that fans out to user, order and payment services,
-// each with /healthz, /readyz and Prometheus /metrics, and the pure policy
-// logic (circuit breaker) that the simulator reuses. One binary serves
-// every role (`mcpsim serve --role ...`), so one image serves them all.
+// each with /healthz, /readyz and Prometheus /metrics; the Kubernetes
+// objects that deploy them (Objects); and the pure policy logic (circuit
+// breaker) that the simulator reuses. One binary serves every role
+// (`mcpsim serve --config`), so one image serves them all.
 package reference
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,75 +28,98 @@ import (
 // Roles a service can play.
 var Roles = []string{"gateway", "user", "order", "payment"}
 
-// Config configures one service.
-type Config struct {
-	Role string
-	// CPUPerRequest is the CPU work each request does before answering.
-	CPUPerRequest time.Duration
-	// Downstreams are the gateway's services by name (user, order,
-	// payment) and base URL.
-	Downstreams map[string]string
-	// Timeout bounds each downstream call.
-	Timeout time.Duration
-	// BreakerThreshold and BreakerCooldown configure each downstream's
-	// circuit breaker.
-	BreakerThreshold int
-	BreakerCooldown  time.Duration
+// Options configure one running service beyond its topology.
+type Options struct {
 	// DrainDelay is how long the service keeps serving after it stops
 	// being ready, for the endpoint removal to propagate.
 	DrainDelay time.Duration
+	// AdminCPU enables POST /admin/cpu?d=DURATION, which burns that much
+	// CPU (at most 10s): a test knob, off unless asked for.
+	AdminCPU bool
+	// MaxConns bounds open client connections (default 1024); idle ones
+	// are closed to admit new ones, so probes always get in.
+	MaxConns int
 }
 
 // Service is one running reference service.
 type Service struct {
-	cfg      Config
+	cfg      ServiceConfig
+	opts     Options
 	ready    atomic.Bool
 	client   *http.Client
-	breakers map[string]*Breaker
+	breakers []*Breaker // per call; nil when disabled
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inflight prometheus.Gauge
 	fallback *prometheus.CounterVec
+	bstate   *prometheus.GaugeVec
 	mux      *http.ServeMux
+	lim      atomic.Pointer[connLimiter]
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
 }
 
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-// New builds a service; it is ready once Start is called.
-func New(cfg Config) (*Service, error) {
-	known := false
-	for _, r := range Roles {
-		known = known || r == cfg.Role
-	}
-	if !known {
+// New builds a service from its configuration; it is ready once
+// ListenAndServe runs (or SetReady is called).
+func New(cfg ServiceConfig, opts Options) (*Service, error) {
+	if !slices.Contains(Roles, cfg.Role) {
 		return nil, fmt.Errorf("unknown role %q: one of %v", cfg.Role, Roles)
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Second
+	if cfg.Name == "" {
+		cfg.Name = cfg.Role
 	}
-	if cfg.BreakerThreshold <= 0 {
-		cfg.BreakerThreshold = 5
+	if cfg.Work.Distribution == "" {
+		cfg.Work.Distribution = "exponential"
 	}
-	if cfg.BreakerCooldown <= 0 {
-		cfg.BreakerCooldown = 5 * time.Second
+	if cfg.Work.Distribution != "exponential" && cfg.Work.Distribution != "constant" {
+		return nil, fmt.Errorf("work distribution %q: exponential or constant", cfg.Work.Distribution)
 	}
-	s := &Service{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout}, breakers: map[string]*Breaker{}, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
-	for name := range cfg.Downstreams {
-		s.breakers[name] = NewBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, wallClock{})
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 1024
 	}
-	labels := prometheus.Labels{"role": cfg.Role}
-	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcp_requests_total", Help: "Requests served, by status code.", ConstLabels: labels}, []string{"code"})
+	for i := range cfg.Calls {
+		c := &cfg.Calls[i]
+		if c.Timeout <= 0 {
+			c.Timeout = Duration(2 * time.Second)
+		}
+		if c.Fallback == "" {
+			c.Fallback = "static"
+		}
+		if c.Breaker == (BreakerPolicy{}) {
+			c.Breaker = DefaultBreakerPolicy
+		}
+	}
+	// Draining each response body lets the transport reuse the connection;
+	// keep enough idle ones per downstream for a busy gateway.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 256
+	s := &Service{cfg: cfg, opts: opts, client: &http.Client{Transport: transport}, reg: prometheus.NewRegistry(), mux: http.NewServeMux(),
+		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed))}
+	labels := prometheus.Labels{"role": cfg.Role, "service": cfg.Name}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcp_requests_total", Help: "Requests served, by status code and outcome (ok, degraded, error, canceled).", ConstLabels: labels}, []string{"code", "outcome"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mcp_request_duration_seconds", Help: "Request latency.", ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"code"})
 	s.inflight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mcp_requests_in_flight", Help: "Requests being served.", ConstLabels: labels})
 	s.fallback = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcp_downstream_fallbacks_total", Help: "Downstream calls answered by the fallback (breaker open or call failed).", ConstLabels: labels}, []string{"downstream"})
-	s.reg.MustRegister(s.requests, s.latency, s.inflight, s.fallback, prometheus.NewGoCollector())
+	s.bstate = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mcp_circuit_breaker_state", Help: "Circuit breaker state per downstream: 0 closed, 1 open, 2 half-open.", ConstLabels: labels}, []string{"downstream"})
+	s.reg.MustRegister(s.requests, s.latency, s.inflight, s.fallback, s.bstate, prometheus.NewGoCollector())
+	for _, c := range cfg.Calls {
+		if c.NoBreak {
+			s.breakers = append(s.breakers, nil)
+			continue
+		}
+		g := s.bstate.WithLabelValues(c.Service)
+		g.Set(0)
+		s.breakers = append(s.breakers, NewBreaker(c.Breaker, WallClock{}, func(_, to BreakerState, _ time.Time) { g.Set(float64(to)) }))
+	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("/", s.serve)
+	s.mux.HandleFunc("/{$}", s.serve)
+	if opts.AdminCPU {
+		s.mux.HandleFunc("POST /admin/cpu", s.adminCPU)
+	}
 	return s, nil
 }
 
@@ -111,121 +137,231 @@ func (s *Service) readyz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// burn does CPU work for about d: the request's CPU cost.
-func burn(d time.Duration) {
-	if d <= 0 {
-		return
+// work draws one request's CPU time from the configured distribution, as
+// the simulator does.
+func (s *Service) work() time.Duration {
+	mean := time.Duration(s.cfg.Work.CPU)
+	if s.cfg.Work.Distribution == "constant" {
+		return mean
 	}
-	deadline := time.Now().Add(d)
-	var sum [32]byte
-	for time.Now().Before(deadline) {
-		for i := 0; i < 64; i++ {
-			sum = sha256.Sum256(sum[:])
-		}
-	}
+	s.rngMu.Lock()
+	e := s.rng.ExpFloat64()
+	s.rngMu.Unlock()
+	return time.Duration(e * float64(mean))
 }
 
-type response struct {
+func (s *Service) adminCPU(w http.ResponseWriter, r *http.Request) {
+	d, err := time.ParseDuration(r.URL.Query().Get("d"))
+	if err != nil || d < 0 || d > 10*time.Second {
+		http.Error(w, "d: a duration between 0 and 10s", http.StatusBadRequest)
+		return
+	}
+	if err := BurnCPU(r.Context(), d); err != nil {
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// Response is a reference service's answer.
+type Response struct {
+	Service     string            `json:"service"`
 	Role        string            `json:"role"`
 	Downstreams map[string]string `json:"downstreams,omitempty"`
 	Degraded    bool              `json:"degraded,omitempty"`
 }
 
+// DegradedHeader marks an answer that used a fallback.
+const DegradedHeader = "Mcp-Degraded"
+
+// StatusClientClosed is the status recorded (never sent) when the client
+// went away before the answer, as nginx names it.
+const StatusClientClosed = 499
+
 func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	s.inflight.Inc()
 	defer s.inflight.Dec()
-	cost := s.cfg.CPUPerRequest
-	if v := r.URL.Query().Get("cpu"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil && d >= 0 && d <= 10*time.Second {
-			cost = d
+	ctx := r.Context()
+	record := func(code int, outcome string) {
+		c := strconv.Itoa(code)
+		s.requests.WithLabelValues(c, outcome).Inc()
+		s.latency.WithLabelValues(c).Observe(time.Since(start).Seconds())
+	}
+	if err := BurnCPU(ctx, s.work()); err != nil {
+		record(StatusClientClosed, "canceled")
+		return
+	}
+	resp := Response{Service: s.cfg.Name, Role: s.cfg.Role}
+	if len(s.cfg.Calls) > 0 {
+		var err error
+		resp.Downstreams, resp.Degraded, err = s.callDownstreams(ctx)
+		if ctx.Err() != nil {
+			record(StatusClientClosed, "canceled")
+			return
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			record(http.StatusBadGateway, "error")
+			return
 		}
 	}
-	burn(cost)
-	resp := response{Role: s.cfg.Role}
-	if len(s.cfg.Downstreams) > 0 {
-		resp.Downstreams = s.callDownstreams(r.Context())
-		for _, v := range resp.Downstreams {
-			resp.Degraded = resp.Degraded || v == "fallback"
-		}
-	}
-	code := http.StatusOK
+	outcome := "ok"
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
+	if resp.Degraded {
+		outcome = "degraded"
+		w.Header().Set(DegradedHeader, "true")
+	}
+	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(resp)
-	c := strconv.Itoa(code)
-	s.requests.WithLabelValues(c).Inc()
-	s.latency.WithLabelValues(c).Observe(time.Since(start).Seconds())
+	record(http.StatusOK, outcome)
 }
 
-// callDownstreams calls every downstream in parallel through its breaker;
-// a failed or refused call is answered by the fallback instead of failing
-// the whole request.
-func (s *Service) callDownstreams(ctx context.Context) map[string]string {
-	names := make([]string, 0, len(s.cfg.Downstreams))
-	for name := range s.cfg.Downstreams {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	out := make(map[string]string, len(names))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, name := range names {
-		wg.Add(1)
-		go func(name string) {
-			defer wg.Done()
-			result := "fallback"
-			b := s.breakers[name]
-			if b.Allow() {
-				err := s.call(ctx, s.cfg.Downstreams[name])
-				b.Record(err == nil)
-				if err == nil {
-					result = "ok"
-				}
+// callDownstreams makes the configured calls, all at once (parallel) or
+// one after another (sequential). A failed call with a static fallback
+// makes the answer degraded; with no fallback it fails the request and
+// cancels the calls still running.
+func (s *Service) callDownstreams(ctx context.Context) (map[string]string, bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make(map[string]string, len(s.cfg.Calls))
+	var (
+		mu       sync.Mutex
+		degraded bool
+		firstErr error
+	)
+	one := func(i int) {
+		c := &s.cfg.Calls[i]
+		deg, err := s.callWithRetries(ctx, i)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil && deg:
+			out[c.Service] = "degraded"
+			degraded = true
+		case err == nil:
+			out[c.Service] = "ok"
+		case c.Fallback == "static":
+			out[c.Service] = "fallback"
+			degraded = true
+			s.fallback.WithLabelValues(c.Service).Inc()
+		default:
+			out[c.Service] = "error"
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s: %w", c.Service, err)
+				cancel()
 			}
-			if result == "fallback" {
-				s.fallback.WithLabelValues(name).Inc()
-			}
-			mu.Lock()
-			out[name] = result
-			mu.Unlock()
-		}(name)
+		}
 	}
-	wg.Wait()
-	return out
+	if s.cfg.FanOut == "sequential" {
+		for i := range s.cfg.Calls {
+			one(i)
+			if firstErr != nil || ctx.Err() != nil {
+				break
+			}
+		}
+	} else {
+		var wg sync.WaitGroup
+		for i := range s.cfg.Calls {
+			wg.Add(1)
+			go func() { defer wg.Done(); one(i) }()
+		}
+		wg.Wait()
+	}
+	return out, degraded, firstErr
 }
 
-func (s *Service) call(ctx context.Context, url string) error {
+// callWithRetries makes one call through its breaker, retrying failed
+// attempts. A downstream answer that was itself degraded is a success for
+// the breaker and makes this answer degraded too.
+func (s *Service) callWithRetries(ctx context.Context, i int) (degraded bool, err error) {
+	c := &s.cfg.Calls[i]
+	b := s.breakers[i]
+	for attempt := 0; attempt <= c.Retries; attempt++ {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		var t Ticket
+		if b != nil {
+			if t, err = b.Allow(); err != nil {
+				return false, err // open: no point retrying now
+			}
+		}
+		degraded, err = s.call(ctx, c.URL, time.Duration(c.Timeout))
+		if b != nil {
+			switch {
+			case err == nil:
+				b.Done(t, Success)
+			case ctx.Err() != nil:
+				// Our own client went away (or a sibling call failed the
+				// request): says nothing about the downstream.
+				b.Done(t, Excluded)
+			default:
+				b.Done(t, Failure)
+			}
+		}
+		if err == nil {
+			return degraded, nil
+		}
+	}
+	return false, err
+}
+
+func (s *Service) call(ctx context.Context, url string, timeout time.Duration) (degraded bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return err
+		return false, err
 	}
+	// Read the body to the end so the connection goes back to the pool.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	if resp.StatusCode >= 500 {
-		return errors.New(resp.Status)
+		return false, errors.New(resp.Status)
 	}
-	return nil
+	return resp.Header.Get(DegradedHeader) != "", nil
 }
 
-// BreakerState is the state of the named downstream's breaker.
+// BreakerState is the state of the breaker of the call to the named
+// downstream.
 func (s *Service) BreakerState(name string) (BreakerState, bool) {
-	b, ok := s.breakers[name]
-	if !ok {
-		return Closed, false
+	for i, c := range s.cfg.Calls {
+		if c.Service == name && s.breakers[i] != nil {
+			return s.breakers[i].State(), true
+		}
 	}
-	return b.State(), true
+	return Closed, false
 }
 
-// ListenAndServe serves on addr until ctx is done, then stops being ready,
-// keeps serving for the drain delay and shuts down gracefully.
-func (s *Service) ListenAndServe(ctx context.Context, addr string) error {
-	srv := &http.Server{Addr: addr, Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}
+// Server timeouts: a request must arrive within readTimeout; answers are
+// bounded by the calls' timeouts, far below writeTimeout; keep-alive
+// connections idle longer than idleTimeout are closed.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 2 * time.Minute
+	idleTimeout       = 60 * time.Second
+)
+
+// Server returns the http.Server of the service with its timeouts and
+// connection limit (see Serve).
+func (s *Service) server() *http.Server {
+	return &http.Server{Handler: s.mux, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
+}
+
+// Serve serves on ln until ctx is done, then stops being ready, keeps
+// serving for the drain delay and shuts down gracefully.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	srv := s.server()
+	lim := newConnLimiter(ln, s.opts.MaxConns)
+	s.lim.Store(lim)
+	srv.ConnState = lim.track
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(lim) }()
 	s.SetReady(true)
 	select {
 	case err := <-errc:
@@ -233,8 +369,22 @@ func (s *Service) ListenAndServe(ctx context.Context, addr string) error {
 	case <-ctx.Done():
 	}
 	s.SetReady(false)
-	time.Sleep(s.cfg.DrainDelay)
+	t := time.NewTimer(s.opts.DrainDelay)
+	select {
+	case <-t.C:
+	case err := <-errc:
+		return err
+	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// ListenAndServe listens on addr and serves (see Serve).
+func (s *Service) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
 }

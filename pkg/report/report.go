@@ -30,11 +30,27 @@ type Report struct {
 	Passed        bool                `json:"passed"`
 	Duration      Seconds             `json:"durationSeconds"`
 	Assertions    []assertions.Result `json:"assertions"`
-	Load          LoadSummary         `json:"load"`
-	Series        []Second            `json:"series"`
-	Samples       []timeline.Sample   `json:"samples"`
-	Events        []timeline.Event    `json:"events"`
-	Faults        []timeline.Fault    `json:"faults"`
+	// Load, Series and Samples are the entry service's (the load
+	// target's), as the load generator saw it.
+	Load    LoadSummary       `json:"load"`
+	Series  []Second          `json:"series"`
+	Samples []timeline.Sample `json:"samples"`
+	// Services has every service's figures, the entry service first.
+	Services []ServiceReport              `json:"services"`
+	Breakers []timeline.BreakerTransition `json:"breakers"`
+	Events   []timeline.Event             `json:"events"`
+	Faults   []timeline.Fault             `json:"faults"`
+}
+
+// ServiceReport is one service's requests (as its callers saw them) and
+// observations.
+type ServiceReport struct {
+	Name    string            `json:"name"`
+	Role    string            `json:"role"`
+	Entry   bool              `json:"entry"`
+	Load    LoadSummary       `json:"load"`
+	Series  []Second          `json:"series"`
+	Samples []timeline.Sample `json:"samples"`
 }
 
 // Seconds is a duration written as seconds.
@@ -51,11 +67,14 @@ type ScenarioInfo struct {
 // LoadSummary sums up every request of the run (exact quantiles over
 // successful requests).
 type LoadSummary struct {
-	Requests  int            `json:"requests"`
-	Successes int            `json:"successes"`
-	Errors    map[string]int `json:"errors"`
-	MeanRPS   float64        `json:"meanRPS"`
-	P50       time.Duration  `json:"p50"`
+	Requests  int `json:"requests"`
+	Successes int `json:"successes"`
+	// Degraded counts successes answered in part by a fallback.
+	Degraded int            `json:"degraded"`
+	Errors   map[string]int `json:"errors"`
+	MeanRPS  float64        `json:"meanRPS"`
+	Mean     time.Duration  `json:"mean"`
+	P50      time.Duration  `json:"p50"`
 	P90       time.Duration  `json:"p90"`
 	P99       time.Duration  `json:"p99"`
 	Max       time.Duration  `json:"max"`
@@ -80,20 +99,39 @@ func Build(sc *scenario.Scenario, source, backend string, seed uint64, tl *timel
 		Passed:        true,
 		Duration:      Seconds(tl.Duration.Seconds()),
 		Assertions:    results,
-		Samples:       tl.Samples,
+		Breakers:      tl.Breakers,
 		Events:        tl.Events,
 		Faults:        tl.Faults,
 	}
 	for _, a := range results {
 		r.Passed = r.Passed && a.Passed
 	}
-	r.Load, r.Series = summarize(tl)
+	entry := tl.EntryService()
+	if entry != nil {
+		r.Services = append(r.Services, serviceReport(tl, entry, true))
+	}
+	for _, s := range tl.Services {
+		if s != entry {
+			r.Services = append(r.Services, serviceReport(tl, s, false))
+		}
+	}
+	if len(r.Services) > 0 && r.Services[0].Entry {
+		r.Load, r.Series, r.Samples = r.Services[0].Load, r.Services[0].Series, r.Services[0].Samples
+	} else {
+		r.Load.Errors = map[string]int{}
+	}
 	return r
 }
 
-func summarize(tl *timeline.Timeline) (LoadSummary, []Second) {
-	s := LoadSummary{Requests: len(tl.Requests), Errors: map[string]int{}}
-	all := make([]time.Duration, 0, len(tl.Requests))
+func serviceReport(tl *timeline.Timeline, s *timeline.Service, entry bool) ServiceReport {
+	load, series := summarize(tl, s)
+	return ServiceReport{Name: s.Name, Role: s.Role, Entry: entry, Load: load, Series: series, Samples: s.Samples}
+}
+
+func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Second) {
+	s := LoadSummary{Requests: len(svc.Requests), Errors: map[string]int{}}
+	all := make([]time.Duration, 0, len(svc.Requests))
+	var sum time.Duration
 	var series []Second
 	var bucket []time.Duration
 	cur := Second{T: -1}
@@ -107,7 +145,7 @@ func summarize(tl *timeline.Timeline) (LoadSummary, []Second) {
 			series = append(series, cur)
 		}
 	}
-	for _, req := range tl.Requests {
+	for _, req := range svc.Requests {
 		sec := int(req.Sent / time.Second)
 		if sec != cur.T {
 			flush()
@@ -119,6 +157,10 @@ func summarize(tl *timeline.Timeline) (LoadSummary, []Second) {
 		cur.Requests++
 		if req.OK() {
 			s.Successes++
+			if req.Degraded {
+				s.Degraded++
+			}
+			sum += req.Latency
 			all = append(all, req.Latency)
 			bucket = append(bucket, req.Latency)
 			continue
@@ -135,6 +177,7 @@ func summarize(tl *timeline.Timeline) (LoadSummary, []Second) {
 		s.MeanRPS = float64(s.Requests) / tl.Duration.Seconds()
 	}
 	if len(all) > 0 {
+		s.Mean = sum / time.Duration(len(all))
 		slices.Sort(all)
 		s.P50 = timeline.QuantileSorted(all, 0.5)
 		s.P90 = timeline.QuantileSorted(all, 0.9)

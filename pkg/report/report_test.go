@@ -20,10 +20,17 @@ import (
 func sample() *Report {
 	tl := timeline.New(time.Unix(0, 0))
 	tl.Duration = 3 * time.Second
-	tl.AddRequest(0, 10*time.Millisecond, 200, "")
-	tl.AddRequest(500*time.Millisecond, 30*time.Millisecond, 200, "")
-	tl.AddRequest(2*time.Second, time.Second, 0, "timeout")
-	tl.Samples = []timeline.Sample{{T: 0, Desired: 2, Ready: 2}, {T: time.Second, Desired: 3, Ready: 2}}
+	tl.Entry = "gateway"
+	gw := tl.AddService("gateway", "gateway")
+	pay := tl.AddService("payment", "payment")
+	tl.AddRequest(gw, 0, 10*time.Millisecond, 200, "")
+	tl.AddRequest(gw, 500*time.Millisecond, 30*time.Millisecond, 200, "")
+	gw.Requests[1].Degraded = true
+	tl.AddRequest(gw, 2*time.Second, time.Second, 0, "timeout")
+	tl.AddRequest(pay, 0, 5*time.Millisecond, 200, "")
+	gw.Samples = []timeline.Sample{{T: 0, Desired: 2, Ready: 2}, {T: time.Second, Desired: 3, Ready: 2}}
+	pay.Samples = []timeline.Sample{{T: 0, Desired: 1, Ready: 1}}
+	tl.Breakers = []timeline.BreakerTransition{{T: time.Second, Service: "gateway", Pod: "gateway-1", Downstream: "payment", From: "closed", To: "open"}}
 	tl.Faults = []timeline.Fault{{Name: "kill <one>", Kind: "PodChaos", Action: "pod-kill", At: time.Second, Targets: []string{"p-1"}}}
 	tl.AddEvent(-2*time.Second, "PodCreated", "p-1", "")
 	sc := &scenario.Scenario{Metadata: scenario.Metadata{Name: "demo", Description: "a <b>demo</b>"}}
@@ -40,8 +47,13 @@ func TestBuildSummarizes(t *testing.T) {
 	if r.Passed {
 		t.Fatal("a failing assertion must fail the report")
 	}
-	if r.Load.Requests != 3 || r.Load.Successes != 2 || r.Load.Errors["timeout"] != 1 || r.Load.P99 != 30*time.Millisecond {
+	// The entry service's two successes: 10ms and 30ms, mean 20ms; one
+	// of them degraded.
+	if r.Load.Requests != 3 || r.Load.Successes != 2 || r.Load.Degraded != 1 || r.Load.Errors["timeout"] != 1 || r.Load.P99 != 30*time.Millisecond || r.Load.Mean != 20*time.Millisecond {
 		t.Fatalf("load summary: %+v", r.Load)
+	}
+	if len(r.Services) != 2 || !r.Services[0].Entry || r.Services[1].Name != "payment" || r.Services[1].Load.Requests != 1 || len(r.Breakers) != 1 {
+		t.Fatalf("services: %+v", r.Services)
 	}
 	// Seconds 0, 1 (empty, filled in) and 2.
 	if len(r.Series) != 3 || r.Series[0].Requests != 2 || r.Series[1].Requests != 0 || r.Series[2].Errors != 1 {
@@ -103,8 +115,12 @@ func TestWriteDir(t *testing.T) {
 
 func TestVegetaResultsRoundTrip(t *testing.T) {
 	tl := timeline.New(time.Unix(100, 0))
-	tl.AddRequest(time.Second, 20*time.Millisecond, 200, "")
-	tl.AddRequest(2*time.Second, time.Second, 0, "timeout")
+	tl.Entry = "gw"
+	gw := tl.AddService("gw", "gateway")
+	tl.AddRequest(gw, time.Second, 20*time.Millisecond, 200, "")
+	tl.AddRequest(gw, 2*time.Second, time.Second, 0, "timeout")
+	// Requests at other services are not the load generator's: not written.
+	tl.AddRequest(tl.AddService("user", "user"), time.Second, time.Millisecond, 200, "")
 	dir := t.TempDir()
 	if err := WriteVegetaResults(dir, "demo", tl); err != nil {
 		t.Fatal(err)

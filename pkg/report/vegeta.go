@@ -15,8 +15,8 @@ import (
 // format): `vegeta report < results.bin` reads it.
 const ResultsFile = "results.bin"
 
-// WriteVegetaResults writes the timeline's requests into dir as Vegeta
-// results, in send order, atomically.
+// WriteVegetaResults writes the entry service's requests (the load
+// generator's view) into dir as Vegeta results, in send order, atomically.
 func WriteVegetaResults(dir, attack string, tl *timeline.Timeline) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -24,8 +24,12 @@ func WriteVegetaResults(dir, attack string, tl *timeline.Timeline) error {
 	return writeAtomicFunc(filepath.Join(dir, ResultsFile), func(out io.Writer) error {
 		w := bufio.NewWriterSize(out, 1<<16)
 		enc := vegeta.NewEncoder(w)
-		for i := range tl.Requests {
-			r := tl.Result(i, attack)
+		entry := tl.EntryService()
+		if entry == nil {
+			return w.Flush()
+		}
+		for i := range entry.Requests {
+			r := tl.Result(entry, i, attack)
 			if err := enc.Encode(&r); err != nil {
 				return err
 			}

@@ -84,7 +84,7 @@ type Options struct {
 
 // Run runs one parsed scenario and returns its report.
 func Run(ctx context.Context, sc *scenario.Scenario, source string, opts Options) (*report.Report, error) {
-	pacer, err := loadgen.Pacer(&sc.Spec.Load)
+	pacer, err := loadgen.Pacer(&sc.Spec.Load, opts.Seed)
 	if err != nil {
 		return nil, err
 	}

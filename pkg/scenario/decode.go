@@ -63,12 +63,14 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	for _, e := range d.errs {
 		reported = append(reported, e.Path)
 	}
+	filePath := convertV1alpha1(&sc)
 	SetDefaults(&sc)
 	for _, fe := range Validate(&sc) {
-		if decodeFailed && underAny(fe.Field, reported) {
+		path := filePath(fe.Field)
+		if decodeFailed && underAny(path, reported) {
 			continue // a consequence of a decoding error already reported
 		}
-		d.errs = append(d.errs, d.atPath(fe.Field, fe.ErrorBody()))
+		d.errs = append(d.errs, d.atPath(path, fe.ErrorBody()))
 	}
 	if len(d.errs) > 0 {
 		sort.SliceStable(d.errs, func(i, j int) bool {

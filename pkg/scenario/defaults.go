@@ -10,35 +10,73 @@ import (
 	"github.com/mcpsim/mcpsim/pkg/hpa"
 )
 
-// Defaults of the pod model (the sim backend's fidelity section of
-// DESIGN.md names where each comes from).
+// Defaults of the pod and call model (the sim backend's fidelity section
+// of the README names where each comes from).
 const (
 	DefaultStartupMin     = 2 * time.Second // sandbox + container start with the image present
 	DefaultStartupMax     = 5 * time.Second
 	DefaultEndpointsDelay = time.Second // endpoints controller + kube-proxy sync
+	DefaultCallTimeout    = 2 * time.Second
+	// The seed circuit-breaker policy: gobreaker's default trip rule
+	// (more than 5 consecutive failures), open 10s, one half-open trial.
+	DefaultBreakerFailures = 5
+	DefaultBreakerOpenFor  = 10 * time.Second
+	DefaultBreakerHalfOpen = 1
 )
 
 // SetDefaults fills unset fields. It does not touch what validation must
 // judge (a missing required field stays missing).
 func SetDefaults(sc *Scenario) {
-	w := &sc.Spec.Workload
-	if w.Name == "" {
-		w.Name = w.Service
+	for i := range sc.Spec.Services {
+		defaultService(&sc.Spec.Services[i])
 	}
-	if w.Replicas == nil {
-		w.Replicas = ptr.To[int32](1)
+	l := &sc.Spec.Load
+	if l.Target == "" && len(sc.Spec.Services) > 0 {
+		l.Target = sc.Spec.Services[0].Name
 	}
-	if w.StartupLatency == nil {
-		w.StartupLatency = &LatencyRange{Min: metav1.Duration{Duration: DefaultStartupMin}, Max: metav1.Duration{Duration: DefaultStartupMax}}
+	if l.Arrivals == "" {
+		l.Arrivals = ArrivalsUniform
+		if l.Profile == ProfilePoisson {
+			l.Arrivals = ArrivalsPoisson
+		}
 	}
-	if w.EndpointsDelay == nil {
-		w.EndpointsDelay = &metav1.Duration{Duration: DefaultEndpointsDelay}
+	if l.Duration == nil && sc.Spec.Duration.Duration > l.Start.Duration {
+		l.Duration = &metav1.Duration{Duration: sc.Spec.Duration.Duration - l.Start.Duration}
 	}
-	if w.ReadinessProbe == nil {
-		w.ReadinessProbe = &corev1.Probe{}
+	for i := range sc.Spec.Assertions {
+		a := &sc.Spec.Assertions[i]
+		if a.Type == AssertReplicasReach && a.Of == "" {
+			a.Of = "ready"
+		}
+		if a.Service == "" {
+			a.Service = l.Target
+		}
+	}
+	for i := range sc.Spec.Faults {
+		if pc := sc.Spec.Faults[i].PodChaos; pc != nil && pc.Spec.Action == "" {
+			pc.Spec.Action = "pod-kill" // Chaos Mesh's default action
+		}
+	}
+}
+
+func defaultService(s *Service) {
+	if s.Name == "" {
+		s.Name = s.Role
+	}
+	if s.Replicas == nil {
+		s.Replicas = ptr.To[int32](1)
+	}
+	if s.StartupLatency == nil {
+		s.StartupLatency = &LatencyRange{Min: metav1.Duration{Duration: DefaultStartupMin}, Max: metav1.Duration{Duration: DefaultStartupMax}}
+	}
+	if s.EndpointsDelay == nil {
+		s.EndpointsDelay = &metav1.Duration{Duration: DefaultEndpointsDelay}
+	}
+	if s.ReadinessProbe == nil {
+		s.ReadinessProbe = &corev1.Probe{}
 	}
 	// Kubernetes' probe defaults (pkg/apis/core/v1/defaults.go).
-	p := w.ReadinessProbe
+	p := s.ReadinessProbe
 	if p.PeriodSeconds == 0 {
 		p.PeriodSeconds = 10
 	}
@@ -51,31 +89,44 @@ func SetDefaults(sc *Scenario) {
 	if p.TimeoutSeconds == 0 {
 		p.TimeoutSeconds = 1
 	}
-	if w.HPA != nil {
-		hpa.SetDefaults(w.HPA)
+	if s.HPA != nil {
+		hpa.SetDefaults(s.HPA)
 	}
-	l := &sc.Spec.Load
-	if l.Duration == nil && sc.Spec.Duration.Duration > l.Start.Duration {
-		l.Duration = &metav1.Duration{Duration: sc.Spec.Duration.Duration - l.Start.Duration}
+	if s.Work.Distribution == "" {
+		s.Work.Distribution = DistributionExponential
 	}
-	for i := range sc.Spec.Assertions {
-		a := &sc.Spec.Assertions[i]
-		if a.Type == AssertReplicasReach && a.Of == "" {
-			a.Of = "ready"
+	if s.FanOut == "" {
+		s.FanOut = FanOutParallel
+	}
+	for i := range s.Calls {
+		c := &s.Calls[i]
+		if c.Timeout == nil {
+			c.Timeout = &metav1.Duration{Duration: DefaultCallTimeout}
 		}
-	}
-	for i := range sc.Spec.Faults {
-		if pc := sc.Spec.Faults[i].PodChaos; pc != nil && pc.Spec.Action == "" {
-			pc.Spec.Action = "pod-kill" // Chaos Mesh's default action
+		if c.Fallback == "" {
+			c.Fallback = FallbackStatic
+		}
+		if c.CircuitBreaker == nil {
+			c.CircuitBreaker = &CircuitBreaker{}
+		}
+		b := c.CircuitBreaker
+		if b.ConsecutiveFailures == nil {
+			b.ConsecutiveFailures = ptr.To[int32](DefaultBreakerFailures)
+		}
+		if b.OpenFor == nil {
+			b.OpenFor = &metav1.Duration{Duration: DefaultBreakerOpenFor}
+		}
+		if b.HalfOpenRequests == nil {
+			b.HalfOpenRequests = ptr.To[int32](DefaultBreakerHalfOpen)
 		}
 	}
 }
 
-// HPAConfig is the HPA controller configuration of a workload: Kubernetes'
+// HPAConfig is the HPA controller configuration of a service: Kubernetes'
 // defaults with the scenario's overrides.
-func (w *Workload) HPAConfig() hpa.Config {
+func (s *Service) HPAConfig() hpa.Config {
 	cfg := hpa.DefaultConfig()
-	c := w.HPAController
+	c := s.HPAController
 	if c == nil {
 		return cfg
 	}
@@ -98,9 +149,19 @@ func (w *Workload) HPAConfig() hpa.Config {
 }
 
 // MetricResolution is metrics-server's scrape interval (its default is 15s).
-func (w *Workload) MetricResolution() time.Duration {
-	if c := w.HPAController; c != nil && c.MetricResolution != nil {
+func (s *Service) MetricResolution() time.Duration {
+	if c := s.HPAController; c != nil && c.MetricResolution != nil {
 		return c.MetricResolution.Duration
 	}
 	return 15 * time.Second
+}
+
+// ServiceByName returns the named service.
+func (sc *Scenario) ServiceByName(name string) (*Service, bool) {
+	for i := range sc.Spec.Services {
+		if sc.Spec.Services[i].Name == name {
+			return &sc.Spec.Services[i], true
+		}
+	}
+	return nil, false
 }

@@ -70,13 +70,13 @@ func TestValidScenarioDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Spec.Workload.Name != "gateway" || sc.Spec.Load.Duration.Duration.String() != "5m0s" {
-		t.Fatalf("defaults not applied: name %q, load duration %v", sc.Spec.Workload.Name, sc.Spec.Load.Duration)
+	if sc.Spec.Services[0].Name != "gateway" || sc.Spec.Load.Duration.Duration.String() != "5m0s" {
+		t.Fatalf("defaults not applied: name %q, load duration %v", sc.Spec.Services[0].Name, sc.Spec.Load.Duration)
 	}
 	if sc.Spec.Faults[0].PodChaos == nil || sc.Spec.Faults[0].At.Duration.String() != "1m0s" {
 		t.Fatalf("fault not decoded: %+v", sc.Spec.Faults[0])
 	}
-	if p := sc.Spec.Workload.ReadinessProbe; p.PeriodSeconds != 10 || p.SuccessThreshold != 1 {
+	if p := sc.Spec.Services[0].ReadinessProbe; p.PeriodSeconds != 10 || p.SuccessThreshold != 1 {
 		t.Fatalf("probe defaults: %+v", p)
 	}
 }
@@ -110,7 +110,7 @@ func TestParseErrorsCarryPositions(t *testing.T) {
 		{"bad api version", "apiVersion: mcpsim.dev/v1alpha1", "apiVersion: mcpsim.dev/v9", []string{"bad.yaml:1:13: apiVersion: Unsupported value"}},
 		{"yaml syntax", "  workload:", "  workload: [", []string{"bad.yaml:", "invalid YAML"}},
 		{"fault after end", "at: 1m", "at: 6m", []string{"spec.faults[0].at", "before the end of the scenario"}},
-		{"too many requests", "rate: 10", "rate: 500000", []string{"bad.yaml:19:5: spec.load", "150000000 requests", "more than the 50000000"}},
+		{"too many requests", "rate: 10", "rate: 500000", []string{"bad.yaml:19:5: spec.load", "150000000 service requests", "more than the 50000000"}},
 		{"too long", "duration: 5m", "duration: 25h", []string{"spec.duration: Invalid value: \"25h0m0s\": must be at most 24h0m0s"}},
 		{"too many replicas", "replicas: 2", "replicas: 20000", []string{"spec.workload.replicas", "between 0 and 10000"}},
 		{"sync too fast", "      requests: {cpu: 200m}", "      requests: {cpu: 200m}\n    hpaController: {syncPeriod: 1ms}", []string{"spec.workload.hpaController.syncPeriod", "at least 1s"}},
@@ -190,17 +190,149 @@ func TestHPAControllerSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := sc.Spec.Workload.HPAConfig()
+	svc := &sc.Spec.Services[0]
+	cfg := svc.HPAConfig()
 	if cfg.SyncPeriod.String() != "30s" || cfg.Tolerance != 0.05 || cfg.DownscaleStabilization.String() != "1m0s" ||
-		cfg.CPUInitializationPeriod.String() != "2m0s" || cfg.InitialReadinessDelay.String() != "10s" || sc.Spec.Workload.MetricResolution().String() != "30s" {
+		cfg.CPUInitializationPeriod.String() != "2m0s" || cfg.InitialReadinessDelay.String() != "10s" || svc.MetricResolution().String() != "30s" {
 		t.Fatalf("settings not applied: %+v", cfg)
 	}
 	// The HPA spec was defaulted as the API server does: CPU at 80%.
-	if m := sc.Spec.Workload.HPA.Metrics; len(m) != 1 || *m[0].Resource.Target.AverageUtilization != 80 {
+	if m := svc.HPA.Metrics; len(m) != 1 || *m[0].Resource.Target.AverageUtilization != 80 {
 		t.Fatalf("metrics not defaulted: %+v", m)
 	}
-	var plain Workload
+	var plain Service
 	if d := plain.HPAConfig(); d.SyncPeriod.String() != "15s" || d.Tolerance != 0.1 || d.DownscaleStabilization.String() != "5m0s" || d.CPUInitializationPeriod.String() != "5m0s" || d.InitialReadinessDelay.String() != "30s" {
 		t.Fatalf("Kubernetes defaults wrong: %+v", d)
+	}
+}
+
+const topology = `apiVersion: mcpsim.dev/v1alpha2
+kind: Scenario
+metadata: {name: topo}
+spec:
+  duration: 5m
+  cluster:
+    nodePools:
+      - {name: a, count: 2, cpu: "4", memory: 8Gi}
+  services:
+    - name: gateway
+      role: gateway
+      resources: {requests: {cpu: 200m}}
+      work: {cpu: 2ms}
+      calls:
+        - service: user
+        - service: payment
+          timeout: 300ms
+          retries: 1
+          fallback: none
+          circuitBreaker: {consecutiveFailures: 3, openFor: 5s}
+    - name: user
+      role: user
+      resources: {requests: {cpu: 100m}}
+      work: {cpu: 5ms, distribution: constant}
+    - name: payment
+      role: payment
+      resources: {requests: {cpu: 100m}}
+      work: {cpu: 5ms}
+  load:
+    profile: poisson
+    rate: 50
+    timeout: 2s
+  assertions:
+    - {name: avail, type: availability, minRatio: 0.99}
+    - {name: opens, type: breakerOpens, downstream: payment, within: 10s, after: {time: 1m}}
+    - {name: user p99, type: latency, service: user, quantile: 0.99, max: 50ms}
+`
+
+func TestTopologyDefaults(t *testing.T) {
+	sc, err := Parse("topo.yaml", []byte(topology))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := sc.Spec.Services[0]
+	if sc.Spec.Load.Target != "gateway" || sc.Spec.Load.Arrivals != ArrivalsPoisson || gw.FanOut != FanOutParallel || gw.Work.Distribution != DistributionExponential {
+		t.Fatalf("defaults: load %+v gateway %+v", sc.Spec.Load, gw)
+	}
+	user, pay := gw.Calls[0], gw.Calls[1]
+	// The seed policy: open past 5 consecutive failures, for 10s, one trial.
+	if user.Timeout.Duration.String() != "2s" || user.Fallback != FallbackStatic || *user.CircuitBreaker.ConsecutiveFailures != 5 || user.CircuitBreaker.OpenFor.Duration.String() != "10s" || *user.CircuitBreaker.HalfOpenRequests != 1 {
+		t.Fatalf("call defaults: %+v %+v", user, user.CircuitBreaker)
+	}
+	if pay.Retries != 1 || pay.Fallback != FallbackNone || *pay.CircuitBreaker.ConsecutiveFailures != 3 || pay.CircuitBreaker.OpenFor.Duration.String() != "5s" {
+		t.Fatalf("payment call: %+v", pay)
+	}
+	if sc.Spec.Assertions[0].Service != "gateway" || sc.Spec.Assertions[2].Service != "user" {
+		t.Fatalf("assertion services: %+v", sc.Spec.Assertions)
+	}
+	if HopsPerRequest(sc, "gateway") != 3 {
+		t.Fatalf("hops per request: %d, want 3", HopsPerRequest(sc, "gateway"))
+	}
+}
+
+func TestV1alpha1IsConverted(t *testing.T) {
+	sc, err := Parse("old.yaml", []byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.APIVersion != APIVersion || sc.Spec.Workload != nil || len(sc.Spec.Services) != 1 {
+		t.Fatalf("not converted: %+v", sc.Spec)
+	}
+	s := sc.Spec.Services[0]
+	if s.Name != "gateway" || s.Role != "gateway" || s.Work.CPU.Duration.String() != "10ms" || s.Work.Distribution != DistributionExponential || len(s.Calls) != 0 || sc.Spec.Load.Target != "gateway" || sc.Spec.Load.Arrivals != ArrivalsUniform {
+		t.Fatalf("conversion: %+v", s)
+	}
+	// Errors of a converted file point at its own lines and fields.
+	bad := strings.Replace(valid, "requests: {cpu: 200m}", "requests: {memory: 1Gi}", 1)
+	_, err = Parse("old.yaml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), "old.yaml:17:") || !strings.Contains(err.Error(), "spec.workload.resources.requests.cpu") {
+		t.Fatalf("v1alpha1 error position: %v", err)
+	}
+	bad = strings.Replace(valid, "cpuPerRequest: 10ms", "cpuPerRequest: 0s", 1)
+	_, err = Parse("old.yaml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), "spec.load.cpuPerRequest") {
+		t.Fatalf("v1alpha1 cpuPerRequest error: %v", err)
+	}
+}
+
+func TestSchemaFormsAreNotMixed(t *testing.T) {
+	for _, c := range []struct{ name, src, want string }{
+		{"workload in v1alpha2", strings.Replace(valid, "mcpsim.dev/v1alpha1", "mcpsim.dev/v1alpha2", 1), "in v1alpha2 write services:"},
+		{"services in v1alpha1", strings.Replace(topology, "mcpsim.dev/v1alpha2", "mcpsim.dev/v1alpha1", 1), "a v1alpha1 scenario has one workload"},
+	} {
+		_, err := Parse("x.yaml", []byte(c.src))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
+func TestTopologyErrors(t *testing.T) {
+	for _, c := range []struct{ name, old, new, want string }{
+		{"unknown call target", "        - service: user\n", "        - service: usr\n", `spec.services[0].calls[0].service: Unsupported value: "usr"`},
+		{"cycle", "      work: {cpu: 5ms, distribution: constant}", "      work: {cpu: 5ms, distribution: constant}\n      calls: [{service: gateway}]", "calls form a cycle"},
+		{"self call", "      work: {cpu: 5ms, distribution: constant}", "      work: {cpu: 5ms, distribution: constant}\n      calls: [{service: user}]", "cannot call itself"},
+		{"duplicate name", "    - name: payment\n", "    - name: user\n", "spec.services[2].name: Duplicate value"},
+		{"bad distribution", "distribution: constant", "distribution: normal", `Unsupported value: "normal"`},
+		{"no work", "      work: {cpu: 2ms}\n", "", "spec.services[0].work.cpu: Invalid value"},
+		{"bad fallback", "fallback: none", "fallback: cache", `spec.services[0].calls[1].fallback: Unsupported value: "cache"`},
+		{"bad target", "    profile: poisson", "    target: cart\n    profile: poisson", `spec.load.target: Not found: "cart"`},
+		{"breaker on a leaf", "downstream: payment, within", "service: user, within", "makes no calls"},
+		{"downstream not called", "downstream: payment, within", "downstream: order, within", `spec.assertions[1].downstream: Unsupported value: "order"`},
+		{"poisson with uniform", "    rate: 50", "    rate: 50\n    arrivals: uniform", "the poisson profile has poisson arrivals"},
+		{"too many retries", "retries: 1", "retries: 11", "must be between 0 and 10"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			old, nw := strings.ReplaceAll(c.old, "\\n", "\n"), strings.ReplaceAll(c.new, "\\n", "\n")
+			if !strings.Contains(topology, old) {
+				t.Fatalf("fixture lacks %q", old)
+			}
+			_, err := Parse("topo.yaml", []byte(strings.Replace(topology, old, nw, 1)))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("want an error containing %q, got %v", c.want, err)
+			}
+			if !strings.Contains(err.Error(), "topo.yaml:") {
+				t.Fatalf("error without a position: %v", err)
+			}
+		})
 	}
 }

@@ -1,7 +1,8 @@
-// Package scenario is the scenario schema (mcpsim.dev/v1alpha1, kind
-// Scenario): types, strict decoding with file:line:column errors, defaults
-// and validation. Workload and fault content are real Kubernetes and Chaos
-// Mesh API types so that a scenario reads like the manifests it stands for.
+// Package scenario is the scenario schema (mcpsim.dev/v1alpha2, kind
+// Scenario; v1alpha1 files are converted): types, strict decoding with
+// file:line:column errors, defaults and validation. Service and fault
+// content are real Kubernetes and Chaos Mesh API types so that a scenario
+// reads like the manifests it stands for.
 package scenario
 
 import (
@@ -12,10 +13,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// APIVersion and Kind identify a scenario document.
+// APIVersion and Kind identify a scenario document. APIVersionV1alpha1
+// files (one `workload`, `load.cpuPerRequest`) are converted on parsing.
 const (
-	APIVersion = "mcpsim.dev/v1alpha1"
-	Kind       = "Scenario"
+	APIVersion         = "mcpsim.dev/v1alpha2"
+	APIVersionV1alpha1 = "mcpsim.dev/v1alpha1"
+	Kind               = "Scenario"
 )
 
 // Scenario is one scenario file.
@@ -38,8 +41,14 @@ type Spec struct {
 	// Duration is the total run time (virtual time on the sim backend).
 	Duration   metav1.Duration `json:"duration"`
 	Cluster    Cluster         `json:"cluster"`
-	Workload   Workload        `json:"workload"`
-	Load       Load            `json:"load"`
+	// Services are the reference services deployed, each a Deployment, a
+	// Service and optionally an HPA; requests enter at Load.Target and
+	// travel along the services' calls.
+	Services []Service `json:"services,omitempty"`
+	// Workload is the v1alpha1 form (one service); parsing converts it
+	// into Services and clears it.
+	Workload   *Workload `json:"workload,omitempty"`
+	Load       Load      `json:"load"`
 	Faults     []Fault         `json:"faults,omitempty"`
 	Assertions []Assertion     `json:"assertions"`
 }
@@ -68,8 +77,7 @@ const (
 	RolePayment = "payment"
 )
 
-// Workload is one reference service deployed as a Deployment, optionally
-// with an HPA.
+// Workload is the v1alpha1 form of one service (spec.workload).
 type Workload struct {
 	// Name of the Deployment; defaults to the service role.
 	Name string `json:"name,omitempty"`
@@ -92,6 +100,93 @@ type Workload struct {
 	HPA            *autoscalingv2.HorizontalPodAutoscalerSpec `json:"hpa,omitempty"`
 	// HPAController overrides kube-controller-manager's HPA settings.
 	HPAController *HPAController `json:"hpaController,omitempty"`
+}
+
+// Service is one reference service: a Deployment (with its pods' spec), a
+// Service of the same name, an optional HPA, the CPU a request costs it and
+// the downstream calls it makes.
+type Service struct {
+	// Name of the Deployment and Service; pods are labelled app: <name>.
+	Name string `json:"name"`
+	// Role is the reference role: gateway, user, order or payment.
+	Role      string                      `json:"role"`
+	Replicas  *int32                      `json:"replicas,omitempty"`
+	Resources corev1.ResourceRequirements `json:"resources"`
+	// Affinity is the pod's affinity; the sim honours required node
+	// affinity.
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// ReadinessProbe is the container's readiness probe (periodSeconds,
+	// initialDelaySeconds, successThreshold are modelled).
+	ReadinessProbe *corev1.Probe `json:"readinessProbe,omitempty"`
+	// StartupLatency is the time from scheduling to the container running,
+	// drawn uniformly from [min, max] (image present, sandbox creation).
+	StartupLatency *LatencyRange `json:"startupLatency,omitempty"`
+	// EndpointsDelay is how long endpoint changes take to reach the load
+	// balancers (endpoints controller + kube-proxy).
+	EndpointsDelay *metav1.Duration                           `json:"endpointsDelay,omitempty"`
+	HPA            *autoscalingv2.HorizontalPodAutoscalerSpec `json:"hpa,omitempty"`
+	// HPAController overrides kube-controller-manager's HPA settings.
+	HPAController *HPAController `json:"hpaController,omitempty"`
+	// Work is the CPU one request costs this service, before its calls.
+	Work Work `json:"work"`
+	// Calls are the downstream calls a request makes after its own work,
+	// all at once (fanOut: parallel, the default) or one after another
+	// (sequential).
+	Calls  []Call `json:"calls,omitempty"`
+	FanOut string `json:"fanOut,omitempty"`
+}
+
+// Work distributions.
+const (
+	DistributionExponential = "exponential"
+	DistributionConstant    = "constant"
+)
+
+// Fan-out modes.
+const (
+	FanOutParallel   = "parallel"
+	FanOutSequential = "sequential"
+)
+
+// Work is the CPU time one request costs a service: exponentially
+// distributed with mean CPU (the default), or exactly CPU.
+type Work struct {
+	CPU          metav1.Duration `json:"cpu"`
+	Distribution string          `json:"distribution,omitempty"`
+}
+
+// Fallbacks of a failed call.
+const (
+	// FallbackNone fails the caller's request when the call fails.
+	FallbackNone = "none"
+	// FallbackStatic answers the call from a static default: the caller's
+	// request succeeds, degraded.
+	FallbackStatic = "static"
+)
+
+// Call is one downstream call: through the caller pod's circuit breaker,
+// with a timeout per attempt and retries.
+type Call struct {
+	Service string `json:"service"`
+	// Timeout bounds each attempt (default 2s).
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// Retries are extra attempts after a failed one (default 0).
+	Retries        int32           `json:"retries,omitempty"`
+	CircuitBreaker *CircuitBreaker `json:"circuitBreaker,omitempty"`
+	// Fallback is what a failed call becomes: static (default: the request
+	// is answered, degraded) or none (the request fails).
+	Fallback string `json:"fallback,omitempty"`
+}
+
+// CircuitBreaker is a call's breaker policy with sony/gobreaker's meaning;
+// unset fields take the seed policy: open when consecutive failures exceed
+// 5, stay open 10s, then let one request through half-open.
+type CircuitBreaker struct {
+	ConsecutiveFailures *int32           `json:"consecutiveFailures,omitempty"`
+	OpenFor             *metav1.Duration `json:"openFor,omitempty"`
+	HalfOpenRequests    *int32           `json:"halfOpenRequests,omitempty"`
+	// Disabled sends every attempt, whatever the failures.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // LatencyRange is a uniform distribution of durations.
@@ -118,12 +213,28 @@ const (
 	ProfileRamp     = "ramp"
 	ProfileSteps    = "steps"
 	ProfileSine     = "sine"
+	// ProfilePoisson is a constant rate with exponential gaps between
+	// requests (open-loop Poisson arrivals).
+	ProfilePoisson = "poisson"
 )
 
-// Load is the traffic sent to the workload, mapped onto Vegeta pacers.
+// Arrival processes.
+const (
+	ArrivalsUniform = "uniform"
+	ArrivalsPoisson = "poisson"
+)
+
+// Load is the traffic sent to the entry service, mapped onto Vegeta
+// pacers.
 type Load struct {
+	// Target is the entry service (default: the first service).
+	Target  string `json:"target,omitempty"`
 	Profile string `json:"profile"`
-	// Rate is requests per second for the constant profile.
+	// Arrivals is uniform (evenly spaced, Vegeta's pacers; the default) or
+	// poisson (the profile's rate as a non-homogeneous Poisson process).
+	// The poisson profile implies poisson arrivals.
+	Arrivals string `json:"arrivals,omitempty"`
+	// Rate is requests per second for the constant and poisson profiles.
 	Rate int `json:"rate,omitempty"`
 	// From and To are the start and end rates of the ramp profile.
 	From int `json:"from,omitempty"`
@@ -137,8 +248,8 @@ type Load struct {
 	// Start delays the load; Duration defaults to the rest of the run.
 	Start    metav1.Duration  `json:"start,omitempty"`
 	Duration *metav1.Duration `json:"duration,omitempty"`
-	// CPUPerRequest is the CPU time one request costs the service.
-	CPUPerRequest metav1.Duration `json:"cpuPerRequest"`
+	// CPUPerRequest is the v1alpha1 form of the service's work.cpu.
+	CPUPerRequest *metav1.Duration `json:"cpuPerRequest,omitempty"`
 	// Timeout is the client's timeout; slower requests become errors.
 	Timeout metav1.Duration `json:"timeout"`
 }
@@ -163,28 +274,48 @@ const (
 	AssertReadyRecovers = "readyRecovers"
 	AssertLatency       = "latency"
 	AssertErrorRate     = "errorRate"
+	AssertDegradedRate  = "degradedRate"
+	AssertAvailability  = "availability"
+	AssertBreakerOpens  = "breakerOpens"
+	AssertBreakerCloses = "breakerCloses"
 )
 
 // Assertion is one pass/fail check over the run's timeline.
 type Assertion struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+	// Service is the service judged (default: the load target). For the
+	// breaker kinds it is the caller, whose pods hold the breakers.
+	Service string `json:"service,omitempty"`
+	// Downstream narrows the breaker kinds to the breakers of calls to
+	// this service (default: any of the caller's calls).
+	Downstream string `json:"downstream,omitempty"`
 
-	// replicasReach, readyRecovers: at least AtLeast replicas within Within
-	// of After. Of says which count: ready (default) or desired.
+	// replicasReach, readyRecovers: at least AtLeast (replicasReach: or at
+	// most AtMost) replicas within Within of After. Of says which count:
+	// ready (default) or desired.
 	AtLeast *int32           `json:"atLeast,omitempty"`
+	AtMost  *int32           `json:"atMost,omitempty"`
 	Of      string           `json:"of,omitempty"`
-	Within  *metav1.Duration `json:"within,omitempty"`
+	// breakerOpens: a breaker opens within Within of After.
+	// breakerCloses: every breaker that opened after After is closed
+	// again within Within of its downstream's recovery (the first moment
+	// after the breaker opened that the downstream has a ready endpoint).
+	Within *metav1.Duration `json:"within,omitempty"`
 	After   *Anchor          `json:"after,omitempty"`
 
 	// latency: the Quantile of request latency over Window is at most Max.
 	Quantile *float64         `json:"quantile,omitempty"`
 	Max      *metav1.Duration `json:"max,omitempty"`
 
-	// errorRate: the share of failed requests over Window is at most MaxRatio.
+	// errorRate, degradedRate: the share of failed (degraded) requests
+	// over Window is at most MaxRatio.
 	MaxRatio *float64 `json:"maxRatio,omitempty"`
+	// availability: the share of answered requests (ok or degraded) over
+	// Window is at least MinRatio.
+	MinRatio *float64 `json:"minRatio,omitempty"`
 
-	// Window limits latency and errorRate to requests sent in [from, to).
+	// Window limits the request kinds to requests sent in [from, to).
 	Window *Window `json:"window,omitempty"`
 }
 

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
@@ -15,7 +16,8 @@ import (
 )
 
 // Limits keep a scenario within what one machine can simulate: the sim
-// keeps every request's outcome (24 bytes each) and runs every pod.
+// keeps every service request's outcome (24 bytes each) and runs every
+// pod.
 const (
 	MaxDuration = 24 * time.Hour
 	MaxRequests = 50_000_000
@@ -30,7 +32,7 @@ func expectedRequests(l *Load) float64 {
 	}
 	d := l.Duration.Seconds()
 	switch l.Profile {
-	case ProfileConstant:
+	case ProfileConstant, ProfilePoisson:
 		return float64(l.Rate) * d
 	case ProfileRamp:
 		return float64(l.From+l.To) / 2 * d
@@ -49,8 +51,22 @@ func expectedRequests(l *Load) float64 {
 // Validate checks a defaulted scenario and returns every problem.
 func Validate(sc *Scenario) field.ErrorList {
 	var errs field.ErrorList
-	if sc.APIVersion != APIVersion {
-		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), sc.APIVersion, []string{APIVersion}))
+	spec := field.NewPath("spec")
+	switch sc.APIVersion {
+	case APIVersion:
+		if sc.Spec.Workload != nil {
+			errs = append(errs, field.Forbidden(spec.Child("workload"), "workload is the mcpsim.dev/v1alpha1 form; in v1alpha2 write services: [{name: gateway, role: gateway, replicas: 2, resources: {...}, work: {cpu: 10ms}, calls: [{service: user}]}] (or set apiVersion: mcpsim.dev/v1alpha1)"))
+		}
+		if sc.Spec.Load.CPUPerRequest != nil {
+			errs = append(errs, field.Forbidden(spec.Child("load", "cpuPerRequest"), "cpuPerRequest is the mcpsim.dev/v1alpha1 form; in v1alpha2 each service says what a request costs it: services[].work: {cpu: 10ms}"))
+		}
+	case APIVersionV1alpha1:
+		// A v1alpha1 file that converted cleanly carries APIVersion now.
+		if sc.Spec.Workload == nil {
+			errs = append(errs, field.Required(spec.Child("workload"), "a v1alpha1 scenario has one workload; for services[] set apiVersion: mcpsim.dev/v1alpha2"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), sc.APIVersion, []string{APIVersion, APIVersionV1alpha1}))
 	}
 	if sc.Kind != Kind {
 		errs = append(errs, field.NotSupported(field.NewPath("kind"), sc.Kind, []string{Kind}))
@@ -63,17 +79,13 @@ func Validate(sc *Scenario) field.ErrorList {
 			errs = append(errs, field.Invalid(md.Child("name"), sc.Metadata.Name, msg))
 		}
 	}
-	spec := field.NewPath("spec")
 	errs = append(errs, positive(spec.Child("duration"), sc.Spec.Duration)...)
 	if sc.Spec.Duration.Duration > MaxDuration {
 		errs = append(errs, field.Invalid(spec.Child("duration"), sc.Spec.Duration.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
 	}
-	if n := expectedRequests(&sc.Spec.Load); n > MaxRequests {
-		errs = append(errs, field.Invalid(spec.Child("load"), fmt.Sprintf("%.0f requests", n), fmt.Sprintf("more than the %d requests one run can hold: lower the rate or shorten the load", MaxRequests)))
-	}
 	errs = append(errs, validateCluster(&sc.Spec.Cluster, spec.Child("cluster"))...)
-	errs = append(errs, validateWorkload(&sc.Spec.Workload, spec.Child("workload"))...)
-	errs = append(errs, validateLoad(&sc.Spec.Load, sc.Spec.Duration.Duration, spec.Child("load"))...)
+	errs = append(errs, validateServices(sc.Spec.Services, spec.Child("services"))...)
+	errs = append(errs, validateLoad(&sc.Spec.Load, sc, spec.Child("load"))...)
 	faults := map[string]bool{}
 	for i := range sc.Spec.Faults {
 		errs = append(errs, validateFault(&sc.Spec.Faults[i], sc.Spec.Duration.Duration, faults, spec.Child("faults").Index(i))...)
@@ -83,10 +95,40 @@ func Validate(sc *Scenario) field.ErrorList {
 	}
 	names := map[string]bool{}
 	for i := range sc.Spec.Assertions {
-		errs = append(errs, validateAssertion(&sc.Spec.Assertions[i], sc.Spec.Duration.Duration, faults, names, spec.Child("assertions").Index(i))...)
+		errs = append(errs, validateAssertion(&sc.Spec.Assertions[i], sc, faults, names, spec.Child("assertions").Index(i))...)
 	}
 	return errs
 }
+
+// HopsPerRequest is how many service requests one entry request causes at
+// most (every call made once, no retries), or -1 when the call graph is
+// not a finite tree (a cycle, or an unknown service).
+func HopsPerRequest(sc *Scenario, entry string) int {
+	var hops func(name string, depth int) int
+	hops = func(name string, depth int) int {
+		s, ok := sc.ServiceByName(name)
+		if !ok || depth > len(sc.Spec.Services) {
+			return -1
+		}
+		n := 1
+		for _, c := range s.Calls {
+			h := hops(c.Service, depth+1)
+			if h < 0 {
+				return -1
+			}
+			n += h
+			if n > MaxHopsPerRequest {
+				return n
+			}
+		}
+		return n
+	}
+	return hops(entry, 0)
+}
+
+// MaxHopsPerRequest bounds the call tree of one request (every service
+// request is simulated and recorded).
+const MaxHopsPerRequest = 64
 
 func nonNegative(p *field.Path, d metav1.Duration) field.ErrorList {
 	if d.Duration < 0 {
@@ -149,17 +191,109 @@ func validateCluster(c *Cluster, p *field.Path) field.ErrorList {
 
 var roles = []string{RoleGateway, RoleUser, RoleOrder, RolePayment}
 
-func validateWorkload(w *Workload, p *field.Path) field.ErrorList {
+var (
+	distributions = []string{DistributionExponential, DistributionConstant}
+	fanOuts       = []string{FanOutParallel, FanOutSequential}
+	fallbacks     = []string{FallbackStatic, FallbackNone}
+)
+
+// validateServices checks each service, the names calls and the load use,
+// and that the call graph has no cycle.
+func validateServices(svcs []Service, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	switch w.Service {
+	if len(svcs) == 0 {
+		return append(errs, field.Required(p, "at least one service: services: [{name: gateway, role: gateway, resources: {requests: {cpu: 200m}}, work: {cpu: 10ms}}]"))
+	}
+	names := map[string]int{}
+	for i := range svcs {
+		sp := p.Index(i)
+		n := svcs[i].Name
+		if _, dup := names[n]; dup && n != "" {
+			errs = append(errs, field.Duplicate(sp.Child("name"), n))
+		}
+		names[n] = i
+		errs = append(errs, validateService(&svcs[i], sp)...)
+	}
+	known := make([]string, 0, len(svcs))
+	for i := range svcs {
+		known = append(known, svcs[i].Name)
+	}
+	for i := range svcs {
+		for j, c := range svcs[i].Calls {
+			cp := p.Index(i).Child("calls").Index(j).Child("service")
+			switch _, ok := names[c.Service]; {
+			case c.Service == "":
+				errs = append(errs, field.Required(cp, fmt.Sprintf("the called service, one of %v", known)))
+			case !ok:
+				errs = append(errs, field.NotSupported(cp, c.Service, known))
+			case c.Service == svcs[i].Name:
+				errs = append(errs, field.Invalid(cp, c.Service, "a service cannot call itself"))
+			}
+		}
+	}
+	// A cycle would make one request an endless chain of calls.
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := make([]int, len(svcs))
+	var visit func(i int) bool
+	visit = func(i int) bool {
+		state[i] = visiting
+		for j, c := range svcs[i].Calls {
+			k, ok := names[c.Service]
+			if !ok || k == i {
+				continue
+			}
+			if state[k] == visiting {
+				errs = append(errs, field.Invalid(p.Index(i).Child("calls").Index(j).Child("service"), c.Service, fmt.Sprintf("calls form a cycle (%s → %s → … → %s): a request would never end", svcs[i].Name, c.Service, svcs[i].Name)))
+				return false
+			}
+			if state[k] == unvisited && !visit(k) {
+				return false
+			}
+		}
+		state[i] = done
+		return true
+	}
+	for i := range svcs {
+		if state[i] == unvisited && !visit(i) {
+			break
+		}
+	}
+	return errs
+}
+
+func validateService(w *Service, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch w.Role {
 	case RoleGateway, RoleUser, RoleOrder, RolePayment:
 	case "":
-		errs = append(errs, field.Required(p.Child("service"), fmt.Sprintf("one of %v", roles)))
+		errs = append(errs, field.Required(p.Child("role"), fmt.Sprintf("one of %v", roles)))
 	default:
-		errs = append(errs, field.NotSupported(p.Child("service"), w.Service, roles))
+		errs = append(errs, field.NotSupported(p.Child("role"), w.Role, roles))
 	}
-	for _, msg := range validation.IsDNS1123Label(w.Name) {
-		errs = append(errs, field.Invalid(p.Child("name"), w.Name, msg))
+	if w.Name == "" && w.Role == "" {
+		errs = append(errs, field.Required(p.Child("name"), "the Deployment and Service name"))
+	}
+	errs = append(errs, positive(p.Child("work", "cpu"), w.Work.CPU)...)
+	if w.Work.CPU.Duration > MaxWork {
+		errs = append(errs, field.Invalid(p.Child("work", "cpu"), w.Work.CPU.Duration.String(), fmt.Sprintf("must be at most %s", MaxWork)))
+	}
+	if !slices.Contains(distributions, w.Work.Distribution) {
+		errs = append(errs, field.NotSupported(p.Child("work", "distribution"), w.Work.Distribution, distributions))
+	}
+	if !slices.Contains(fanOuts, w.FanOut) {
+		errs = append(errs, field.NotSupported(p.Child("fanOut"), w.FanOut, fanOuts))
+	}
+	for i := range w.Calls {
+		errs = append(errs, validateCall(&w.Calls[i], p.Child("calls").Index(i))...)
+	}
+	if w.Name != "" {
+		for _, msg := range validation.IsDNS1123Label(w.Name) {
+			errs = append(errs, field.Invalid(p.Child("name"), w.Name, msg))
+		}
 	}
 	if w.Replicas != nil && (*w.Replicas < 0 || *w.Replicas > MaxReplicas) {
 		errs = append(errs, field.Invalid(p.Child("replicas"), *w.Replicas, fmt.Sprintf("must be between 0 and %d", MaxReplicas)))
@@ -234,17 +368,71 @@ func validateWorkload(w *Workload, p *field.Path) field.ErrorList {
 	return errs
 }
 
-var profiles = []string{ProfileConstant, ProfileRamp, ProfileSteps, ProfileSine}
+// MaxWork bounds one request's CPU cost, and MaxRetries a call's retries.
+const (
+	MaxWork    = time.Hour
+	MaxRetries = 10
+)
 
-func validateLoad(l *Load, total time.Duration, p *field.Path) field.ErrorList {
+func validateCall(c *Call, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	if c.Timeout != nil {
+		errs = append(errs, positive(p.Child("timeout"), *c.Timeout)...)
+		if c.Timeout.Duration > MaxDuration {
+			errs = append(errs, field.Invalid(p.Child("timeout"), c.Timeout.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
+		}
+	}
+	if c.Retries < 0 || c.Retries > MaxRetries {
+		errs = append(errs, field.Invalid(p.Child("retries"), c.Retries, fmt.Sprintf("must be between 0 and %d", MaxRetries)))
+	}
+	if !slices.Contains(fallbacks, c.Fallback) {
+		errs = append(errs, field.NotSupported(p.Child("fallback"), c.Fallback, fallbacks))
+	}
+	if b := c.CircuitBreaker; b != nil {
+		bp := p.Child("circuitBreaker")
+		if b.ConsecutiveFailures != nil && *b.ConsecutiveFailures < 0 {
+			errs = append(errs, field.Invalid(bp.Child("consecutiveFailures"), *b.ConsecutiveFailures, "must not be negative (the breaker opens when consecutive failures exceed it)"))
+		}
+		if b.OpenFor != nil {
+			errs = append(errs, positive(bp.Child("openFor"), *b.OpenFor)...)
+			if b.OpenFor.Duration > MaxDuration {
+				errs = append(errs, field.Invalid(bp.Child("openFor"), b.OpenFor.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
+			}
+		}
+		if b.HalfOpenRequests != nil && *b.HalfOpenRequests < 1 {
+			errs = append(errs, field.Invalid(bp.Child("halfOpenRequests"), *b.HalfOpenRequests, "must be at least 1"))
+		}
+	}
+	return errs
+}
+
+var (
+	profiles      = []string{ProfileConstant, ProfilePoisson, ProfileRamp, ProfileSteps, ProfileSine}
+	arrivalKinds  = []string{ArrivalsUniform, ArrivalsPoisson}
+)
+
+func validateLoad(l *Load, sc *Scenario, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	total := sc.Spec.Duration.Duration
+	if _, ok := sc.ServiceByName(l.Target); !ok && len(sc.Spec.Services) > 0 {
+		errs = append(errs, field.NotFound(p.Child("target"), l.Target))
+	} else if hops := HopsPerRequest(sc, l.Target); hops > MaxHopsPerRequest {
+		errs = append(errs, field.Invalid(p.Child("target"), l.Target, fmt.Sprintf("one request to %s makes %d or more service requests; at most %d are simulated per request", l.Target, hops, MaxHopsPerRequest)))
+	} else if n := expectedRequests(l) * float64(max(hops, 1)); n > MaxRequests {
+		errs = append(errs, field.Invalid(p, fmt.Sprintf("%.0f service requests", n), fmt.Sprintf("more than the %d service requests one run can hold: lower the rate or shorten the load", MaxRequests)))
+	}
+	if !slices.Contains(arrivalKinds, l.Arrivals) {
+		errs = append(errs, field.NotSupported(p.Child("arrivals"), l.Arrivals, arrivalKinds))
+	} else if l.Profile == ProfilePoisson && l.Arrivals != ArrivalsPoisson {
+		errs = append(errs, field.Invalid(p.Child("arrivals"), l.Arrivals, "the poisson profile has poisson arrivals"))
+	}
 	rate := func(name string, v int, allowZero bool) {
 		if v < 0 || (!allowZero && v == 0) {
 			errs = append(errs, field.Invalid(p.Child(name), v, "must be a positive number of requests per second"))
 		}
 	}
 	switch l.Profile {
-	case ProfileConstant:
+	case ProfileConstant, ProfilePoisson:
 		rate("rate", l.Rate, false)
 	case ProfileRamp:
 		rate("from", l.From, true)
@@ -287,7 +475,6 @@ func validateLoad(l *Load, total time.Duration, p *field.Path) field.ErrorList {
 	} else if total > 0 {
 		errs = append(errs, field.Invalid(p.Child("start"), l.Start.Duration.String(), "load starts after the end of the scenario"))
 	}
-	errs = append(errs, positive(p.Child("cpuPerRequest"), l.CPUPerRequest)...)
 	errs = append(errs, positive(p.Child("timeout"), l.Timeout)...)
 	return errs
 }
@@ -350,10 +537,11 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 	return errs
 }
 
-var assertionTypes = []string{AssertReplicasReach, AssertReadyRecovers, AssertLatency, AssertErrorRate}
+var assertionTypes = []string{AssertReplicasReach, AssertReadyRecovers, AssertLatency, AssertErrorRate, AssertDegradedRate, AssertAvailability, AssertBreakerOpens, AssertBreakerCloses}
 
-func validateAssertion(a *Assertion, total time.Duration, faults, names map[string]bool, p *field.Path) field.ErrorList {
+func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	total := sc.Spec.Duration.Duration
 	switch {
 	case a.Name == "":
 		errs = append(errs, field.Required(p.Child("name"), "assertions are named in reports"))
@@ -361,6 +549,10 @@ func validateAssertion(a *Assertion, total time.Duration, faults, names map[stri
 		errs = append(errs, field.Duplicate(p.Child("name"), a.Name))
 	}
 	names[a.Name] = true
+	svc, svcOK := sc.ServiceByName(a.Service)
+	if !svcOK && len(sc.Spec.Services) > 0 {
+		errs = append(errs, field.NotFound(p.Child("service"), a.Service))
+	}
 	required := func(name string, set bool, why string) {
 		if !set {
 			errs = append(errs, field.Required(p.Child(name), why))
@@ -371,16 +563,67 @@ func validateAssertion(a *Assertion, total time.Duration, faults, names map[stri
 			errs = append(errs, field.Forbidden(p.Child(name), fmt.Sprintf("not used by type %s", a.Type)))
 		}
 	}
-	switch a.Type {
-	case AssertReplicasReach, AssertReadyRecovers:
-		required("atLeast", a.AtLeast != nil, "the replica count to reach")
-		required("within", a.Within != nil, "the time allowed")
-		required("after", a.After != nil, "the moment the clock starts: {time: 2m} or {fault: NAME}")
-		if a.AtLeast != nil && *a.AtLeast < 0 {
-			errs = append(errs, field.Invalid(p.Child("atLeast"), *a.AtLeast, "must not be negative"))
+	ratio := func(name string, v *float64, why string) {
+		required(name, v != nil, why)
+		if v != nil && (*v < 0 || *v > 1) {
+			errs = append(errs, field.Invalid(p.Child(name), *v, "must be in [0, 1]"))
 		}
+	}
+	checkWithin := func() {
+		required("within", a.Within != nil, "the time allowed")
 		if a.Within != nil {
 			errs = append(errs, positive(p.Child("within"), *a.Within)...)
+		}
+	}
+	checkAfter := func() {
+		if a.After == nil {
+			return
+		}
+		ap := p.Child("after")
+		switch {
+		case a.After.Time != nil && a.After.Fault != "":
+			errs = append(errs, field.Invalid(ap, "", "give either time or fault, not both"))
+		case a.After.Time != nil:
+			errs = append(errs, nonNegative(ap.Child("time"), *a.After.Time)...)
+		case a.After.Fault != "":
+			if !faults[a.After.Fault] {
+				errs = append(errs, field.NotFound(ap.Child("fault"), a.After.Fault))
+			}
+		default:
+			errs = append(errs, field.Required(ap, "time or fault"))
+		}
+	}
+	isBreaker := a.Type == AssertBreakerOpens || a.Type == AssertBreakerCloses
+	if isBreaker && svcOK {
+		if len(svc.Calls) == 0 {
+			errs = append(errs, field.Invalid(p.Child("service"), a.Service, "this service makes no calls, so it has no circuit breakers"))
+		} else if a.Downstream != "" && !slices.ContainsFunc(svc.Calls, func(c Call) bool { return c.Service == a.Downstream }) {
+			var called []string
+			for _, c := range svc.Calls {
+				called = append(called, c.Service)
+			}
+			errs = append(errs, field.NotSupported(p.Child("downstream"), a.Downstream, called))
+		}
+	}
+	if !isBreaker {
+		unused("downstream", a.Downstream != "")
+	}
+	switch a.Type {
+	case AssertReplicasReach, AssertReadyRecovers:
+		if a.Type == AssertReplicasReach {
+			if (a.AtLeast == nil) == (a.AtMost == nil) {
+				errs = append(errs, field.Required(p.Child("atLeast"), "the replica count to reach: atLeast (scale-out) or atMost (scale-down), one of them"))
+			}
+		} else {
+			required("atLeast", a.AtLeast != nil, "the replica count to reach")
+			unused("atMost", a.AtMost != nil)
+		}
+		checkWithin()
+		required("after", a.After != nil, "the moment the clock starts: {time: 2m} or {fault: NAME}")
+		for name, v := range map[string]*int32{"atLeast": a.AtLeast, "atMost": a.AtMost} {
+			if v != nil && *v < 0 {
+				errs = append(errs, field.Invalid(p.Child(name), *v, "must not be negative"))
+			}
 		}
 		if a.Type == AssertReplicasReach && a.Of != "ready" && a.Of != "desired" {
 			errs = append(errs, field.NotSupported(p.Child("of"), a.Of, []string{"ready", "desired"}))
@@ -391,27 +634,29 @@ func validateAssertion(a *Assertion, total time.Duration, faults, names map[stri
 				errs = append(errs, field.Required(p.Child("after", "fault"), "readyRecovers counts from a fault's injection"))
 			}
 		}
-		if a.After != nil {
-			ap := p.Child("after")
-			switch {
-			case a.After.Time != nil && a.After.Fault != "":
-				errs = append(errs, field.Invalid(ap, "", "give either time or fault, not both"))
-			case a.After.Time != nil:
-				errs = append(errs, nonNegative(ap.Child("time"), *a.After.Time)...)
-			case a.After.Fault != "":
-				if !faults[a.After.Fault] {
-					errs = append(errs, field.NotFound(ap.Child("fault"), a.After.Fault))
-				}
-			default:
-				errs = append(errs, field.Required(ap, "time or fault"))
-			}
-		}
+		checkAfter()
 		unused("quantile", a.Quantile != nil)
 		unused("max", a.Max != nil)
 		unused("maxRatio", a.MaxRatio != nil)
+		unused("minRatio", a.MinRatio != nil)
 		unused("window", a.Window != nil)
-	case AssertLatency, AssertErrorRate:
-		if a.Type == AssertLatency {
+	case AssertBreakerOpens, AssertBreakerCloses:
+		checkWithin()
+		if a.Type == AssertBreakerOpens {
+			required("after", a.After != nil, "the moment the clock starts: {time: 2m} or {fault: NAME}")
+		}
+		checkAfter()
+		unused("atLeast", a.AtLeast != nil)
+		unused("atMost", a.AtMost != nil)
+		unused("of", a.Of != "")
+		unused("quantile", a.Quantile != nil)
+		unused("max", a.Max != nil)
+		unused("maxRatio", a.MaxRatio != nil)
+		unused("minRatio", a.MinRatio != nil)
+		unused("window", a.Window != nil)
+	case AssertLatency, AssertErrorRate, AssertDegradedRate, AssertAvailability:
+		switch a.Type {
+		case AssertLatency:
 			required("quantile", a.Quantile != nil, "e.g. 0.99")
 			required("max", a.Max != nil, "the latency bound, e.g. 250ms")
 			if a.Quantile != nil && (*a.Quantile <= 0 || *a.Quantile > 1) {
@@ -421,11 +666,15 @@ func validateAssertion(a *Assertion, total time.Duration, faults, names map[stri
 				errs = append(errs, positive(p.Child("max"), *a.Max)...)
 			}
 			unused("maxRatio", a.MaxRatio != nil)
-		} else {
-			required("maxRatio", a.MaxRatio != nil, "the largest allowed share of failed requests, e.g. 0.01")
-			if a.MaxRatio != nil && (*a.MaxRatio < 0 || *a.MaxRatio > 1) {
-				errs = append(errs, field.Invalid(p.Child("maxRatio"), *a.MaxRatio, "must be in [0, 1]"))
-			}
+			unused("minRatio", a.MinRatio != nil)
+		case AssertErrorRate, AssertDegradedRate:
+			ratio("maxRatio", a.MaxRatio, "the largest allowed share of requests, e.g. 0.01")
+			unused("minRatio", a.MinRatio != nil)
+			unused("quantile", a.Quantile != nil)
+			unused("max", a.Max != nil)
+		case AssertAvailability:
+			ratio("minRatio", a.MinRatio, "the smallest allowed share of answered (ok or degraded) requests, e.g. 0.999")
+			unused("maxRatio", a.MaxRatio != nil)
 			unused("quantile", a.Quantile != nil)
 			unused("max", a.Max != nil)
 		}
@@ -440,6 +689,7 @@ func validateAssertion(a *Assertion, total time.Duration, faults, names map[stri
 			}
 		}
 		unused("atLeast", a.AtLeast != nil)
+		unused("atMost", a.AtMost != nil)
 		unused("within", a.Within != nil)
 		unused("after", a.After != nil)
 		unused("of", a.Of != "")

@@ -1,6 +1,7 @@
-// Package timeline is the one record of a run: every request's outcome,
-// periodic cluster observations, events and faults. Backends write it;
-// assertions and reports only read it.
+// Package timeline is the one record of a run: every request's outcome
+// at every service, periodic observations of each service, events, faults
+// and circuit-breaker transitions. Backends write it; assertions and
+// reports only read it.
 package timeline
 
 import (
@@ -20,13 +21,16 @@ type Request struct {
 	Code    uint16
 	// Err indexes Timeline.ErrorKinds; 0 means no error.
 	Err uint16
+	// Degraded marks a success answered in part by a fallback (a
+	// downstream call failed or its breaker was open).
+	Degraded bool
 }
 
 // OK reports whether the request succeeded as Vegeta counts success
-// (status 200–399 and no error).
+// (status 200–399 and no error); a degraded answer is a success.
 func (r Request) OK() bool { return r.Err == 0 && r.Code >= 200 && r.Code < 400 }
 
-// Sample is a periodic observation of the workload.
+// Sample is a periodic observation of one service.
 type Sample struct {
 	T time.Duration `json:"t"`
 	// Desired is the Deployment's spec.replicas (the HPA's decision).
@@ -63,16 +67,47 @@ type Fault struct {
 	Error   string        `json:"error,omitempty"`
 }
 
+// BreakerTransition is one circuit breaker's change of state. Every pod of
+// a calling service has its own breaker per downstream call.
+type BreakerTransition struct {
+	T          time.Duration `json:"t"`
+	Service    string        `json:"service"`
+	Pod        string        `json:"pod"`
+	Downstream string        `json:"downstream"`
+	From       string        `json:"from"`
+	To         string        `json:"to"`
+}
+
+// Service is the record of one service.
+type Service struct {
+	Name string
+	Role string
+	// Requests are the requests the service received, as its callers saw
+	// them (latency includes the network; a caller's timeout ends them).
+	// The entry service's requests are the load generator's.
+	Requests []Request
+	Samples  []Sample
+}
+
+// Window returns the requests sent in [from, to). Requests must be sorted.
+func (s *Service) Window(from, to time.Duration) []Request {
+	lo, _ := slices.BinarySearchFunc(s.Requests, from, func(r Request, d time.Duration) int { return cmp.Compare(r.Sent, d) })
+	hi, _ := slices.BinarySearchFunc(s.Requests, to, func(r Request, d time.Duration) int { return cmp.Compare(r.Sent, d) })
+	return s.Requests[lo:hi]
+}
+
 // Timeline is the record of one run.
 type Timeline struct {
 	// Start is the run's start on the backend's clock (a fixed epoch on
 	// the sim backend).
-	Start      time.Time
-	Duration   time.Duration
-	Requests   []Request
-	Samples    []Sample
+	Start    time.Time
+	Duration time.Duration
+	// Entry names the service the load targets.
+	Entry      string
+	Services   []*Service
 	Events     []Event
 	Faults     []Fault
+	Breakers   []BreakerTransition
 	ErrorKinds []string
 	errIndex   map[string]uint16
 }
@@ -81,6 +116,26 @@ type Timeline struct {
 func New(start time.Time) *Timeline {
 	return &Timeline{Start: start, ErrorKinds: []string{""}, errIndex: map[string]uint16{"": 0}}
 }
+
+// AddService adds a service's record.
+func (t *Timeline) AddService(name, role string) *Service {
+	s := &Service{Name: name, Role: role}
+	t.Services = append(t.Services, s)
+	return s
+}
+
+// Service returns the named service's record (nil if none).
+func (t *Timeline) Service(name string) *Service {
+	for _, s := range t.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// EntryService is the record of the load's target (nil if none).
+func (t *Timeline) EntryService() *Service { return t.Service(t.Entry) }
 
 // errorKind interns an error message.
 func (t *Timeline) errorKind(msg string) uint16 {
@@ -93,14 +148,18 @@ func (t *Timeline) errorKind(msg string) uint16 {
 	return i
 }
 
-// AddRequest records a request given by offset, latency, status code and
-// error message ("" for none). It is the allocation-free path the sim uses.
-func (t *Timeline) AddRequest(sent, latency time.Duration, code uint16, err string) {
-	var e uint16
-	if err != "" {
-		e = t.errorKind(err)
+// ErrorKind interns an error message for Request.Err ("" is 0).
+func (t *Timeline) ErrorKind(msg string) uint16 {
+	if msg == "" {
+		return 0
 	}
-	t.Requests = append(t.Requests, Request{Sent: sent, Latency: latency, Code: code, Err: e})
+	return t.errorKind(msg)
+}
+
+// AddRequest records a request to s given by offset, latency, status code
+// and error message ("" for none).
+func (t *Timeline) AddRequest(s *Service, sent, latency time.Duration, code uint16, err string) {
+	s.Requests = append(s.Requests, Request{Sent: sent, Latency: latency, Code: code, Err: t.ErrorKind(err)})
 }
 
 // AddEvent records an event.
@@ -108,10 +167,10 @@ func (t *Timeline) AddEvent(at time.Duration, kind, object, msg string) {
 	t.Events = append(t.Events, Event{T: at, Kind: kind, Object: object, Message: msg})
 }
 
-// Result converts a recorded request back into a Vegeta result, for
+// Result converts a recorded request of s back into a Vegeta result, for
 // writing results files the vegeta CLI can read.
-func (t *Timeline) Result(i int, attack string) vegeta.Result {
-	r := t.Requests[i]
+func (t *Timeline) Result(s *Service, i int, attack string) vegeta.Result {
+	r := s.Requests[i]
 	return vegeta.Result{
 		Attack:    attack,
 		Seq:       uint64(i),
@@ -123,17 +182,12 @@ func (t *Timeline) Result(i int, attack string) vegeta.Result {
 	}
 }
 
-// SortRequests orders requests by send time; backends record them as they
-// complete.
+// SortRequests orders every service's requests by send time; backends
+// record them as they complete.
 func (t *Timeline) SortRequests() {
-	slices.SortStableFunc(t.Requests, func(a, b Request) int { return cmp.Compare(a.Sent, b.Sent) })
-}
-
-// Window returns the requests sent in [from, to). Requests must be sorted.
-func (t *Timeline) Window(from, to time.Duration) []Request {
-	lo, _ := slices.BinarySearchFunc(t.Requests, from, func(r Request, d time.Duration) int { return cmp.Compare(r.Sent, d) })
-	hi, _ := slices.BinarySearchFunc(t.Requests, to, func(r Request, d time.Duration) int { return cmp.Compare(r.Sent, d) })
-	return t.Requests[lo:hi]
+	for _, s := range t.Services {
+		slices.SortStableFunc(s.Requests, func(a, b Request) int { return cmp.Compare(a.Sent, b.Sent) })
+	}
 }
 
 // FaultAt returns the record of the named fault.

@@ -26,22 +26,27 @@ func TestQuantileNearestRank(t *testing.T) {
 
 func TestWindowAndErrors(t *testing.T) {
 	tl := New(time.Unix(0, 0))
-	tl.AddRequest(3*time.Second, time.Millisecond, 200, "")
-	tl.AddRequest(1*time.Second, time.Millisecond, 0, "timeout")
-	tl.AddRequest(2*time.Second, time.Millisecond, 0, "timeout")
-	tl.AddRequest(2*time.Second, time.Millisecond, 0, "connection refused")
+	s := tl.AddService("gw", "gateway")
+	tl.Entry = "gw"
+	tl.AddRequest(s, 3*time.Second, time.Millisecond, 200, "")
+	tl.AddRequest(s, 1*time.Second, time.Millisecond, 0, "timeout")
+	tl.AddRequest(s, 2*time.Second, time.Millisecond, 0, "timeout")
+	tl.AddRequest(s, 2*time.Second, time.Millisecond, 0, "connection refused")
 	tl.SortRequests()
-	w := tl.Window(2*time.Second, 3*time.Second)
+	if tl.EntryService() != s || tl.Service("nope") != nil {
+		t.Fatal("service lookup")
+	}
+	w := s.Window(2*time.Second, 3*time.Second)
 	if len(w) != 2 {
 		t.Fatalf("window [2s,3s) has %d requests, want 2", len(w))
 	}
 	if len(tl.ErrorKinds) != 3 {
 		t.Fatalf("error kinds %v: want interned, 2 distinct + none", tl.ErrorKinds)
 	}
-	if tl.Requests[0].OK() || !tl.Requests[3].OK() {
-		t.Fatalf("OK() wrong: %+v", tl.Requests)
+	if s.Requests[0].OK() || !s.Requests[3].OK() {
+		t.Fatalf("OK() wrong: %+v", s.Requests)
 	}
-	r := tl.Result(0, "a")
+	r := tl.Result(s, 0, "a")
 	if r.Error != "timeout" || !r.Timestamp.Equal(time.Unix(1, 0)) {
 		t.Fatalf("Result(0) = %+v", r)
 	}

@@ -20,11 +20,11 @@ import (
 // resolution, as metrics-server does from the kubelets: a pod's usage is
 // the CPU it used between its last two scrapes, so a new pod has no sample
 // until its second scrape.
-func (w *world) scheduleMetricsServer() {
-	res := w.wl.MetricResolution()
+func (w *world) scheduleMetricsServer(s *service) {
+	res := s.spec.MetricResolution()
 	var scrape func()
 	scrape = func() {
-		for _, p := range w.pods {
+		for _, p := range s.pods {
 			if !p.running || p.gone {
 				continue
 			}
@@ -47,6 +47,7 @@ func (w *world) scheduleMetricsServer() {
 // the simulated metrics API and scales the Deployment.
 type hpaController struct {
 	w           *world
+	s           *service
 	cfg         hpa.Config
 	spec        *autoscalingv2.HorizontalPodAutoscalerSpec
 	state       hpa.State
@@ -55,11 +56,11 @@ type hpaController struct {
 	containers []hpa.Container
 }
 
-func newHPAController(w *world) *hpaController {
-	c := &hpaController{w: w, cfg: w.wl.HPAConfig(), spec: w.wl.HPA, utilization: -1}
-	requests := map[corev1.ResourceName]int64{corev1.ResourceCPU: w.podCPU}
-	if w.podMem > 0 {
-		requests[corev1.ResourceMemory] = w.podMem * 1000 // milli-units, as the HPA counts
+func newHPAController(w *world, s *service) *hpaController {
+	c := &hpaController{w: w, s: s, cfg: s.spec.HPAConfig(), spec: s.spec.HPA, utilization: -1}
+	requests := map[corev1.ResourceName]int64{corev1.ResourceCPU: s.podCPU}
+	if s.podMem > 0 {
+		requests[corev1.ResourceMemory] = s.podMem * 1000 // milli-units, as the HPA counts
 	}
 	c.containers = []hpa.Container{{Name: "app", Requests: requests}}
 	// A new HPA is first synced one period after it is created.
@@ -68,10 +69,10 @@ func newHPAController(w *world) *hpaController {
 }
 
 func (c *hpaController) sync() {
-	w := c.w
+	w, s := c.w, c.s
 	var pods []hpa.Pod
 	statusReplicas := int32(0)
-	for _, p := range w.pods {
+	for _, p := range s.pods {
 		hp := hpa.Pod{Name: p.name, Phase: corev1.PodPending, Deleting: p.deleting, Containers: c.containers}
 		if !p.deleting {
 			statusReplicas++
@@ -90,22 +91,22 @@ func (c *hpaController) sync() {
 		}
 		pods = append(pods, hp)
 	}
-	res := c.cfg.Reconcile(w.at(w.now), c.spec, hpa.Scale{SpecReplicas: w.desired, StatusReplicas: statusReplicas}, pods, c, &c.state)
+	res := c.cfg.Reconcile(w.at(w.now), c.spec, hpa.Scale{SpecReplicas: s.desired, StatusReplicas: statusReplicas}, pods, c, &c.state)
 	for _, m := range res.Metrics {
 		if m.Utilization != nil {
 			c.utilization = *m.Utilization
 		}
 	}
-	if res.Rescale && res.DesiredReplicas != w.desired {
+	if res.Rescale && res.DesiredReplicas != s.desired {
 		reason := ""
 		if cond, ok := res.Condition(autoscalingv2.ScalingLimited); ok && cond.Status == corev1.ConditionTrue {
 			reason = " (limited: " + cond.Reason + ")"
 		}
-		w.tl.AddEvent(w.now, "SuccessfulRescale", w.wl.Name, fmt.Sprintf("New size: %d; reason: cpu utilization %d%%%s", res.DesiredReplicas, c.utilization, reason))
-		w.desired = res.DesiredReplicas
-		w.reconcileReplicaSet()
+		w.tl.AddEvent(w.now, "SuccessfulRescale", s.name, fmt.Sprintf("New size: %d; reason: cpu utilization %d%%%s", res.DesiredReplicas, c.utilization, reason))
+		s.desired = res.DesiredReplicas
+		w.reconcileReplicaSet(s)
 	} else if res.Err != nil {
-		w.tl.AddEvent(w.now, "FailedComputeMetricsReplicas", w.wl.Name, res.Err.Error())
+		w.tl.AddEvent(w.now, "FailedComputeMetricsReplicas", s.name, res.Err.Error())
 	}
 	if next := w.now + c.cfg.SyncPeriod; next <= w.end {
 		w.events.push(next, c.sync)
@@ -119,7 +120,7 @@ func (c *hpaController) ResourceMetrics(resource corev1.ResourceName) ([]hpa.Res
 		return nil, fmt.Errorf("the sim's metrics-server reports cpu only, not %s", resource)
 	}
 	var out []hpa.ResourceSample
-	for _, p := range c.w.pods {
+	for _, p := range c.s.pods {
 		if !p.hasSample {
 			continue
 		}
@@ -156,20 +157,22 @@ func (w *world) inject(f *scenario.Fault) {
 		sel.Namespaces = []string{ns}
 	}
 	var candidates []*pod
-	for _, p := range w.pods {
-		if p.deleting || p.gone {
-			continue
-		}
-		t := faults.Target{Name: p.name, Namespace: "default", Phase: string(corev1.PodPending), Labels: w.podLabels()}
-		var nodeLabels map[string]string
-		if p.node != nil {
-			t.Node, nodeLabels = p.node.name, p.node.labels
-		}
-		if p.running {
-			t.Phase = string(corev1.PodRunning)
-		}
-		if ok, err := faults.Matches(&sel, t, nodeLabels); err == nil && ok {
-			candidates = append(candidates, p)
+	for _, s := range w.services {
+		for _, p := range s.pods {
+			if p.deleting || p.gone {
+				continue
+			}
+			t := faults.Target{Name: p.name, Namespace: "default", Phase: string(corev1.PodPending), Labels: s.labels}
+			var nodeLabels map[string]string
+			if p.node != nil {
+				t.Node, nodeLabels = p.node.name, p.node.labels
+			}
+			if p.running {
+				t.Phase = string(corev1.PodRunning)
+			}
+			if ok, err := faults.Matches(&sel, t, nodeLabels); err == nil && ok {
+				candidates = append(candidates, p)
+			}
 		}
 	}
 	slices.SortFunc(candidates, func(a, b *pod) int { return strings.Compare(a.name, b.name) })
@@ -193,7 +196,3 @@ func (w *world) inject(f *scenario.Fault) {
 	}
 }
 
-// podLabels are the labels of the workload's pods.
-func (w *world) podLabels() map[string]string {
-	return map[string]string{"app": w.wl.Name, "app.kubernetes.io/name": w.wl.Name, "mcpsim.dev/role": w.wl.Service}
-}

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/mcpsim/mcpsim/pkg/reference"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
 // node is one node of a pool.
@@ -20,9 +23,10 @@ type node struct {
 	reqMem int64
 }
 
-// pod is one pod of the workload.
+// pod is one pod of a service.
 type pod struct {
 	name    string
+	svc     *service
 	created time.Duration
 	node    *node
 	bound   time.Duration // scheduled and accepted by the kubelet: status.startTime
@@ -35,6 +39,9 @@ type pod struct {
 	deleting   bool // graceful deletion in progress
 	gone       bool // no longer serving (killed, or drained after deletion)
 	srv        server
+	// breakers are the pod's circuit breakers, one per call of its
+	// service (nil where disabled).
+	breakers []*reference.Breaker
 
 	// metrics-server's last two scrapes
 	scraped   bool
@@ -77,9 +84,9 @@ func podResources(r corev1.ResourceRequirements) (cpu, mem int64, capacity float
 }
 
 // activePods are the pods the ReplicaSet counts: not being deleted.
-func (w *world) activePods() []*pod {
+func (s *service) activePods() []*pod {
 	var out []*pod
-	for _, p := range w.pods {
+	for _, p := range s.pods {
 		if !p.deleting && !p.gone {
 			out = append(out, p)
 		}
@@ -89,11 +96,11 @@ func (w *world) activePods() []*pod {
 
 // reconcileReplicaSet creates or deletes pods to match the desired count
 // (the ReplicaSet controller, reacting at once to every change it watches).
-func (w *world) reconcileReplicaSet() {
-	active := w.activePods()
-	diff := int(w.desired) - len(active)
+func (w *world) reconcileReplicaSet(s *service) {
+	active := s.activePods()
+	diff := int(s.desired) - len(active)
 	for ; diff > 0; diff-- {
-		w.createPod()
+		w.createPod(s)
 	}
 	if diff < 0 {
 		slices.SortStableFunc(active, w.deletionOrder)
@@ -133,11 +140,12 @@ func (w *world) deletionOrder(a, b *pod) int {
 	return -cmp.Compare(a.created, b.created)
 }
 
-func (w *world) createPod() {
-	w.podSeq++
-	p := &pod{name: fmt.Sprintf("%s-%05d", w.wl.Name, w.podSeq), created: w.now}
-	p.srv = server{capacity: w.podCapacity, last: w.now, idx: -1}
-	w.pods = append(w.pods, p)
+func (w *world) createPod(s *service) {
+	s.podSeq++
+	p := &pod{name: fmt.Sprintf("%s-%05d", s.name, s.podSeq), svc: s, created: w.now}
+	p.srv = server{capacity: s.podCapacity, last: w.now, idx: -1}
+	w.newBreakers(s, p)
+	s.pods = append(s.pods, p)
 	w.tl.AddEvent(w.now, "PodCreated", p.name, "")
 	w.schedule(p)
 }
@@ -146,11 +154,12 @@ func (w *world) createPod() {
 // affinity and resources; score by least allocated (the default
 // NodeResourcesFit strategy); break ties at random as selectHost does.
 func (w *world) schedule(p *pod) bool {
-	cpu, mem := w.podCPU, w.podMem
+	s := p.svc
+	cpu, mem := s.podCPU, s.podMem
 	var best []*node
 	bestScore := int64(-1)
 	for _, n := range w.nodes {
-		if !w.nodeAdmits(n) || n.reqCPU+cpu > n.cpu || n.reqMem+mem > n.mem {
+		if !s.nodeAdmits(n) || n.reqCPU+cpu > n.cpu || n.reqMem+mem > n.mem {
 			continue
 		}
 		score := (leastAllocated(n.cpu, n.reqCPU+cpu) + leastAllocated(n.mem, n.reqMem+mem)) / 2
@@ -171,7 +180,7 @@ func (w *world) schedule(p *pod) bool {
 	p.node, p.bound = n, w.now
 	p.srv.last = w.now
 	w.tl.AddEvent(w.now, "Scheduled", p.name, "assigned to "+n.name)
-	sl := w.wl.StartupLatency
+	sl := s.startup
 	startup := sl.Min.Duration
 	if spread := sl.Max.Duration - sl.Min.Duration; spread > 0 {
 		startup += time.Duration(w.rng.Int64N(int64(spread) + 1))
@@ -188,16 +197,16 @@ func leastAllocated(capacity, requested int64) int64 {
 }
 
 // nodeAdmits applies the taint and node-affinity filters.
-func (w *world) nodeAdmits(n *node) bool {
+func (s *service) nodeAdmits(n *node) bool {
 	for _, t := range n.taints {
 		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
 			return false
 		}
 	}
-	if w.affinity != nil {
+	if s.affinity != nil {
 		obj := &corev1.Node{}
 		obj.Labels = n.labels
-		if ok, err := w.affinity.Match(obj); err != nil || !ok {
+		if ok, err := s.affinity.Match(obj); err != nil || !ok {
 			return false
 		}
 	}
@@ -206,9 +215,11 @@ func (w *world) nodeAdmits(n *node) bool {
 
 // retryPending schedules pods that found no node, after resources freed.
 func (w *world) retryPending() {
-	for _, p := range w.pods {
-		if p.node == nil && !p.deleting && !p.gone {
-			w.schedule(p)
+	for _, s := range w.services {
+		for _, p := range s.pods {
+			if p.node == nil && !p.deleting && !p.gone {
+				w.schedule(p)
+			}
 		}
 	}
 }
@@ -220,7 +231,7 @@ func (w *world) containerStarted(p *pod) {
 	p.running, p.started = true, w.now
 	p.readySince = p.bound // Ready=False since the kubelet accepted the pod
 	w.tl.AddEvent(w.now, "Started", p.name, "container started")
-	pr := w.wl.ReadinessProbe
+	pr := p.svc.probe
 	firstReady := time.Duration(pr.InitialDelaySeconds)*time.Second + time.Duration(pr.SuccessThreshold-1)*time.Duration(pr.PeriodSeconds)*time.Second
 	w.events.push(w.now+firstReady, func() { w.becameReady(p) })
 }
@@ -231,10 +242,11 @@ func (w *world) becameReady(p *pod) {
 	}
 	p.ready, p.readySince = true, w.now
 	w.tl.AddEvent(w.now, "Ready", p.name, "readiness probe succeeded")
-	w.events.push(w.now+w.wl.EndpointsDelay.Duration, func() {
+	s := p.svc
+	w.events.push(w.now+s.endpointsDelay, func() {
 		if p.ready && !p.gone && !p.deleting && !p.inLB {
 			p.inLB = true
-			w.lb = append(w.lb, p)
+			s.lb = append(s.lb, p)
 		}
 	})
 }
@@ -244,8 +256,9 @@ func (w *world) removeFromLB(p *pod) {
 		return
 	}
 	p.inLB = false
-	if i := slices.Index(w.lb, p); i >= 0 {
-		w.lb = slices.Delete(w.lb, i, i+1)
+	s := p.svc
+	if i := slices.Index(s.lb, p); i >= 0 {
+		s.lb = slices.Delete(s.lb, i, i+1)
 	}
 }
 
@@ -253,8 +266,8 @@ func (w *world) releaseNode(p *pod) {
 	if p.node == nil {
 		return
 	}
-	p.node.reqCPU -= w.podCPU
-	p.node.reqMem -= w.podMem
+	p.node.reqCPU -= p.svc.podCPU
+	p.node.reqMem -= p.svc.podMem
 }
 
 // deletePod deletes a pod gracefully (scale-down): it leaves the endpoints
@@ -264,7 +277,7 @@ func (w *world) deletePod(p *pod) {
 	p.deleting = true
 	p.ready = false
 	w.tl.AddEvent(w.now, "Killing", p.name, "scale down: graceful termination")
-	w.events.push(w.now+w.wl.EndpointsDelay.Duration, func() {
+	w.events.push(w.now+p.svc.endpointsDelay, func() {
 		w.removeFromLB(p)
 		w.podGone(p)
 	})
@@ -277,14 +290,11 @@ func (w *world) killPod(p *pod, reason string) {
 	if p.gone {
 		return
 	}
-	for _, arrival := range p.srv.drain() {
-		w.tl.AddRequest(arrival, w.now-arrival+networkRTT, 0, errReset)
-	}
-	w.servers.update(&p.srv, 0, false)
+	w.killHops(p)
 	p.ready = false
 	w.tl.AddEvent(w.now, "Killing", p.name, reason)
 	w.podGone(p)
-	w.events.push(w.now+w.wl.EndpointsDelay.Duration, func() { w.removeFromLB(p) })
+	w.events.push(w.now+p.svc.endpointsDelay, func() { w.removeFromLB(p) })
 }
 
 // podGone frees the pod's node and lets the ReplicaSet replace it.
@@ -293,10 +303,19 @@ func (w *world) podGone(p *pod) {
 		return
 	}
 	p.gone, p.running = true, false
-	w.releaseNode(p)
-	if i := slices.Index(w.pods, p); i >= 0 {
-		w.pods = slices.Delete(w.pods, i, i+1)
+	for c, b := range p.breakers {
+		if b != nil && b.State() != reference.Closed {
+			// The breaker goes with its pod; assertions must not wait for
+			// it to close.
+			w.tl.Breakers = append(w.tl.Breakers, timeline.BreakerTransition{T: w.now, Service: p.svc.name, Pod: p.name,
+				Downstream: p.svc.calls[c].target.name, From: b.State().String(), To: "removed"})
+		}
 	}
-	w.reconcileReplicaSet()
+	w.releaseNode(p)
+	s := p.svc
+	if i := slices.Index(s.pods, p); i >= 0 {
+		s.pods = slices.Delete(s.pods, i, i+1)
+	}
+	w.reconcileReplicaSet(s)
 	w.retryPending()
 }

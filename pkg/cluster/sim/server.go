@@ -16,8 +16,9 @@ import (
 // server keeps the attained service v that every request in flight has
 // received; a request arriving when the attained service is v0 with work w
 // completes when v reaches v0+w. Requests are therefore kept in a min-heap
-// by finish value. Because every request has the same client timeout,
-// deadlines are ordered like arrivals and live in a FIFO.
+// by finish value. Deadlines are not the server's business: a request
+// whose caller gave up is cancelled (cancel), and dropped from the heap
+// lazily.
 type server struct {
 	capacity float64 // cores: the CPU limit, or the request if no limit
 	v        float64 // attained service per request in flight, core-seconds
@@ -28,20 +29,17 @@ type server struct {
 	jobs []job
 	free []int32
 	heap []int32 // by finish
-	fifo []int32 // by arrival
-	head int     // first element of fifo in use
 
-	// next is the time of the server's next completion or timeout; idx is
-	// its position in the world's server heap (-1 when absent).
+	// next is the time of the server's next completion; idx is its
+	// position in the world's server heap (-1 when absent).
 	next time.Duration
 	idx  int
 }
 
 type job struct {
-	arrival time.Duration
-	finish  float64
-	done    bool
-	refs    uint8 // 2 while in heap and fifo
+	finish float64
+	hop    int32 // the request (world.hops index)
+	done   bool  // cancelled; still in the heap
 }
 
 // rate is the service rate of each request in flight, in cores.
@@ -66,8 +64,9 @@ func (s *server) advance(now time.Duration) {
 	s.last = now
 }
 
-// add starts a request needing work core-seconds at now (after advance).
-func (s *server) add(now time.Duration, work float64) {
+// add starts request hop needing work core-seconds (after advance) and
+// returns its job index.
+func (s *server) add(hop int32, work float64) int32 {
 	var i int32
 	if n := len(s.free); n > 0 {
 		i = s.free[n-1]
@@ -76,114 +75,70 @@ func (s *server) add(now time.Duration, work float64) {
 		s.jobs = append(s.jobs, job{})
 		i = int32(len(s.jobs) - 1)
 	}
-	s.jobs[i] = job{arrival: now, finish: s.v + work, refs: 2}
+	s.jobs[i] = job{finish: s.v + work, hop: hop}
 	s.live++
 	s.heapPush(i)
-	s.fifo = append(s.fifo, i)
+	return i
 }
 
-func (s *server) release(i int32) {
-	s.jobs[i].refs--
-	if s.jobs[i].refs == 0 {
-		s.free = append(s.free, i)
+// cancel stops job i (after advance): the caller went away.
+func (s *server) cancel(i int32) {
+	if !s.jobs[i].done {
+		s.jobs[i].done = true
+		s.live--
 	}
 }
 
 // finishEpsilon absorbs float rounding when a completion is due exactly now.
 const finishEpsilon = 1e-12
 
-// popCompleted returns the arrival time of the next request completed by
-// now, if any.
-func (s *server) popCompleted() (time.Duration, bool) {
+// popCompleted returns the request of the next job completed by now, if
+// any.
+func (s *server) popCompleted() (int32, bool) {
 	for len(s.heap) > 0 {
 		i := s.heap[0]
 		j := &s.jobs[i]
 		if j.done {
 			s.heapPop()
-			s.release(i)
+			s.free = append(s.free, i)
 			continue
 		}
 		if j.finish > s.v+finishEpsilon {
 			return 0, false
 		}
 		s.heapPop()
-		j.done = true
 		s.live--
-		s.release(i)
-		return j.arrival, true
+		s.free = append(s.free, i)
+		return j.hop, true
 	}
 	return 0, false
 }
 
-// popTimedOut returns the arrival time of the next request whose deadline
-// (arrival + timeout) has passed by now.
-func (s *server) popTimedOut(now, timeout time.Duration) (time.Duration, bool) {
-	for s.head < len(s.fifo) {
-		i := s.fifo[s.head]
-		j := &s.jobs[i]
-		if j.done {
-			s.head++
-			s.release(i)
-			continue
-		}
-		if j.arrival+timeout > now {
-			break
-		}
-		s.head++
-		j.done = true
-		s.live--
-		s.release(i)
-		s.compactFIFO()
-		return j.arrival, true
-	}
-	s.compactFIFO()
-	return 0, false
-}
-
-func (s *server) compactFIFO() {
-	if s.head > 1024 && s.head*2 > len(s.fifo) {
-		n := copy(s.fifo, s.fifo[s.head:])
-		s.fifo = s.fifo[:n]
-		s.head = 0
-	}
-}
-
-// drain fails every request in flight (the pod was killed) and returns
-// their arrival times.
-func (s *server) drain() []time.Duration {
-	var out []time.Duration
-	for _, i := range s.fifo[s.head:] {
+// drain empties the server (the pod was killed) and returns the requests
+// that were in flight.
+func (s *server) drain() []int32 {
+	var out []int32
+	for _, i := range s.heap {
 		if !s.jobs[i].done {
-			out = append(out, s.jobs[i].arrival)
+			out = append(out, s.jobs[i].hop)
 		}
 	}
-	s.jobs, s.free, s.heap, s.fifo, s.head, s.live = nil, nil, nil, nil, 0, 0
+	s.jobs, s.free, s.heap, s.live = nil, nil, nil, 0
 	return out
 }
 
-// nextEvent is the time of the next completion or timeout, if any.
-func (s *server) nextEvent(timeout time.Duration) (time.Duration, bool) {
-	if s.live == 0 {
-		return 0, false
-	}
-	t := time.Duration(math.MaxInt64)
+// nextEvent is the time of the next completion, if any.
+func (s *server) nextEvent() (time.Duration, bool) {
 	for len(s.heap) > 0 && s.jobs[s.heap[0]].done {
 		i := s.heapPop()
-		s.release(i)
+		s.free = append(s.free, i)
 	}
-	if len(s.heap) > 0 {
-		remaining := (s.jobs[s.heap[0]].finish - s.v) / s.rate()
-		// Round up so that the completion is due when the event fires.
-		t = s.last + time.Duration(math.Ceil(max(remaining, 0)*1e9))
+	if s.live == 0 || len(s.heap) == 0 {
+		return 0, false
 	}
-	for s.head < len(s.fifo) && s.jobs[s.fifo[s.head]].done {
-		s.release(s.fifo[s.head])
-		s.head++
-	}
-	if s.head < len(s.fifo) {
-		t = min(t, s.jobs[s.fifo[s.head]].arrival+timeout)
-	}
-	return t, true
+	remaining := (s.jobs[s.heap[0]].finish - s.v) / s.rate()
+	// Round up so that the completion is due when the event fires.
+	return s.last + time.Duration(math.Ceil(max(remaining, 0)*1e9)), true
 }
 
 func (s *server) heapLess(a, b int32) bool { return s.jobs[a].finish < s.jobs[b].finish }

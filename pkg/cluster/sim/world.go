@@ -1,9 +1,10 @@
 // Package sim is the simulated cluster: a deterministic discrete-event
-// model of nodes, a Deployment and its pods, the scheduler, metrics-server,
-// the HPA controller (package hpa, the Kubernetes algorithm itself), the
-// load balancer and the reference service, all in virtual time. It never
-// reads the wall clock and takes all randomness from one seeded PRNG, so
-// the same plan and seed give the same timeline.
+// model of nodes, the services' Deployments and pods, the scheduler,
+// metrics-server, the HPA controller (package hpa, the Kubernetes
+// algorithm itself), the load balancers, the reference services with
+// their calls and circuit breakers (package reference), all in virtual
+// time. It never reads the wall clock and takes all randomness from one
+// seeded PRNG, so the same plan and seed give the same timeline.
 package sim
 
 import (
@@ -11,9 +12,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/loadgen"
@@ -31,6 +29,7 @@ const (
 	errRefused     = "connect: connection refused"
 	errReset       = "read: connection reset by peer"
 	errNoEndpoints = "connect: connection refused (service has no ready endpoints)"
+	errCanceled    = "canceled: the caller gave up"
 )
 
 // networkRTT is added to every response: loopback-to-pod round trip in a
@@ -62,7 +61,6 @@ func (Backend) Run(ctx context.Context, plan *cluster.Plan) (*timeline.Timeline,
 type world struct {
 	plan *cluster.Plan
 	sc   *scenario.Scenario
-	wl   *scenario.Workload
 	rng  *rand.Rand
 	now  time.Duration
 	end  time.Duration
@@ -71,59 +69,61 @@ type world struct {
 	servers serverQueue
 	tl      *timeline.Timeline
 
-	nodes   []*node
-	pods    []*pod // every pod not yet gone, in creation order
-	podSeq  int
-	desired int32
-	lb      []*pod // the endpoints the load balancer routes to
+	nodes    []*node
+	services []*service
+	entry    *service
 
-	arrivals    *loadgen.Arrivals
-	nextArrival time.Duration
-	hasArrival  bool
+	// Requests in flight (requests.go).
+	hops            []hop
+	freeHops        []int32
+	clientDeadlines *fifo
+	deadlines       []*fifo // the client's, then each call's
+	network         fifo
 
-	cpuPerRequest float64 // mean core-seconds per request
-	timeout       time.Duration
+	arrivals      *loadgen.Arrivals
+	nextArrival   time.Duration
+	hasArrival    bool
+	clientTimeout time.Duration
 
-	// Every pod of the workload has the same requests and CPU capacity.
-	podCPU, podMem int64
-	podCapacity    float64
-
-	affinity *nodeaffinity.RequiredNodeAffinity
-	hpa      *hpaController
-	faults   []string // names of faults injected so far
-	lastReq  int      // progress: requests seen at the previous report
+	faults  []string // names of faults injected so far
+	lastReq int      // progress: entry requests seen at the previous report
 }
 
 func newWorld(plan *cluster.Plan) *world {
 	sc := plan.Scenario
 	w := &world{
-		plan:          plan,
-		sc:            sc,
-		wl:            &sc.Spec.Workload,
-		rng:           rand.New(rand.NewPCG(plan.Seed, plan.Seed^0x9e3779b97f4a7c15)),
-		end:           sc.Spec.Duration.Duration,
-		tl:            timeline.New(Epoch),
-		cpuPerRequest: sc.Spec.Load.CPUPerRequest.Seconds(),
-		timeout:       sc.Spec.Load.Timeout.Duration,
+		plan:            plan,
+		sc:              sc,
+		rng:             rand.New(rand.NewPCG(plan.Seed, plan.Seed^0x9e3779b97f4a7c15)),
+		end:             sc.Spec.Duration.Duration,
+		tl:              timeline.New(Epoch),
+		clientTimeout:   sc.Spec.Load.Timeout.Duration,
+		clientDeadlines: &fifo{},
 	}
 	w.tl.Duration = w.end
-	w.podCPU, w.podMem, w.podCapacity = podResources(w.wl.Resources)
-	if a := w.wl.Affinity; a != nil && a.NodeAffinity != nil {
-		ra := nodeaffinity.GetRequiredNodeAffinity(&corev1.Pod{Spec: corev1.PodSpec{Affinity: a}})
-		w.affinity = &ra
+	w.tl.Entry = sc.Spec.Load.Target
+	w.deadlines = append(w.deadlines, w.clientDeadlines)
+	w.newServices()
+	for _, s := range w.services {
+		if s.name == sc.Spec.Load.Target {
+			w.entry = s
+		}
 	}
 	w.buildNodes()
-	if plan.Pacer != nil {
+	if plan.Pacer != nil && w.entry != nil {
 		w.arrivals = loadgen.NewArrivals(plan.Pacer, plan.LoadStart, plan.LoadDuration)
 		w.nextArrival, w.hasArrival = w.arrivals.Next()
 	}
-	w.desired = *w.wl.Replicas
-	w.tl.AddEvent(0, "DeploymentCreated", w.wl.Name, fmt.Sprintf("replicas=%d", w.desired))
-	w.reconcileReplicaSet()
-	w.scheduleMetricsServer()
+	for _, s := range w.services {
+		w.tl.AddEvent(0, "DeploymentCreated", s.name, fmt.Sprintf("replicas=%d", s.desired))
+		w.reconcileReplicaSet(s)
+		w.scheduleMetricsServer(s)
+	}
 	w.rollout()
-	if w.wl.HPA != nil {
-		w.hpa = newHPAController(w)
+	for _, s := range w.services {
+		if s.spec.HPA != nil {
+			s.hpa = newHPAController(w, s)
+		}
 	}
 	for i := range sc.Spec.Faults {
 		f := &sc.Spec.Faults[i]
@@ -131,6 +131,17 @@ func newWorld(plan *cluster.Plan) *world {
 	}
 	w.events.push(0, w.sample)
 	return w
+}
+
+// rolledOut reports whether every service has its desired replicas in
+// its endpoints.
+func (w *world) rolledOut() bool {
+	for _, s := range w.services {
+		if int32(len(s.lb)) < s.desired {
+			return false
+		}
+	}
+	return true
 }
 
 // maxRollout bounds the initial rollout: a Deployment that cannot become
@@ -143,7 +154,7 @@ const maxRollout = 10 * time.Minute
 // every replica is ready and in the endpoints. Times before it are
 // negative in the timeline.
 func (w *world) rollout() {
-	for w.now < maxRollout && int32(len(w.lb)) < w.desired {
+	for w.now < maxRollout && !w.rolledOut() {
 		t, ok := w.events.peek()
 		if !ok || t > maxRollout {
 			break
@@ -151,24 +162,28 @@ func (w *world) rollout() {
 		w.now = t
 		w.events.pop().fn()
 	}
-	if int32(len(w.lb)) < w.desired {
-		w.tl.AddEvent(w.now, "RolloutIncomplete", w.wl.Name, fmt.Sprintf("%d of %d replicas ready after %s; starting the scenario anyway", len(w.lb), w.desired, w.now))
-	} else {
-		w.tl.AddEvent(w.now, "RolloutComplete", w.wl.Name, fmt.Sprintf("%d replicas ready", w.desired))
+	for _, s := range w.services {
+		if int32(len(s.lb)) < s.desired {
+			w.tl.AddEvent(w.now, "RolloutIncomplete", s.name, fmt.Sprintf("%d of %d replicas ready after %s; starting the scenario anyway", len(s.lb), s.desired, w.now))
+		} else {
+			w.tl.AddEvent(w.now, "RolloutComplete", s.name, fmt.Sprintf("%d replicas ready", s.desired))
+		}
 	}
 	w.rebase(w.now)
 }
 
 // rebase moves virtual time so that now becomes 0.
 func (w *world) rebase(d time.Duration) {
-	for _, p := range w.pods {
-		p.created -= d
-		p.bound -= d
-		p.started -= d
-		p.readySince -= d
-		p.srv.last -= d
-		p.scrapeT -= d
-		p.sampleT -= d
+	for _, s := range w.services {
+		for _, p := range s.pods {
+			p.created -= d
+			p.bound -= d
+			p.started -= d
+			p.readySince -= d
+			p.srv.last -= d
+			p.scrapeT -= d
+			p.sampleT -= d
+		}
 	}
 	for i := range w.events.items {
 		w.events.items[i].at -= d
@@ -179,8 +194,19 @@ func (w *world) rebase(d time.Duration) {
 	w.now = 0
 }
 
-// run advances virtual time to the end of the scenario. At equal times,
-// control-plane events run first, then server completions, then arrivals.
+// Kinds of the next event of the run loop, in the order they run at equal
+// times: control-plane events, server completions, calls reaching their
+// downstream, deadlines, new client requests.
+const (
+	nextNone = iota
+	nextControl
+	nextServer
+	nextNetwork
+	nextDeadline
+	nextArrival
+)
+
+// run advances virtual time to the end of the scenario.
 func (w *world) run(ctx context.Context) error {
 	const checkEvery = 1 << 14
 	for steps := 0; ; steps++ {
@@ -189,26 +215,39 @@ func (w *world) run(ctx context.Context) error {
 				return err
 			}
 		}
-		t, kind := w.end, 0
+		t, kind := w.end, nextNone
 		if et, ok := w.events.peek(); ok && et <= t {
-			t, kind = et, 1
+			t, kind = et, nextControl
 		}
 		if len(w.servers) > 0 && w.servers[0].next < t {
-			t, kind = w.servers[0].next, 2
+			t, kind = w.servers[0].next, nextServer
+		}
+		if nt, ok := w.network.peek(); ok && nt < t {
+			t, kind = nt, nextNetwork
+		}
+		var dq *fifo
+		for _, q := range w.deadlines {
+			if dt, ok := q.peek(); ok && dt < t {
+				t, kind, dq = dt, nextDeadline, q
+			}
 		}
 		if w.hasArrival && w.nextArrival < t {
-			t, kind = w.nextArrival, 3
+			t, kind = w.nextArrival, nextArrival
 		}
-		if kind == 0 {
+		if kind == nextNone {
 			break
 		}
 		w.now = t
 		switch kind {
-		case 1:
+		case nextControl:
 			w.events.pop().fn()
-		case 2:
+		case nextServer:
 			w.serveEvents(w.servers[0])
-		case 3:
+		case nextNetwork:
+			w.arrived(w.network.pop())
+		case nextDeadline:
+			w.expired(dq.pop())
+		case nextArrival:
 			w.arrive()
 			w.nextArrival, w.hasArrival = w.arrivals.Next()
 		}
@@ -222,72 +261,37 @@ func (w *world) run(ctx context.Context) error {
 // counted (they have no outcome yet), and requests are put in send order.
 func (w *world) finish() {
 	w.tl.SortRequests()
-	w.tl.AddEvent(w.end, "RunFinished", "", fmt.Sprintf("%d requests", len(w.tl.Requests)))
+	n := 0
+	if w.entry != nil {
+		n = len(w.entry.rec.Requests)
+	}
+	w.tl.AddEvent(w.end, "RunFinished", "", fmt.Sprintf("%d requests", n))
 }
 
-// arrive routes one request to an endpoint, as kube-proxy in iptables mode
-// does: uniformly at random.
-func (w *world) arrive() {
-	if len(w.lb) == 0 {
-		w.tl.AddRequest(w.now, networkRTT, 0, errNoEndpoints)
-		return
-	}
-	p := w.lb[w.rng.IntN(len(w.lb))]
-	if p.gone {
-		// Killed, but the endpoint removal has not reached kube-proxy.
-		w.tl.AddRequest(w.now, networkRTT, 0, errRefused)
-		return
-	}
-	s := &p.srv
-	s.advance(w.now)
-	s.add(w.now, w.rng.ExpFloat64()*w.cpuPerRequest)
-	next, has := s.nextEvent(w.timeout)
-	w.servers.update(s, next, has)
-}
-
-// serveEvents records the completions and timeouts due on s now.
-func (w *world) serveEvents(s *server) {
-	s.advance(w.now)
-	for {
-		arrival, ok := s.popCompleted()
-		if !ok {
-			break
-		}
-		w.tl.AddRequest(arrival, w.now-arrival+networkRTT, 200, "")
-	}
-	for {
-		arrival, ok := s.popTimedOut(w.now, w.timeout)
-		if !ok {
-			break
-		}
-		w.tl.AddRequest(arrival, w.timeout, 0, errTimeout)
-	}
-	next, has := s.nextEvent(w.timeout)
-	w.servers.update(s, next, has)
-}
-
-// sample records an observation and reports progress.
+// sample records an observation of every service and reports progress.
 func (w *world) sample() {
-	var s timeline.Sample
-	s.T, s.Desired, s.Endpoints, s.CPUUtilization = w.now, w.desired, int32(len(w.lb)), -1
-	for _, p := range w.pods {
-		if p.deleting {
-			continue
+	for _, svc := range w.services {
+		var s timeline.Sample
+		s.T, s.Desired, s.Endpoints, s.CPUUtilization = w.now, svc.desired, int32(len(svc.lb)), -1
+		for _, p := range svc.pods {
+			if p.deleting {
+				continue
+			}
+			s.Pods++
+			if p.ready {
+				s.Ready++
+			}
+			if p.node == nil {
+				s.Pending++
+			}
 		}
-		s.Pods++
-		if p.ready {
-			s.Ready++
+		if svc.hpa != nil {
+			s.CPUUtilization = svc.hpa.utilization
 		}
-		if p.node == nil {
-			s.Pending++
-		}
+		svc.rec.Samples = append(svc.rec.Samples, s)
 	}
-	if w.hpa != nil {
-		s.CPUUtilization = w.hpa.utilization
-	}
-	w.tl.Samples = append(w.tl.Samples, s)
-	if w.plan.Progress != nil && w.plan.ProgressEvery > 0 && w.now%w.plan.ProgressEvery == 0 {
-		w.progress(s)
+	if w.plan.Progress != nil && w.plan.ProgressEvery > 0 && w.now%w.plan.ProgressEvery == 0 && w.entry != nil {
+		w.progress(w.entry.rec.Samples[len(w.entry.rec.Samples)-1])
 	}
 	if next := w.now + sampleEvery; next <= w.end {
 		w.events.push(next, w.sample)
@@ -295,8 +299,8 @@ func (w *world) sample() {
 }
 
 func (w *world) progress(s timeline.Sample) {
-	reqs := w.tl.Requests[w.lastReq:]
-	w.lastReq = len(w.tl.Requests)
+	reqs := w.entry.rec.Requests[w.lastReq:]
+	w.lastReq = len(w.entry.rec.Requests)
 	st := cluster.Status{T: w.now, Duration: w.end, Desired: s.Desired, Ready: s.Ready, Faults: w.faults}
 	if n := len(reqs); n > 0 {
 		st.RPS = float64(n) / w.plan.ProgressEvery.Seconds()

@@ -1,0 +1,334 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/mcpsim/mcpsim/pkg/reference"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
+)
+
+// A request is a small call tree: one hop per service request. The hop of
+// the entry service is the client's request; each attempt of a downstream
+// call is a child hop. Hops live in a slab (world.hops) and are referred
+// to by index and generation, so that a reference to a hop that finished
+// and whose slot was reused is recognised as stale.
+
+// Hop states.
+const (
+	hopFree      uint8 = iota
+	hopTransit         // a call on its way to the downstream (network time)
+	hopWorking         // in its pod's server
+	hopCalling         // its own work done, waiting for its calls
+	hopFinishing       // being finished: its calls must not report back
+)
+
+// maxCalls bounds the calls of one service (validated).
+const maxCalls = 8
+
+type hop struct {
+	gen   uint32
+	state uint8
+	svc   *service
+	pod   *pod
+	job   int32 // server job while working, else -1
+	// sent is when the caller sent it (the client for the entry hop).
+	sent     time.Duration
+	parent   hopRef // idx -1 for the client's request
+	call     int8   // which of the parent's calls this hop is an attempt of
+	ticket   reference.Ticket
+	degraded bool
+	// pending counts the calls not finished (parallel fan-out).
+	pending  int8
+	attempts [maxCalls]uint8
+	children [maxCalls]hopRef // the attempt in flight of each call
+}
+
+type hopRef struct {
+	idx int32
+	gen uint32
+}
+
+var noHop = hopRef{idx: -1}
+
+func (w *world) ref(i int32) hopRef { return hopRef{i, w.hops[i].gen} }
+
+// live returns the hop r refers to, if it is still the same request.
+func (w *world) live(r hopRef) (*hop, bool) {
+	if r.idx < 0 {
+		return nil, false
+	}
+	h := &w.hops[r.idx]
+	return h, h.gen == r.gen && h.state != hopFree
+}
+
+func (w *world) newHop(s *service, parent hopRef, call int8) int32 {
+	var i int32
+	if n := len(w.freeHops); n > 0 {
+		i = w.freeHops[n-1]
+		w.freeHops = w.freeHops[:n-1]
+	} else {
+		w.hops = append(w.hops, hop{})
+		i = int32(len(w.hops) - 1)
+	}
+	h := &w.hops[i]
+	*h = hop{gen: h.gen + 1, state: hopTransit, svc: s, sent: w.now, parent: parent, call: call, job: -1}
+	for c := range h.children {
+		h.children[c] = noHop
+	}
+	return i
+}
+
+func (w *world) freeHop(i int32) {
+	h := &w.hops[i]
+	h.state, h.svc, h.pod = hopFree, nil, nil
+	h.gen++
+	w.freeHops = append(w.freeHops, i)
+}
+
+// outcome is how a hop ended, in the words of Vegeta's results.
+type outcome struct {
+	code uint16
+	err  string
+}
+
+var (
+	outcomeOK          = outcome{code: 200}
+	outcomeBadGateway  = outcome{code: 502}
+	outcomeTimeout     = outcome{err: errTimeout}
+	outcomeRefused     = outcome{err: errRefused}
+	outcomeReset       = outcome{err: errReset}
+	outcomeNoEndpoints = outcome{err: errNoEndpoints}
+	// A hop abandoned by its caller (the caller timed out, failed or was
+	// itself abandoned), with the status a server logs for it.
+	outcomeCanceled = outcome{code: reference.StatusClientClosed, err: errCanceled}
+)
+
+func (o outcome) ok() bool { return o.err == "" && o.code >= 200 && o.code < 400 }
+
+// arrive sends one client request to the entry service.
+func (w *world) arrive() {
+	i := w.newHop(w.entry, noHop, 0)
+	w.clientDeadlines.push(w.now+w.clientTimeout, w.ref(i))
+	w.deliver(i)
+}
+
+// deliver routes a hop to one of its service's endpoints, as kube-proxy in
+// iptables mode does: uniformly at random.
+func (w *world) deliver(i int32) {
+	h := &w.hops[i]
+	s := h.svc
+	if len(s.lb) == 0 {
+		w.finishHop(i, outcomeNoEndpoints)
+		return
+	}
+	p := s.lb[w.rng.IntN(len(s.lb))]
+	if p.gone {
+		// Killed, but the endpoint removal has not reached kube-proxy.
+		w.finishHop(i, outcomeRefused)
+		return
+	}
+	h.pod, h.state = p, hopWorking
+	srv := &p.srv
+	srv.advance(w.now)
+	work := s.work
+	if !s.constantWork {
+		work *= w.rng.ExpFloat64()
+	}
+	h.job = srv.add(i, work)
+	next, has := srv.nextEvent()
+	w.servers.update(srv, next, has)
+}
+
+// serveEvents handles the completions due on srv now.
+func (w *world) serveEvents(srv *server) {
+	srv.advance(w.now)
+	for {
+		i, ok := srv.popCompleted()
+		if !ok {
+			break
+		}
+		w.workDone(i)
+	}
+	next, has := srv.nextEvent()
+	w.servers.update(srv, next, has)
+}
+
+// workDone moves a hop whose own work is done on to its calls.
+func (w *world) workDone(i int32) {
+	h := &w.hops[i]
+	h.job = -1
+	s := h.svc
+	if len(s.calls) == 0 {
+		w.finishHop(i, outcomeOK)
+		return
+	}
+	h.state = hopCalling
+	if s.sequential {
+		w.dispatch(i, 0)
+		return
+	}
+	h.pending = int8(len(s.calls))
+	gen := h.gen
+	for c := range s.calls {
+		if hh := &w.hops[i]; hh.gen != gen || hh.state != hopCalling {
+			return // a call failed with no fallback: the hop is over
+		}
+		w.dispatch(i, int8(c))
+	}
+}
+
+// dispatch makes one attempt of call c of hop i, through its pod's
+// breaker for that call.
+func (w *world) dispatch(i int32, c int8) {
+	h := &w.hops[i]
+	cs := &h.svc.calls[c]
+	var ticket reference.Ticket
+	if b := h.pod.breakers[c]; b != nil {
+		t, err := b.Allow()
+		if err != nil {
+			// Rejected without being sent: no retry, the fallback answers.
+			w.callFailed(i, c)
+			return
+		}
+		ticket = t
+	}
+	h.attempts[c]++
+	parent := w.ref(i)
+	j := w.newHop(cs.target, parent, c)
+	w.hops[j].ticket = ticket
+	w.hops[i].children[c] = w.ref(j)
+	cs.deadlines.push(w.now+cs.timeout, w.ref(j))
+	w.network.push(w.now+networkRTT, w.ref(j))
+}
+
+// arrived is the end of a call's network time.
+func (w *world) arrived(r hopRef) {
+	if h, ok := w.live(r); ok && h.state == hopTransit {
+		w.deliver(r.idx)
+	}
+}
+
+// expired is a hop's deadline: its caller gives up on it.
+func (w *world) expired(r hopRef) {
+	if _, ok := w.live(r); ok {
+		w.finishHop(r.idx, outcomeTimeout)
+	}
+}
+
+// finishHop ends hop i: it records the outcome at its service, abandons
+// its calls still in flight and reports to its caller.
+func (w *world) finishHop(i int32, o outcome) {
+	h := &w.hops[i]
+	latency := w.now - h.sent
+	if h.parent.idx < 0 {
+		// The client's view: plus the round trip to the entry service; a
+		// timeout is the client's deadline.
+		latency += networkRTT
+		if o == outcomeTimeout {
+			latency = w.clientTimeout
+		}
+	}
+	h.svc.rec.Requests = append(h.svc.rec.Requests, timeline.Request{Sent: h.sent, Latency: latency, Code: o.code, Err: w.tl.ErrorKind(o.err), Degraded: h.degraded && o.ok()})
+	w.stopHop(i)
+	h = &w.hops[i]
+	parentRef, call, degraded, ticket := h.parent, h.call, h.degraded, h.ticket
+	self := w.ref(i)
+	w.freeHop(i)
+	p, ok := w.live(parentRef)
+	if !ok || p.state != hopCalling || p.children[call] != self {
+		return
+	}
+	p.children[call] = noHop
+	if b := p.pod.breakers[call]; b != nil {
+		if o.ok() {
+			b.Done(ticket, reference.Success)
+		} else {
+			b.Done(ticket, reference.Failure)
+		}
+	}
+	if !o.ok() {
+		if int(p.attempts[call]) <= int(p.svc.calls[call].retries) {
+			w.dispatch(parentRef.idx, call)
+		} else {
+			w.callFailed(parentRef.idx, call)
+		}
+		return
+	}
+	p.degraded = p.degraded || degraded
+	w.callDone(parentRef.idx, call)
+}
+
+// callFailed applies call c's fallback: static answers it (the request is
+// degraded), none fails hop i with a 502.
+func (w *world) callFailed(i int32, c int8) {
+	h := &w.hops[i]
+	if !h.svc.calls[c].fallback {
+		w.finishHop(i, outcomeBadGateway)
+		return
+	}
+	h.degraded = true
+	w.callDone(i, c)
+}
+
+// callDone moves hop i on after call c finished (answered or fallen
+// back).
+func (w *world) callDone(i int32, c int8) {
+	h := &w.hops[i]
+	if h.svc.sequential {
+		if int(c)+1 < len(h.svc.calls) {
+			w.dispatch(i, c+1)
+			return
+		}
+	} else if h.pending--; h.pending > 0 {
+		return
+	}
+	w.finishHop(i, outcomeOK)
+}
+
+// stopHop takes a finishing hop out of its server and abandons its calls
+// in flight (each recorded as canceled at its service).
+func (w *world) stopHop(i int32) {
+	h := &w.hops[i]
+	switch h.state {
+	case hopWorking:
+		if h.job >= 0 {
+			srv := &h.pod.srv
+			srv.advance(w.now)
+			srv.cancel(h.job)
+			h.job = -1
+			next, has := srv.nextEvent()
+			w.servers.update(srv, next, has)
+		}
+	case hopCalling:
+		h.state = hopFinishing
+		n := len(h.svc.calls)
+		for c := 0; c < n; c++ {
+			h = &w.hops[i]
+			r := h.children[c]
+			ch, ok := w.live(r)
+			if !ok {
+				continue
+			}
+			if b := h.pod.breakers[c]; b != nil {
+				b.Done(ch.ticket, reference.Excluded)
+			}
+			w.finishHop(r.idx, outcomeCanceled)
+		}
+	}
+	w.hops[i].state = hopFinishing
+}
+
+// killHops ends every request on pod p: those in its server and those
+// waiting for their calls (their connections are reset).
+func (w *world) killHops(p *pod) {
+	for _, i := range p.srv.drain() {
+		w.hops[i].job = -1
+	}
+	w.servers.update(&p.srv, 0, false)
+	for i := range w.hops {
+		h := &w.hops[i]
+		if h.pod == p && (h.state == hopWorking || h.state == hopCalling) {
+			w.finishHop(int32(i), outcomeReset)
+		}
+	}
+}

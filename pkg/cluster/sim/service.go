@@ -1,0 +1,113 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+
+	"github.com/mcpsim/mcpsim/pkg/reference"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
+)
+
+// service is one reference service of the scenario: its Deployment's pods,
+// its endpoints, its HPA and what a request costs it. Its pods' spec comes
+// from the same objects the real backends apply (reference.Objects).
+type service struct {
+	name   string
+	role   string
+	spec   *scenario.Service
+	rec    *timeline.Service
+	labels map[string]string
+
+	// Every pod of the service has the same requests and CPU capacity.
+	podCPU, podMem int64
+	podCapacity    float64
+	affinity       *nodeaffinity.RequiredNodeAffinity
+	probe          *corev1.Probe
+	startup        scenario.LatencyRange
+	endpointsDelay time.Duration
+
+	work         float64 // mean core-seconds per request
+	constantWork bool
+	calls        []callSpec
+	sequential   bool
+
+	desired int32
+	pods    []*pod // every pod not yet gone, in creation order
+	podSeq  int
+	lb      []*pod // the endpoints the load balancers route to
+	hpa     *hpaController
+}
+
+// callSpec is one downstream call of a service.
+type callSpec struct {
+	target    *service
+	timeout   time.Duration
+	retries   int32
+	fallback  bool // static fallback; false fails the request
+	policy    reference.BreakerPolicy
+	noBreaker bool
+	// deadlines of this call's attempts in flight (one fixed timeout)
+	deadlines *fifo
+}
+
+// newServices builds the services from reference.Objects(scenario).
+func (w *world) newServices() {
+	objs := reference.Objects(w.sc, "default", reference.DefaultImage)
+	byName := map[string]*service{}
+	for i := range objs {
+		o := &objs[i]
+		spec := &w.sc.Spec.Services[i]
+		tmpl := &o.Deployment.Spec.Template
+		ctr := &tmpl.Spec.Containers[0]
+		s := &service{
+			name: o.Config.Name, role: o.Config.Role, spec: spec, labels: tmpl.Labels,
+			probe: ctr.ReadinessProbe, startup: *spec.StartupLatency, endpointsDelay: spec.EndpointsDelay.Duration,
+			work: time.Duration(o.Config.Work.CPU).Seconds(), constantWork: o.Config.Work.Distribution == scenario.DistributionConstant,
+			sequential: o.Config.FanOut == scenario.FanOutSequential,
+			desired:    *o.Deployment.Spec.Replicas,
+		}
+		s.podCPU, s.podMem, s.podCapacity = podResources(ctr.Resources)
+		if a := tmpl.Spec.Affinity; a != nil && a.NodeAffinity != nil {
+			ra := nodeaffinity.GetRequiredNodeAffinity(&corev1.Pod{Spec: corev1.PodSpec{Affinity: a}})
+			s.affinity = &ra
+		}
+		s.rec = w.tl.AddService(s.name, s.role)
+		w.services = append(w.services, s)
+		byName[s.name] = s
+	}
+	for i, s := range w.services {
+		for _, c := range objs[i].Config.Calls {
+			cs := callSpec{target: byName[c.Service], timeout: time.Duration(c.Timeout), retries: int32(c.Retries),
+				fallback: c.Fallback == scenario.FallbackStatic, policy: c.Breaker, noBreaker: c.NoBreak, deadlines: &fifo{}}
+			s.calls = append(s.calls, cs)
+			w.deadlines = append(w.deadlines, cs.deadlines)
+		}
+	}
+}
+
+// newBreakers gives a new pod of s one breaker per call, reporting its
+// transitions to the timeline.
+func (w *world) newBreakers(s *service, p *pod) {
+	if len(s.calls) == 0 {
+		return
+	}
+	p.breakers = make([]*reference.Breaker, len(s.calls))
+	for c := range s.calls {
+		cs := &s.calls[c]
+		if cs.noBreaker {
+			continue
+		}
+		downstream := cs.target.name
+		p.breakers[c] = reference.NewBreaker(cs.policy, w, func(from, to reference.BreakerState, _ time.Time) {
+			w.tl.Breakers = append(w.tl.Breakers, timeline.BreakerTransition{T: w.now, Service: s.name, Pod: p.name, Downstream: downstream, From: from.String(), To: to.String()})
+			w.tl.AddEvent(w.now, "CircuitBreaker", p.name, fmt.Sprintf("breaker to %s: %s → %s", downstream, from, to))
+		})
+	}
+}
+
+// Now implements reference.Clock for the breakers: virtual time.
+func (w *world) Now() time.Time { return Epoch.Add(w.now) }

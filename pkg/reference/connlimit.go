@@ -1,0 +1,77 @@
+package reference
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// connLimiter bounds a server's open connections. Unlike
+// golang.org/x/net/netutil.LimitListener, which blocks Accept once the
+// limit is reached (so a flood of idle keep-alive connections would lock
+// out the kubelet's probes and Kubernetes would kill a healthy pod), it
+// makes room by closing the longest-idle connection: idle and
+// not-yet-active connections are cheap to drop, active requests are never
+// cut, and the slots they hold are bounded by the server's timeouts.
+type connLimiter struct {
+	net.Listener
+	max int
+
+	mu    sync.Mutex
+	conns map[net.Conn]connInfo
+}
+
+type connInfo struct {
+	state http.ConnState
+	since time.Time
+}
+
+func newConnLimiter(ln net.Listener, max int) *connLimiter {
+	return &connLimiter{Listener: ln, max: max, conns: map[net.Conn]connInfo{}}
+}
+
+// Accept implements net.Listener.
+func (l *connLimiter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	var victim net.Conn
+	if len(l.conns) >= l.max {
+		var oldest time.Time
+		for vc, info := range l.conns {
+			if info.state != http.StateIdle && info.state != http.StateNew {
+				continue
+			}
+			if victim == nil || info.since.Before(oldest) {
+				victim, oldest = vc, info.since
+			}
+		}
+	}
+	l.mu.Unlock()
+	if victim != nil {
+		victim.Close() // the server's ConnState hook removes it
+	}
+	return c, nil
+}
+
+// track is the server's ConnState hook.
+func (l *connLimiter) track(c net.Conn, st http.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch st {
+	case http.StateClosed, http.StateHijacked:
+		delete(l.conns, c)
+	default:
+		l.conns[c] = connInfo{state: st, since: time.Now()}
+	}
+}
+
+// open is the number of connections tracked.
+func (l *connLimiter) open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
