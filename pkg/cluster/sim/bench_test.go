@@ -16,7 +16,7 @@ func benchRun(b *testing.B, sc *scenario.Scenario) {
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		tl := run(b, plan(b, sc, uint64(i+1), nil))
-		requests += len(tl.Requests)
+		requests += len(tl.EntryService().Requests)
 	}
 	wall := time.Since(start).Seconds()
 	b.ReportMetric(sc.Spec.Duration.Seconds()*float64(b.N)/wall, "virtual-s/s")

@@ -47,7 +47,7 @@ func plan(t testing.TB, sc *scenario.Scenario, seed uint64, pacer vegeta.Pacer) 
 	t.Helper()
 	if pacer == nil {
 		var err error
-		if pacer, err = loadgen.Pacer(&sc.Spec.Load); err != nil {
+		if pacer, err = loadgen.Pacer(&sc.Spec.Load, seed); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -106,7 +106,7 @@ func TestProcessorSharingMatchesMM1(t *testing.T) {
 	}
 	var sum float64
 	n := 0
-	for _, r := range w.tl.Requests {
+	for _, r := range w.tl.EntryService().Requests {
 		if !r.OK() {
 			t.Fatalf("request failed: %+v %s", r, w.tl.ErrorKinds[r.Err])
 		}
@@ -121,7 +121,7 @@ func TestProcessorSharingMatchesMM1(t *testing.T) {
 	if math.Abs(mean-want)/want > 0.05 {
 		t.Errorf("mean response %.2fms, M/M/1-PS predicts %.2fms (±5%%)", mean*1000, want*1000)
 	}
-	cpu := w.pods[0].srv.cpu / w.end.Seconds()
+	cpu := w.services[0].pods[0].srv.cpu / w.end.Seconds()
 	if math.Abs(cpu-0.5) > 0.02 {
 		t.Errorf("pod used %.3f cores on average, want ρ = 0.5", cpu)
 	}
@@ -138,7 +138,7 @@ func TestOverloadTimesOut(t *testing.T) {
     timeout: 1s`, "")
 	tl := run(t, plan(t, sc, 1, nil))
 	timeouts := 0
-	for _, r := range tl.Requests {
+	for _, r := range tl.EntryService().Requests {
 		if !r.OK() && strings.Contains(tl.ErrorKinds[r.Err], "timeout") {
 			timeouts++
 			if r.Latency != time.Second {
@@ -147,8 +147,8 @@ func TestOverloadTimesOut(t *testing.T) {
 		}
 	}
 	// Capacity is 50/s against 100/s offered: most requests time out.
-	if timeouts < len(tl.Requests)/3 {
-		t.Fatalf("%d of %d requests timed out at twice the capacity", timeouts, len(tl.Requests))
+	if timeouts < len(tl.EntryService().Requests)/3 {
+		t.Fatalf("%d of %d requests timed out at twice the capacity", timeouts, len(tl.EntryService().Requests))
 	}
 }
 
@@ -226,7 +226,7 @@ func TestHPABehaviorTrajectory(t *testing.T) {
 		t.Fatalf("rescales:\n got %v\nwant %v", got, want)
 	}
 	// The timeline's desired replicas follow the same steps.
-	for _, s := range tl.Samples {
+	for _, s := range tl.EntryService().Samples {
 		if s.T == 100*time.Second && s.Desired != 5 || s.T == 400*time.Second && s.Desired != 4 || s.T == 500*time.Second && s.Desired != 2 {
 			t.Fatalf("desired at %s = %d", s.T, s.Desired)
 		}
@@ -254,7 +254,7 @@ func TestPodKillIsReplaced(t *testing.T) {
 		t.Fatalf("faults: %+v", tl.Faults)
 	}
 	readyAt := map[time.Duration]int32{}
-	for _, s := range tl.Samples {
+	for _, s := range tl.EntryService().Samples {
 		readyAt[s.T] = s.Ready
 	}
 	// Killed at 20s; replacements start 3s later and are ready 1s after.
@@ -262,7 +262,7 @@ func TestPodKillIsReplaced(t *testing.T) {
 		t.Fatalf("ready at 21s = %d (want 0), at 25s = %d (want 2)", readyAt[21*time.Second], readyAt[25*time.Second])
 	}
 	failed := 0
-	for _, r := range tl.Window(20*time.Second, 26*time.Second) {
+	for _, r := range tl.EntryService().Window(20*time.Second, 26*time.Second) {
 		if !r.OK() {
 			failed++
 		}
@@ -270,7 +270,7 @@ func TestPodKillIsReplaced(t *testing.T) {
 	if failed < 150 {
 		t.Fatalf("only %d failures while no pod was ready for ~5s at 40 req/s", failed)
 	}
-	for _, r := range tl.Window(30*time.Second, 60*time.Second) {
+	for _, r := range tl.EntryService().Window(30*time.Second, 60*time.Second) {
 		if !r.OK() {
 			t.Fatalf("failure after recovery: %+v %s", r, tl.ErrorKinds[r.Err])
 		}
@@ -288,7 +288,7 @@ func TestInsufficientCapacityLeavesPodsPending(t *testing.T) {
     cpuPerRequest: 10ms
     timeout: 2s`, "")
 	tl := run(t, plan(t, sc, 1, nil))
-	last := tl.Samples[len(tl.Samples)-1]
+	last := tl.EntryService().Samples[len(tl.EntryService().Samples)-1]
 	if last.Ready != 4 || last.Pending != 1 {
 		t.Fatalf("2 nodes × 1 CPU hold 4 pods of 400m: ready %d pending %d", last.Ready, last.Pending)
 	}
@@ -319,10 +319,10 @@ func TestGracefulScaleDownLosesNothing(t *testing.T) {
     cpuPerRequest: 10ms
     timeout: 2s`, "")
 	tl := run(t, plan(t, sc, 9, nil))
-	if last := tl.Samples[len(tl.Samples)-1]; last.Desired != 2 {
+	if last := tl.EntryService().Samples[len(tl.EntryService().Samples)-1]; last.Desired != 2 {
 		t.Fatalf("desired %d at the end: 20 req/s needs 2 pods at 50%%", last.Desired)
 	}
-	for _, r := range tl.Requests {
+	for _, r := range tl.EntryService().Requests {
 		if !r.OK() {
 			t.Fatalf("a request failed during scale-down: %+v %s", r, tl.ErrorKinds[r.Err])
 		}
