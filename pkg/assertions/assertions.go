@@ -337,9 +337,9 @@ func breakerMatches(a *scenario.Assertion, b timeline.BreakerTransition) bool {
 
 func breakerName(a *scenario.Assertion) string {
 	if a.Downstream == "" {
-		return a.Service + "'s breakers"
+		return a.Service + " → any downstream"
 	}
-	return a.Service + "'s breakers to " + a.Downstream
+	return a.Service + " → " + a.Downstream
 }
 
 func breakerOpens(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {

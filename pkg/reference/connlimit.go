@@ -50,9 +50,14 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 			}
 		}
 	}
+	if victim != nil {
+		// Forget it now, so that the next Accept picks another one before
+		// the server's goroutine has noticed the close.
+		delete(l.conns, victim)
+	}
 	l.mu.Unlock()
 	if victim != nil {
-		victim.Close() // the server's ConnState hook removes it
+		victim.Close()
 	}
 	return c, nil
 }
@@ -64,8 +69,12 @@ func (l *connLimiter) track(c net.Conn, st http.ConnState) {
 	switch st {
 	case http.StateClosed, http.StateHijacked:
 		delete(l.conns, c)
-	default:
+	case http.StateNew:
 		l.conns[c] = connInfo{state: st, since: time.Now()}
+	default:
+		if _, ok := l.conns[c]; ok { // not evicted
+			l.conns[c] = connInfo{state: st, since: time.Now()}
+		}
 	}
 }
 

@@ -115,6 +115,9 @@ func Build(sc *scenario.Scenario, source, backend string, seed uint64, tl *timel
 			r.Services = append(r.Services, serviceReport(tl, s, false))
 		}
 	}
+	if r.Breakers == nil {
+		r.Breakers = []timeline.BreakerTransition{}
+	}
 	if len(r.Services) > 0 && r.Services[0].Entry {
 		r.Load, r.Series, r.Samples = r.Services[0].Load, r.Services[0].Series, r.Services[0].Samples
 	} else {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcpsim/mcpsim/pkg/cluster/sim"
 	"github.com/mcpsim/mcpsim/pkg/report"
+	"github.com/mcpsim/mcpsim/scenarios"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
@@ -40,7 +41,7 @@ func jsonOf(t *testing.T, r *report.Report) []byte {
 }
 
 func TestBuiltinsPassAndWriteReports(t *testing.T) {
-	for _, name := range []string{"hpa-scale-up", "pod-kill-recovery"} {
+	for _, name := range scenarios.Names() {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			rep := runBuiltin(t, name, 1, dir)
@@ -69,7 +70,7 @@ func TestBuiltinsPassAndWriteReports(t *testing.T) {
 // TestSameSeedSameBytes is the determinism contract: same scenario and
 // seed, byte-identical report.json.
 func TestSameSeedSameBytes(t *testing.T) {
-	for _, name := range []string{"hpa-scale-up", "pod-kill-recovery"} {
+	for _, name := range scenarios.Names() {
 		a := jsonOf(t, runBuiltin(t, name, 42, ""))
 		b := jsonOf(t, runBuiltin(t, name, 42, ""))
 		if !bytes.Equal(a, b) {

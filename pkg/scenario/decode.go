@@ -168,7 +168,87 @@ func (d *decoder) parseYAML(data []byte) (*yaml.Node, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, Errors{&FieldError{File: d.file, Line: root.Line, Column: root.Column, Message: "expected a Scenario mapping (apiVersion, kind, metadata, spec)"}}
 	}
+	budget := maxNodes
+	if err := expandMerges(root, map[*yaml.Node]bool{}, &budget, 0); err != nil {
+		return nil, Errors{&FieldError{File: d.file, Line: root.Line, Column: root.Column, Message: err.Error()}}
+	}
 	return root, nil
+}
+
+// expandMerges applies YAML merge keys (`<<: *base` or `<<: [*a, *b]`) in
+// place, so that services can share a definition: the merged mappings'
+// keys come first (an earlier mapping in a list wins), then the mapping's
+// own keys override them. yaml.v3 only applies merges when decoding into
+// Go values, and this decoder works on the node tree to keep positions;
+// merged fields keep the position where the anchor wrote them. Each node
+// is expanded once (done), and the work is bounded like alias expansion.
+func expandMerges(n *yaml.Node, done map[*yaml.Node]bool, budget *int, depth int) error {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil || done[n] {
+		return nil
+	}
+	done[n] = true
+	if depth > maxDepth {
+		return fmt.Errorf("nesting deeper than %d levels", maxDepth)
+	}
+	for _, c := range n.Content {
+		if *budget--; *budget < 0 {
+			return errTooLarge
+		}
+		if err := expandMerges(c, done, budget, depth+1); err != nil {
+			return err
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var merged, own []*yaml.Node
+	hasMerge := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!merge" {
+			own = append(own, k, v)
+			continue
+		}
+		hasMerge = true
+		if v.Kind == yaml.AliasNode {
+			v = v.Alias
+		}
+		sources := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		for _, src := range sources {
+			if src.Kind == yaml.AliasNode {
+				src = src.Alias
+			}
+			if src.Kind != yaml.MappingNode {
+				return fmt.Errorf("line %d: a merge key (<<) takes a mapping or a list of mappings", k.Line)
+			}
+			merged = append(merged, src.Content...)
+		}
+	}
+	if !hasMerge {
+		return nil
+	}
+	// Later keys must not repeat earlier ones: keep the first of each key
+	// among the merged (earlier sources win), and drop merged keys the
+	// mapping sets itself.
+	set := map[string]bool{}
+	for i := 0; i+1 < len(own); i += 2 {
+		set[own[i].Value] = true
+	}
+	content := make([]*yaml.Node, 0, len(merged)+len(own))
+	for i := 0; i+1 < len(merged); i += 2 {
+		if key := merged[i].Value; !set[key] {
+			set[key] = true
+			content = append(content, merged[i], merged[i+1])
+		}
+	}
+	n.Content = append(content, own...)
+	return nil
 }
 
 // yamlError turns a YAML syntax error ("yaml: line 3: ...") into a
