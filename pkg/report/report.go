@@ -75,9 +75,9 @@ type LoadSummary struct {
 	MeanRPS  float64        `json:"meanRPS"`
 	Mean     time.Duration  `json:"mean"`
 	P50      time.Duration  `json:"p50"`
-	P90       time.Duration  `json:"p90"`
-	P99       time.Duration  `json:"p99"`
-	Max       time.Duration  `json:"max"`
+	P90      time.Duration  `json:"p90"`
+	P99      time.Duration  `json:"p99"`
+	Max      time.Duration  `json:"max"`
 }
 
 // Second is one second of load, by send time.

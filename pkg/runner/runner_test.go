@@ -10,8 +10,8 @@ import (
 
 	"github.com/mcpsim/mcpsim/pkg/cluster/sim"
 	"github.com/mcpsim/mcpsim/pkg/report"
-	"github.com/mcpsim/mcpsim/scenarios"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/scenarios"
 )
 
 func runBuiltin(t *testing.T, name string, seed uint64, out string) *report.Report {

@@ -39,18 +39,18 @@ type Metadata struct {
 // Spec is what a scenario runs.
 type Spec struct {
 	// Duration is the total run time (virtual time on the sim backend).
-	Duration   metav1.Duration `json:"duration"`
-	Cluster    Cluster         `json:"cluster"`
+	Duration metav1.Duration `json:"duration"`
+	Cluster  Cluster         `json:"cluster"`
 	// Services are the reference services deployed, each a Deployment, a
 	// Service and optionally an HPA; requests enter at Load.Target and
 	// travel along the services' calls.
 	Services []Service `json:"services,omitempty"`
 	// Workload is the v1alpha1 form (one service); parsing converts it
 	// into Services and clears it.
-	Workload   *Workload `json:"workload,omitempty"`
-	Load       Load      `json:"load"`
-	Faults     []Fault         `json:"faults,omitempty"`
-	Assertions []Assertion     `json:"assertions"`
+	Workload   *Workload   `json:"workload,omitempty"`
+	Load       Load        `json:"load"`
+	Faults     []Fault     `json:"faults,omitempty"`
+	Assertions []Assertion `json:"assertions"`
 }
 
 // Cluster describes the nodes.
@@ -294,15 +294,15 @@ type Assertion struct {
 	// replicasReach, readyRecovers: at least AtLeast (replicasReach: or at
 	// most AtMost) replicas within Within of After. Of says which count:
 	// ready (default) or desired.
-	AtLeast *int32           `json:"atLeast,omitempty"`
-	AtMost  *int32           `json:"atMost,omitempty"`
-	Of      string           `json:"of,omitempty"`
+	AtLeast *int32 `json:"atLeast,omitempty"`
+	AtMost  *int32 `json:"atMost,omitempty"`
+	Of      string `json:"of,omitempty"`
 	// breakerOpens: a breaker opens within Within of After.
 	// breakerCloses: every breaker that opened after After is closed
 	// again within Within of its downstream's recovery (the first moment
 	// after the breaker opened that the downstream has a ready endpoint).
 	Within *metav1.Duration `json:"within,omitempty"`
-	After   *Anchor          `json:"after,omitempty"`
+	After  *Anchor          `json:"after,omitempty"`
 
 	// latency: the Quantile of request latency over Window is at most Max.
 	Quantile *float64         `json:"quantile,omitempty"`

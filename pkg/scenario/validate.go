@@ -407,8 +407,8 @@ func validateCall(c *Call, p *field.Path) field.ErrorList {
 }
 
 var (
-	profiles      = []string{ProfileConstant, ProfilePoisson, ProfileRamp, ProfileSteps, ProfileSine}
-	arrivalKinds  = []string{ArrivalsUniform, ArrivalsPoisson}
+	profiles     = []string{ProfileConstant, ProfilePoisson, ProfileRamp, ProfileSteps, ProfileSine}
+	arrivalKinds = []string{ArrivalsUniform, ArrivalsPoisson}
 )
 
 func validateLoad(l *Load, sc *Scenario, p *field.Path) field.ErrorList {

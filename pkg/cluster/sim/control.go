@@ -195,4 +195,3 @@ func (w *world) inject(f *scenario.Fault) {
 		}
 	}
 }
-
