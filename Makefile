@@ -34,8 +34,10 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./pkg/scenario -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
+# Whole-command benchmarks (parse, run, judge, write reports) and the
+# simulator alone, on one core.
 bench:
-	$(GO) test ./pkg/cluster/sim -run '^$$' -bench . -benchtime 5x -cpu 1
+	$(GO) test ./pkg/runner ./pkg/cluster/sim -run '^$$' -bench . -benchtime 3x -cpu 1
 
 conformance: build
 	./$(BIN) conformance hpa pkg/hpa/conformance/testdata/hpa-cases.json

@@ -1,0 +1,69 @@
+package runner
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpsim/mcpsim/pkg/cluster/sim"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/scenarios"
+)
+
+// benchCommand measures what a user waits for: parse the file, run it on
+// the sim, judge it and write report.json, junit.xml and report.html.
+func benchCommand(b *testing.B, file string, data []byte) {
+	b.ReportAllocs()
+	dir := b.TempDir()
+	var virtual time.Duration
+	requests := 0
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		sc, err := scenario.Parse(file, data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := Run(context.Background(), sc, file, Options{Backend: sim.Backend{}, Seed: uint64(i + 1), OutDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		virtual += sc.Spec.Duration.Duration
+		for _, s := range rep.Services {
+			requests += s.Load.Requests
+		}
+	}
+	wall := time.Since(start).Seconds()
+	b.ReportMetric(virtual.Seconds()/wall, "virtual-s/s")
+	b.ReportMetric(float64(requests)/wall, "service-requests/s")
+}
+
+// BenchmarkCommandMCPTopology500RPS30Min is the built-in mcp-topology
+// scenario at 500 req/s (Poisson) for 30 virtual minutes: 900,000 client
+// requests, 3.6 million service requests, four HPAs (the HPAs may grow to
+// 60 pods each, on 12 nodes).
+func BenchmarkCommandMCPTopology500RPS30Min(b *testing.B) {
+	file, data, _ := scenarios.Get("mcp-topology")
+	src := string(data)
+	for old, nw := range map[string]string{
+		"  duration: 10m":                   "  duration: 30m",
+		"      - {rate: 20, duration: 2m}\n": "",
+		"{rate: 100, duration: 8m}":         "{rate: 500, duration: 30m}",
+		"maxReplicas: 10":                   "maxReplicas: 60",
+		"maxReplicas: 12":                   "maxReplicas: 60",
+		"count: 3":                          "count: 6",
+	} {
+		if !strings.Contains(src, old) {
+			b.Fatalf("mcp-topology no longer contains %q", old)
+		}
+		src = strings.ReplaceAll(src, old, nw)
+	}
+	benchCommand(b, file, []byte(src))
+}
+
+// BenchmarkCommandHPAScaleUp is the built-in hpa-scale-up scenario end to
+// end (10 virtual minutes, one service).
+func BenchmarkCommandHPAScaleUp(b *testing.B) {
+	file, data, _ := scenarios.Get("hpa-scale-up")
+	benchCommand(b, file, data)
+}
