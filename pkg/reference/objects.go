@@ -135,7 +135,7 @@ func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
 		Name:            "app",
 		Image:           image,
 		ImagePullPolicy: corev1.PullNever, // built locally, loaded into the nodes
-		Args:            []string{"serve", "--config", ConfigPath, "--listen", fmt.Sprintf("0.0.0.0:%d", Port)},
+		Args:            []string{"--config", ConfigPath, "--listen", fmt.Sprintf("0.0.0.0:%d", Port)},
 		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: Port}},
 		Resources:       s.Resources,
 		ReadinessProbe:  s.ReadinessProbe,

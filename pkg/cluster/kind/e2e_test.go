@@ -96,7 +96,7 @@ func TestE2EClusterServesReferenceAndMetrics(t *testing.T) {
 		Replicas: ptr.To[int32](3), Selector: &metav1.LabelSelector{MatchLabels: labels},
 		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "app", Image: referenceImage, ImagePullPolicy: corev1.PullNever,
-			Args:           []string{"--role", "payment", "--listen", ":8080", "--cpu-per-request", "2ms"},
+			Args:           []string{"--role", "payment", "--listen", "0.0.0.0:8080", "--cpu", "2ms"},
 			Ports:          []corev1.ContainerPort{{ContainerPort: 8080}},
 			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 2},
 			Resources:      corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: mustQ("100m")}, Limits: corev1.ResourceList{corev1.ResourceCPU: mustQ("500m")}},
