@@ -12,7 +12,7 @@ import (
 	"syscall"
 )
 
-// Exit codes (DESIGN.md).
+// Exit codes (README.md, "Using mcpsim").
 const (
 	exitPassed    = 0
 	exitFailed    = 1

@@ -3,7 +3,7 @@
 //
 // It restates pkg/controller/podautoscaler of k8s.io/kubernetes v1.34.4
 // (horizontal.go, replica_calculator.go, metrics/utilization.go) following
-// the project's fidelity spec (shared/fidelity/hpa-spec.md; section numbers
+// the project's fidelity spec (docs/hpa-fidelity.md; section numbers
 // in comments refer to it). The simulated cluster calls Controller.Reconcile
 // directly; `mcpsim conformance hpa` runs the upstream reference cases
 // through the same code.

@@ -46,12 +46,12 @@ func BenchmarkCommandMCPTopology500RPS30Min(b *testing.B) {
 	file, data, _ := scenarios.Get("mcp-topology")
 	src := string(data)
 	for old, nw := range map[string]string{
-		"  duration: 10m":                   "  duration: 30m",
+		"  duration: 10m":                    "  duration: 30m",
 		"      - {rate: 20, duration: 2m}\n": "",
-		"{rate: 100, duration: 8m}":         "{rate: 500, duration: 30m}",
-		"maxReplicas: 10":                   "maxReplicas: 60",
-		"maxReplicas: 12":                   "maxReplicas: 60",
-		"count: 3":                          "count: 6",
+		"{rate: 100, duration: 8m}":          "{rate: 500, duration: 30m}",
+		"maxReplicas: 10":                    "maxReplicas: 60",
+		"maxReplicas: 12":                    "maxReplicas: 60",
+		"count: 3":                           "count: 6",
 	} {
 		if !strings.Contains(src, old) {
 			b.Fatalf("mcp-topology no longer contains %q", old)

@@ -15,6 +15,9 @@ func FuzzParse(f *testing.F) {
 		_, data, _ := scenarios.Get(name)
 		f.Add(data)
 	}
+	f.Add([]byte(topology))
+	f.Add([]byte("a: &x {b: 1}\nspec: {<<: *x, c: {<<: [*x, *x]}}"))
+	f.Add([]byte("a: &x {<<: *x}"))
 	f.Add([]byte("a: &x [*x]"))
 	f.Add([]byte("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\nspec: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"))
 	f.Add([]byte("spec: {duration: 1e400}"))

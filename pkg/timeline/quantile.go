@@ -9,7 +9,8 @@ import (
 // Quantile returns the exact q-quantile of the requests' latencies using
 // the nearest-rank method: the smallest latency L such that at least q of
 // the requests took ≤ L. Exact, because SLO verdicts must not inherit the
-// error of Vegeta's t-digest (DEPENDENCIES.md). ok is false for no
+// error of Vegeta's t-digest (about +5% at p99 over 1,000 samples, +91%
+// at p90 over 10). ok is false for no
 // requests.
 func Quantile(reqs []Request, q float64) (time.Duration, bool) {
 	if len(reqs) == 0 {

@@ -31,7 +31,7 @@ const msName, msNamespace = "metrics-server", "kube-system"
 // manifest names a registry image and must be patched (local image, never
 // pull, extra flag), and the APIService must wait for the rollout. The APIService is created only
 // after the Deployment is available: applied together, the aggregator kept
-// answering 404 for metrics.k8s.io (shared/kind-offline.md #8).
+// answering 404 for metrics.k8s.io (docs/kind-offline.md #8).
 func (c *Cluster) installMetricsServer(ctx context.Context) error {
 	core, rbac := c.Client.CoreV1(), c.Client.RbacV1()
 	labels := map[string]string{"k8s-app": msName}

@@ -16,7 +16,7 @@ import (
 
 // cniConfig is the CNI configuration of one node: ptp veth pairs with
 // addresses from the node's podCIDR (host-local IPAM), plus portmap. It
-// replaces kindnetd, which cannot be built offline (shared/kind-offline.md).
+// replaces kindnetd, which cannot be built offline (docs/kind-offline.md).
 func cniConfig(podCIDR string) ([]byte, error) {
 	return json.MarshalIndent(map[string]any{
 		"cniVersion": "0.4.0",

@@ -153,7 +153,7 @@ func TestOverloadTimesOut(t *testing.T) {
 }
 
 // TestHPABehaviorTrajectory checks the replica trajectory that the
-// behavior rules predict, computed by hand from hpa-spec.md.
+// behavior rules predict, computed by hand from docs/hpa-fidelity.md.
 //
 // Set-up: pods start in exactly 2s, are ready at once and join the
 // endpoints 1s later, so the rollout takes 3s and metrics-server, which

@@ -1,5 +1,5 @@
 // Package conformance runs HPA reference cases (the schema of §10 of
-// shared/fidelity/hpa-spec.md, taken from Kubernetes' own unit tests)
+// docs/hpa-fidelity.md, taken from Kubernetes' own unit tests)
 // through package hpa, the same code the simulated cluster uses.
 package conformance
 
