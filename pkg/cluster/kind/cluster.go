@@ -162,6 +162,9 @@ func (p *Provider) deleteQuietly(name string) {
 	if err := p.kind.Delete(name, p.kubeconfigPath(name)); err != nil {
 		p.logf("  could not remove cluster %q: %v", name, err)
 	}
+	if err := unguardIfLast(p.opts.NodeImage); err != nil {
+		p.logf("  %v", err)
+	}
 }
 
 // Down deletes a cluster and its kubeconfig; deleting a cluster that does
@@ -171,6 +174,10 @@ func (p *Provider) Down(name string) error {
 		return fmt.Errorf("deleting kind cluster %q: %w", name, err)
 	}
 	os.Remove(p.kubeconfigPath(name))
+	// The last mcpsim cluster takes the host firewall guard with it.
+	if err := unguardIfLast(p.opts.NodeImage); err != nil {
+		return fmt.Errorf("cluster %q deleted, but removing the host firewall chain %s failed: %w", name, guardChain, err)
+	}
 	return nil
 }
 

@@ -16,8 +16,11 @@ import (
 // Defaults of a cluster's network. Every address is loopback on the host:
 // the API server and the NodePort mapping listen on 127.0.0.1 only.
 const (
-	PodSubnet       = "10.244.0.0/16"
-	ServiceSubnet   = "10.96.0.0/16"
+	// Not kind's defaults (10.244.0.0/16, 10.96.0.0/16): the host
+	// firewall guard matches these subnets, and must never touch the
+	// traffic of kind clusters mcpsim did not create.
+	PodSubnet       = "10.245.0.0/16"
+	ServiceSubnet   = "10.97.0.0/16"
 	DefaultNodePort = 30080
 	ZoneLabel       = "topology.kubernetes.io/zone"
 	PoolLabel       = "mcpsim.dev/pool"

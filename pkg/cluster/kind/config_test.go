@@ -33,7 +33,7 @@ func TestSpecForScenarioPools(t *testing.T) {
 }
 
 func TestCNIConfig(t *testing.T) {
-	raw, err := cniConfig("10.244.1.0/24")
+	raw, err := cniConfig("10.245.1.0/24")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestCNIConfig(t *testing.T) {
 	if err := json.Unmarshal(raw, &conf); err != nil {
 		t.Fatal(err)
 	}
-	if len(conf.Plugins) != 2 || conf.Plugins[0].Type != "ptp" || conf.Plugins[0].IPAM.Type != "host-local" || conf.Plugins[0].IPAM.Ranges[0][0].Subnet != "10.244.1.0/24" || conf.Plugins[1].Type != "portmap" {
+	if len(conf.Plugins) != 2 || conf.Plugins[0].Type != "ptp" || conf.Plugins[0].IPAM.Type != "host-local" || conf.Plugins[0].IPAM.Ranges[0][0].Subnet != "10.245.1.0/24" || conf.Plugins[1].Type != "portmap" {
 		t.Fatalf("conf: %s", raw)
 	}
 }
@@ -59,10 +59,10 @@ func TestGuardRulesKeepPodTrafficLocal(t *testing.T) {
 	// Pod-to-pod and pod-to-node traffic passes; other pod traffic and
 	// untranslated Service traffic is rejected, in that order.
 	want := []string{
-		"-s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN",
-		"-s 10.244.0.0/16 -d 172.19.0.0/16 -j RETURN",
-		"-s 10.244.0.0/16 -j REJECT --reject-with icmp-net-unreachable",
-		"-d 10.96.0.0/16 -j REJECT --reject-with icmp-net-unreachable",
+		"-s 10.245.0.0/16 -d 10.245.0.0/16 -j RETURN",
+		"-s 10.245.0.0/16 -d 172.19.0.0/16 -j RETURN",
+		"-s 10.245.0.0/16 -j REJECT --reject-with icmp-net-unreachable",
+		"-d 10.97.0.0/16 -j REJECT --reject-with icmp-net-unreachable",
 	}
 	if len(rules) != len(want) {
 		t.Fatalf("%d rules", len(rules))
@@ -70,6 +70,47 @@ func TestGuardRulesKeepPodTrafficLocal(t *testing.T) {
 	for i, r := range rules {
 		if got := strings.Join(r, " "); got != want[i] {
 			t.Errorf("rule %d: %q, want %q", i, got, want[i])
+		}
+	}
+}
+
+// TestGuardNeverMatchesKindDefaults: the guard's rules only name mcpsim's
+// own subnets, so a kind cluster with kind's default subnets on the same
+// host is never rejected.
+func TestGuardNeverMatchesKindDefaults(t *testing.T) {
+	for _, r := range guardRules("172.19.0.0/16") {
+		line := strings.Join(r, " ")
+		if strings.Contains(line, "10.244.") || strings.Contains(line, "10.96.") {
+			t.Errorf("rule %q matches kind's default subnets", line)
+		}
+		if !strings.Contains(line, PodSubnet) && !strings.Contains(line, ServiceSubnet) {
+			t.Errorf("rule %q matches traffic that is not mcpsim's", line)
+		}
+	}
+}
+
+func TestUnguardRemovesTheChain(t *testing.T) {
+	var got []string
+	for _, c := range unguardCommands() {
+		got = append(got, strings.Join(c, " "))
+	}
+	want := []string{"-D DOCKER-USER -j MCPSIM-GUARD", "-F MCPSIM-GUARD", "-X MCPSIM-GUARD"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("unguard: %q, want %q", got, want)
+	}
+}
+
+func TestLastMcpsimCluster(t *testing.T) {
+	for _, c := range []struct {
+		images string
+		last   bool
+	}{
+		{"", true},
+		{"kindest/node:v1.37.0\nkindest/node:v1.37.0\n", true},
+		{"kindest/node:v1.37.0\nmcpsim/node:v1.34.4\n", false},
+	} {
+		if got := noMcpsimNodes(c.images, "mcpsim/node:v1.34.4"); got != c.last {
+			t.Errorf("images %q: last = %v, want %v", c.images, got, c.last)
 		}
 	}
 }

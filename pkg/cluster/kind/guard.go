@@ -67,3 +67,42 @@ func guardHostNetwork(network string) error {
 	}
 	return nil
 }
+
+// unguardCommands remove guardChain: the jump from DOCKER-USER, its rules,
+// the chain itself.
+func unguardCommands() [][]string {
+	return [][]string{{"-D", "DOCKER-USER", "-j", guardChain}, {"-F", guardChain}, {"-X", guardChain}}
+}
+
+// noMcpsimNodes reports whether none of the kind node containers' images
+// (one per line) is mcpsim's node image (repository and tag).
+func noMcpsimNodes(images, nodeImage string) bool {
+	repo, _, _ := strings.Cut(nodeImage, ":")
+	for _, img := range strings.Fields(images) {
+		if r, _, _ := strings.Cut(img, ":"); r == repo {
+			return false
+		}
+	}
+	return true
+}
+
+// unguardIfLast removes guardChain once no mcpsim cluster is left on the
+// host (the chain is shared by every mcpsim cluster).
+func unguardIfLast(nodeImage string) error {
+	out, err := exec.Command("docker", "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster", "--format", "{{.Image}}").Output()
+	if err != nil {
+		return fmt.Errorf("listing kind nodes: %w", err)
+	}
+	if !noMcpsimNodes(string(out), nodeImage) {
+		return nil
+	}
+	if exec.Command("iptables", "-n", "-L", guardChain).Run() != nil {
+		return nil // already gone
+	}
+	for _, c := range unguardCommands() {
+		if out, err := exec.Command("iptables", c...).CombinedOutput(); err != nil {
+			return fmt.Errorf("iptables %s: %v: %s", strings.Join(c, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
