@@ -44,7 +44,7 @@ func Resolve(arg string) ([]Source, error) {
 				continue
 			}
 			p := filepath.Join(arg, e.Name())
-			data, err := os.ReadFile(p)
+			data, err := scenario.ReadFile(p)
 			if err != nil {
 				return nil, err
 			}
@@ -56,7 +56,7 @@ func Resolve(arg string) ([]Source, error) {
 		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 		return out, nil
 	case err == nil:
-		data, err := os.ReadFile(arg)
+		data, err := scenario.ReadFile(arg)
 		if err != nil {
 			return nil, err
 		}

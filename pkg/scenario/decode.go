@@ -34,6 +34,9 @@ const maxErrors = 50
 // Parse decodes, defaults and validates one scenario file. On any problem
 // it returns Errors with file:line:column positions.
 func Parse(file string, data []byte) (*Scenario, error) {
+	if len(data) > MaxFileSize {
+		return nil, Errors{&FieldError{File: file, Line: 1, Column: 1, Message: fmt.Sprintf("%d bytes: larger than the %d-byte limit of a scenario file", len(data), MaxFileSize)}}
+	}
 	d := &decoder{file: file, nodes: map[string]*yaml.Node{}}
 	root, err := d.parseYAML(data)
 	if err != nil {
@@ -157,8 +160,17 @@ func (d *decoder) parseYAML(data []byte) (*yaml.Node, error) {
 		}
 		return nil, Errors{yamlError(d.file, err)}
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
+	// A trailing `---` (an empty document) is harmless; a second document
+	// with content is not.
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if err != nil {
+			break
+		}
+		if len(extra.Content) == 0 || (len(extra.Content) == 1 && extra.Content[0].Tag == "!!null" && extra.Content[0].Value == "") {
+			continue
+		}
 		return nil, Errors{&FieldError{File: d.file, Line: extra.Line, Column: extra.Column, Message: "a scenario file holds one YAML document; found a second one"}}
 	}
 	root := &doc

@@ -1,9 +1,14 @@
 package scenario
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mcpsim/mcpsim/scenarios"
 )
@@ -334,5 +339,52 @@ func TestTopologyErrors(t *testing.T) {
 				t.Fatalf("error without a position: %v", err)
 			}
 		})
+	}
+}
+
+func TestReadFileRefusesWhatIsNotAScenarioFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "x.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero.yaml")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("# padding\n"), MaxFileSize/10+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{fifo: "named pipe", zero: "device", big: "larger than the 1048576-byte limit", dir: "is a directory"} {
+		done := make(chan error, 1)
+		go func() { _, err := ReadFile(path); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v, want an error saying %q", filepath.Base(path), err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: ReadFile still blocked after 10s", filepath.Base(path))
+		}
+	}
+	ok := filepath.Join(dir, "ok.yaml")
+	if err := os.WriteFile(ok, []byte(valid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := ReadFile(ok); err != nil || string(data) != valid {
+		t.Fatalf("a regular file: %v", err)
+	}
+	if _, err := Parse("big.yaml", bytes.Repeat([]byte(" "), MaxFileSize+1)); err == nil || !strings.Contains(err.Error(), "big.yaml:1:1") {
+		t.Fatalf("Parse of an oversized input: %v", err)
+	}
+}
+
+func TestTrailingDocumentSeparator(t *testing.T) {
+	if _, err := Parse("t.yaml", []byte(valid+"---\n")); err != nil {
+		t.Fatalf("a trailing --- must be accepted: %v", err)
+	}
+	if _, err := Parse("t.yaml", []byte(valid+"---\nkind: Other\n")); err == nil || !strings.Contains(err.Error(), "found a second one") {
+		t.Fatalf("a second document: %v", err)
 	}
 }
