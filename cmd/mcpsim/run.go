@@ -70,7 +70,7 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	}
 	if f.out != "" {
 		// Fail before running anything if the reports cannot be written.
-		if err := os.MkdirAll(f.out, 0o755); err != nil {
+		if err := report.CheckWritable(f.out); err != nil {
 			return usageErr("--out %s: %v", f.out, err)
 		}
 	}

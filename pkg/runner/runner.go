@@ -109,14 +109,17 @@ func Run(ctx context.Context, sc *scenario.Scenario, source string, opts Options
 	results := assertions.Evaluate(sc, tl)
 	rep := report.Build(sc, source, opts.Backend.Name(), opts.Seed, tl, results)
 	if opts.OutDir != "" {
-		dir := filepath.Join(opts.OutDir, sc.Metadata.Name)
-		if err := rep.WriteDir(dir); err != nil {
-			return rep, err
-		}
-		if opts.VegetaResults {
-			if err := report.WriteVegetaResults(dir, sc.Metadata.Name, tl); err != nil {
-				return rep, err
+		err := report.WriteSet(ctx, opts.OutDir, sc.Metadata.Name, func(dir string) error {
+			if err := rep.WriteDir(dir); err != nil {
+				return err
 			}
+			if opts.VegetaResults {
+				return report.WriteVegetaResults(dir, sc.Metadata.Name, tl)
+			}
+			return nil
+		})
+		if err != nil {
+			return rep, err
 		}
 	}
 	return rep, nil
