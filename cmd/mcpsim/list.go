@@ -23,7 +23,7 @@ func newListCmd() *cobra.Command {
 				if err != nil {
 					return &exitError{code: exitInfra, err: fmt.Errorf("built-in scenario %s is invalid: %w", name, err)}
 				}
-				fmt.Fprintf(tw, "%s\t%s\n", name, sc.Metadata.Description)
+				fmt.Fprintf(tw, "%s\t%s\n", name, termSafe(sc.Metadata.Description))
 			}
 			return tw.Flush()
 		},

@@ -51,11 +51,11 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(stderr, "mcpsim:", ee.err)
+			fmt.Fprintln(stderr, "mcpsim:", termSafe(ee.err.Error()))
 		}
 		return ee.code
 	}
 	// cobra's own errors: unknown command or flag, wrong argument count.
-	fmt.Fprintln(stderr, "mcpsim:", err)
+	fmt.Fprintln(stderr, "mcpsim:", termSafe(err.Error()))
 	return exitUsage
 }

@@ -126,6 +126,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"run", "no-such-scenario"},
 		{"run"},
 		{"frobnicate"},
+		{"cluster", "frobnicate"},
+		{"images", "frobnicate"},
+		{"conformance", "frobnicate"},
 		{"run", "hpa-scale-up", "--seed", "minus-one"},
 	} {
 		code, _, stderr := run(t, args...)
@@ -174,5 +177,24 @@ func TestConformanceHPA(t *testing.T) {
 	code, _, stderr := run(t, "conformance", "hpa", bad)
 	if code != 2 || !strings.Contains(stderr, "bad.json") {
 		t.Fatalf("malformed: exit %d %q", code, stderr)
+	}
+}
+
+// TestEscapesInScenarioTextAreNotSentToTheTerminal: an assertion name with
+// an ANSI escape sequence is printed escaped, not interpreted.
+func TestEscapesInScenarioTextAreNotSentToTheTerminal(t *testing.T) {
+	dir := t.TempDir()
+	file := scenarioFile(t, dir, "esc", "200ms")
+	data, _ := os.ReadFile(file)
+	data = []byte(strings.Replace(string(data), "name: p99", "name: \"p99 \\e[2J\\e]0;pwned\\a\"", 1))
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stdout, stderr := run(t, "run", file, "--out", "")
+	if strings.ContainsRune(stdout+stderr, 0x1b) || strings.ContainsRune(stdout+stderr, 0x07) {
+		t.Fatalf("raw escape characters reached the terminal:\n%q", stdout)
+	}
+	if !strings.Contains(stdout, `p99 \x1b[2J`) {
+		t.Fatalf("the name is not shown escaped:\n%s", stdout)
 	}
 }

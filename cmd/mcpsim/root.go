@@ -30,7 +30,7 @@ load and Chaos Mesh faults, and assertions on scaling, recovery and SLOs.
 The default backend is a deterministic simulated cluster in virtual time.
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad usage or
-invalid scenario, 3 infrastructure error.`,
+invalid scenario, 3 infrastructure error, 130 interrupted (Ctrl-C).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -40,7 +40,28 @@ invalid scenario, 3 infrastructure error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see '%s --help')", err, c.CommandPath())
 	})
+	strictGroups(root)
 	return root
+}
+
+// strictGroups makes every command that only groups sub-commands (cluster,
+// images, conformance) reject an unknown sub-command with exit code 2;
+// cobra would print the help and exit 0, which a CI script takes for
+// success. Alone, a group prints its help.
+func strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictGroups(sub)
+	}
+	if !c.HasSubCommands() || c.Run != nil || c.RunE != nil || !c.HasParent() {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErr("unknown command %q for %q (see '%s --help')", args[0], cmd.CommandPath(), cmd.CommandPath())
+		}
+		return nil
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
 
 func newVersionCmd() *cobra.Command {

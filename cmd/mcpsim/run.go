@@ -121,15 +121,15 @@ func printVerdicts(w io.Writer, rep *report.Report, out string, results bool) {
 	if !rep.Passed {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(w, "%s  %s  (backend %s, seed %d, %d requests, %.0fs)\n", verdict, rep.Scenario.Name, rep.Backend, rep.Seed, rep.Load.Requests, float64(rep.Duration))
+	fmt.Fprintf(w, "%s  %s  (backend %s, seed %d, %d requests, %.0fs)\n", verdict, termSafe(rep.Scenario.Name), rep.Backend, rep.Seed, rep.Load.Requests, float64(rep.Duration))
 	for _, a := range rep.Assertions {
 		mark := "ok  "
 		if !a.Passed {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(w, "  %s %-32s %s  (threshold: %s)\n", mark, a.Name, a.Measured, a.Threshold)
+		fmt.Fprintf(w, "  %s %-32s %s  (threshold: %s)\n", mark, termSafe(a.Name), termSafe(a.Measured), termSafe(a.Threshold))
 		if !a.Passed && a.Detail != "" {
-			fmt.Fprintf(w, "       %s\n", a.Detail)
+			fmt.Fprintf(w, "       %s\n", termSafe(a.Detail))
 		}
 	}
 	if out != "" {
@@ -164,7 +164,7 @@ func (p *progress) update(name string, st cluster.Status) {
 	line := fmt.Sprintf("%s  t=%s/%s  ready %d/%d  %.0f req/s  p99 %s  errors %.2f%%", name,
 		st.T.Truncate(time.Second), st.Duration, st.Ready, st.Desired, st.RPS, st.P99.Round(100*time.Microsecond), st.ErrorRate*100)
 	if len(st.Faults) > 0 {
-		line += "  faults: " + strings.Join(st.Faults, ",")
+		line += "  faults: " + termSafe(strings.Join(st.Faults, ","))
 	}
 	if !p.tty {
 		fmt.Fprintln(p.w, line)

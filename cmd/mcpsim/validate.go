@@ -36,14 +36,14 @@ func parseEach(cmd *cobra.Command, args []string) (scs []*scenario.Scenario, nam
 	for _, arg := range args {
 		sources, err := runner.Resolve(arg)
 		if err != nil {
-			fmt.Fprintln(cmd.ErrOrStderr(), err)
+			fmt.Fprintln(cmd.ErrOrStderr(), termSafe(err.Error()))
 			bad++
 			continue
 		}
 		for _, src := range sources {
 			sc, err := scenario.Parse(src.Name, src.Data)
 			if err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				fmt.Fprintln(cmd.ErrOrStderr(), termSafe(err.Error()))
 				bad++
 				continue
 			}

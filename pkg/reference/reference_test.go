@@ -359,3 +359,59 @@ func TestReadiness(t *testing.T) {
 		t.Fatal("unknown role accepted")
 	}
 }
+
+// TestTimeBudgetReachesTheDownstream: a client that will wait 100ms says
+// so; the gateway's call to a hung downstream (call timeout 1s) carries
+// the remaining budget, and the downstream sees at most 100ms.
+func TestTimeBudgetReachesTheDownstream(t *testing.T) {
+	budgets := make(chan string, 1)
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		budgets <- r.Header.Get(TimeoutHeader)
+		<-r.Context().Done()
+	}))
+	defer hung.Close()
+	gw := newService(t, ServiceConfig{Role: "gateway", Calls: []CallConfig{call("payment", hung.URL, 5)}}, Options{})
+	front := httptest.NewServer(gw.Handler())
+	defer front.Close()
+	req, _ := http.NewRequest("GET", front.URL+"/", nil)
+	req.Header.Set(TimeoutHeader, "100ms")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get(DegradedHeader) != "true" {
+		t.Fatalf("got %d (degraded %q), want a degraded answer", resp.StatusCode, resp.Header.Get(DegradedHeader))
+	}
+	d, err := time.ParseDuration(<-budgets)
+	if err != nil || d <= 0 || d > 100*time.Millisecond {
+		t.Fatalf("downstream budget %v (%v), want at most the client's 100ms", d, err)
+	}
+	// Running out of the client's budget is the downstream's failure, not
+	// an exclusion: with threshold 5, the 6th such call opens the breaker.
+	for i := 0; i < 5; i++ {
+		req, _ := http.NewRequest("GET", front.URL+"/", nil)
+		req.Header.Set(TimeoutHeader, "20ms")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		<-budgets
+	}
+	if st, _ := gw.BreakerState("payment"); st != Open {
+		t.Fatalf("breaker %v after 6 calls that ran out of budget, want open", st)
+	}
+	for _, bad := range []string{"soon", "-1s", "1h"} {
+		req, _ := http.NewRequest("GET", front.URL+"/", nil)
+		req.Header.Set(TimeoutHeader, bad)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %q → %d, want 400", TimeoutHeader, bad, resp.StatusCode)
+		}
+	}
+}

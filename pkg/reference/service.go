@@ -177,25 +177,50 @@ const DegradedHeader = "Mcp-Degraded"
 // went away before the answer, as nginx names it.
 const StatusClientClosed = 499
 
+// TimeoutHeader carries a caller's time budget (a Go duration) to its
+// downstream: the downstream bounds its own calls by it, so a hung service
+// deeper in the tree costs each request at most what its first caller was
+// willing to wait, not a full call timeout per hop.
+const TimeoutHeader = "Mcp-Timeout"
+
+// maxBudget bounds a TimeoutHeader value.
+const maxBudget = 10 * time.Minute
+
 func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	s.inflight.Inc()
 	defer s.inflight.Dec()
-	ctx := r.Context()
+	clientCtx := r.Context()
+	ctx := clientCtx
+	if v := r.Header.Get(TimeoutHeader); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > maxBudget {
+			http.Error(w, TimeoutHeader+": a duration between 0 and "+maxBudget.String(), http.StatusBadRequest)
+			return
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	record := func(code int, outcome string) {
 		c := strconv.Itoa(code)
 		s.requests.WithLabelValues(c, outcome).Inc()
 		s.latency.WithLabelValues(c).Observe(time.Since(start).Seconds())
 	}
 	if err := BurnCPU(ctx, s.work()); err != nil {
-		record(StatusClientClosed, "canceled")
+		if clientCtx.Err() != nil {
+			record(StatusClientClosed, "canceled")
+			return
+		}
+		http.Error(w, "the caller's time budget ran out", http.StatusGatewayTimeout)
+		record(http.StatusGatewayTimeout, "error")
 		return
 	}
 	resp := Response{Service: s.cfg.Name, Role: s.cfg.Role}
 	if len(s.cfg.Calls) > 0 {
 		var err error
-		resp.Downstreams, resp.Degraded, err = s.callDownstreams(ctx)
-		if ctx.Err() != nil {
+		resp.Downstreams, resp.Degraded, err = s.callDownstreams(clientCtx, ctx)
+		if clientCtx.Err() != nil {
 			record(StatusClientClosed, "canceled")
 			return
 		}
@@ -220,7 +245,10 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 // one after another (sequential). A failed call with a static fallback
 // makes the answer degraded; with no fallback it fails the request and
 // cancels the calls still running.
-func (s *Service) callDownstreams(ctx context.Context) (map[string]string, bool, error) {
+//
+// clientCtx ends when the client goes away; ctx also ends with the
+// client's time budget.
+func (s *Service) callDownstreams(clientCtx, ctx context.Context) (map[string]string, bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := make(map[string]string, len(s.cfg.Calls))
@@ -231,7 +259,7 @@ func (s *Service) callDownstreams(ctx context.Context) (map[string]string, bool,
 	)
 	one := func(i int) {
 		c := &s.cfg.Calls[i]
-		deg, err := s.callWithRetries(ctx, i)
+		deg, err := s.callWithRetries(clientCtx, ctx, i)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -273,7 +301,7 @@ func (s *Service) callDownstreams(ctx context.Context) (map[string]string, bool,
 // callWithRetries makes one call through its breaker, retrying failed
 // attempts. A downstream answer that was itself degraded is a success for
 // the breaker and makes this answer degraded too.
-func (s *Service) callWithRetries(ctx context.Context, i int) (degraded bool, err error) {
+func (s *Service) callWithRetries(clientCtx, ctx context.Context, i int) (degraded bool, err error) {
 	c := &s.cfg.Calls[i]
 	b := s.breakers[i]
 	for attempt := 0; attempt <= c.Retries; attempt++ {
@@ -291,9 +319,11 @@ func (s *Service) callWithRetries(ctx context.Context, i int) (degraded bool, er
 			switch {
 			case err == nil:
 				b.Done(t, Success)
-			case ctx.Err() != nil:
+			case clientCtx.Err() != nil || errors.Is(ctx.Err(), context.Canceled):
 				// Our own client went away (or a sibling call failed the
-				// request): says nothing about the downstream.
+				// request): says nothing about the downstream. Running out
+				// of the client's time budget does: it did not answer in
+				// the time we had.
 				b.Done(t, Excluded)
 			default:
 				b.Done(t, Failure)
@@ -312,6 +342,9 @@ func (s *Service) call(ctx context.Context, url string, timeout time.Duration) (
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
 	if err != nil {
 		return false, err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		req.Header.Set(TimeoutHeader, time.Until(deadline).Round(time.Millisecond).String())
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -388,3 +388,21 @@ func TestTrailingDocumentSeparator(t *testing.T) {
 		t.Fatalf("a second document: %v", err)
 	}
 }
+
+func TestOutOfRangeValues(t *testing.T) {
+	for _, c := range []struct{ name, old, new, want string }{
+		{"huge cpu", `cpu: "4"`, `cpu: 1e1000`, "spec.cluster.nodePools[0].cpu"},
+		{"cpu past 1e16", `cpu: "4"`, `cpu: "2e16"`, "must be at most 100k"},
+		{"huge request", "requests: {cpu: 200m}", "requests: {cpu: 200m, memory: 1e30}", "spec.workload.resources.requests[memory]"},
+		{"probe overflow", "    replicas: 2\n", "    replicas: 2\n    readinessProbe: {initialDelaySeconds: 2147483647}\n", "must be at most 86400"},
+		{"probe product", "    replicas: 2\n", "    replicas: 2\n    readinessProbe: {periodSeconds: 80000, successThreshold: 80000}\n", "periodSeconds × successThreshold"},
+		{"sine period 1ns", "    profile: constant\n    rate: 10\n", "    profile: sine\n    mean: 10\n    amplitude: 5\n    period: 1ns\n", "must be at least 1s"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("bad.yaml", []byte(edit(t, c.old, c.new)))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("want an error containing %q, got %v", c.want, err)
+			}
+		})
+	}
+}

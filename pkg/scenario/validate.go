@@ -8,6 +8,7 @@ import (
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -177,6 +178,8 @@ func validateCluster(c *Cluster, p *field.Path) field.ErrorList {
 		if np.Memory.Sign() <= 0 {
 			errs = append(errs, field.Required(pp.Child("memory"), "allocatable memory must be greater than zero"))
 		}
+		errs = append(errs, quantityAtMost(pp.Child("cpu"), np.CPU, maxCPU)...)
+		errs = append(errs, quantityAtMost(pp.Child("memory"), np.Memory, maxMemory)...)
 		for k, v := range np.Labels {
 			for _, msg := range validation.IsQualifiedName(k) {
 				errs = append(errs, field.Invalid(pp.Child("labels").Key(k), k, msg))
@@ -306,6 +309,18 @@ func validateService(w *Service, p *field.Path) field.ErrorList {
 	if !ok || cpu.Sign() <= 0 {
 		errs = append(errs, field.Required(rp.Child("requests", "cpu"), "a CPU request is required: it sizes the pod's share of CPU and is the HPA's utilization denominator"))
 	}
+	for _, list := range []struct {
+		name string
+		rl   corev1.ResourceList
+	}{{"requests", w.Resources.Requests}, {"limits", w.Resources.Limits}} {
+		for name, q := range list.rl {
+			limit := maxMemory
+			if name == corev1.ResourceCPU {
+				limit = maxCPU
+			}
+			errs = append(errs, quantityAtMost(rp.Child(list.name).Key(string(name)), q, limit)...)
+		}
+	}
 	for name, q := range w.Resources.Requests {
 		if q.Sign() < 0 {
 			errs = append(errs, field.Invalid(rp.Child("requests").Key(string(name)), q.String(), "must not be negative"))
@@ -320,16 +335,30 @@ func validateService(w *Service, p *field.Path) field.ErrorList {
 		if sl.Max.Duration < sl.Min.Duration {
 			errs = append(errs, field.Invalid(sp.Child("max"), sl.Max.Duration.String(), "must be at least min"))
 		}
+		if sl.Max.Duration > MaxDuration {
+			errs = append(errs, field.Invalid(sp.Child("max"), sl.Max.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
+		}
 	}
 	if w.EndpointsDelay != nil {
 		errs = append(errs, nonNegative(p.Child("endpointsDelay"), *w.EndpointsDelay)...)
+		if w.EndpointsDelay.Duration > time.Hour {
+			errs = append(errs, field.Invalid(p.Child("endpointsDelay"), w.EndpointsDelay.Duration.String(), "must be at most 1h"))
+		}
 	}
 	if pr := w.ReadinessProbe; pr != nil {
 		pp := p.Child("readinessProbe")
-		for name, v := range map[string]int32{"initialDelaySeconds": pr.InitialDelaySeconds, "periodSeconds": pr.PeriodSeconds, "successThreshold": pr.SuccessThreshold} {
-			if v < 0 {
+		// Bounded so that probe arithmetic cannot overflow a duration (time
+		// would run backwards); a day is far past any real probe.
+		for name, v := range map[string]int32{"initialDelaySeconds": pr.InitialDelaySeconds, "periodSeconds": pr.PeriodSeconds, "successThreshold": pr.SuccessThreshold, "failureThreshold": pr.FailureThreshold, "timeoutSeconds": pr.TimeoutSeconds} {
+			switch {
+			case v < 0:
 				errs = append(errs, field.Invalid(pp.Child(name), v, "must not be negative"))
+			case v > maxProbeField:
+				errs = append(errs, field.Invalid(pp.Child(name), v, fmt.Sprintf("must be at most %d", maxProbeField)))
 			}
+		}
+		if pr.PeriodSeconds > 0 && pr.SuccessThreshold > 0 && int64(pr.PeriodSeconds)*int64(pr.SuccessThreshold) > maxProbeField {
+			errs = append(errs, field.Invalid(pp.Child("successThreshold"), pr.SuccessThreshold, fmt.Sprintf("periodSeconds × successThreshold must be at most %d seconds", maxProbeField)))
 		}
 	}
 	if a := w.Affinity; a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil) {
@@ -366,6 +395,22 @@ func validateService(w *Service, p *field.Path) field.ErrorList {
 		}
 	}
 	return errs
+}
+
+// Bounds of quantities and probe fields: far beyond any real cluster, low
+// enough that no arithmetic on them overflows.
+const maxProbeField = 86400 // seconds, one day
+
+var (
+	maxCPU    = resource.MustParse("100000") // cores
+	maxMemory = resource.MustParse("1Pi")
+)
+
+func quantityAtMost(p *field.Path, q, limit resource.Quantity) field.ErrorList {
+	if q.Cmp(limit) > 0 {
+		return field.ErrorList{field.Invalid(p, q.String(), fmt.Sprintf("must be at most %s", limit.String()))}
+	}
+	return nil
 }
 
 // MaxWork bounds one request's CPU cost, and MaxRetries a call's retries.
@@ -460,6 +505,11 @@ func validateLoad(l *Load, sc *Scenario, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Required(p.Child("period"), "the sine profile needs a period"))
 		} else {
 			errs = append(errs, positive(p.Child("period"), *l.Period)...)
+			// Vegeta's sine pacer needs many hits per period to follow it;
+			// a shorter period sends nothing at all.
+			if l.Period.Duration > 0 && l.Period.Duration < time.Second {
+				errs = append(errs, field.Invalid(p.Child("period"), l.Period.Duration.String(), "must be at least 1s"))
+			}
 		}
 	case "":
 		errs = append(errs, field.Required(p.Child("profile"), fmt.Sprintf("one of %v", profiles)))
