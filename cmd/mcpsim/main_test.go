@@ -198,3 +198,30 @@ func TestEscapesInScenarioTextAreNotSentToTheTerminal(t *testing.T) {
 		t.Fatalf("the name is not shown escaped:\n%s", stdout)
 	}
 }
+
+// TestUnsupportedOnTheBackendExitsTwoBeforeRunning: a fault action the sim
+// does not model is refused before any scenario runs.
+func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
+	dir := t.TempDir()
+	ok := scenarioFile(t, dir, "a-ok", "200ms")
+	data, _ := os.ReadFile(ok)
+	bad := strings.Replace(string(data), "name: a-ok", "name: b-bad", 1) + `  faults:
+    - at: 10s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: PodChaos
+      metadata: {name: fail}
+      spec: {action: pod-failure, mode: one, selector: {labelSelectors: {app: gateway}}}
+`
+	if !strings.Contains(bad, "  assertions:") {
+		t.Fatal("fixture changed")
+	}
+	writeFile(t, dir, "b-bad.yaml", bad)
+	out := filepath.Join(t.TempDir(), "reports")
+	code, stdout, stderr := run(t, "run", dir, "--out", out)
+	if code != 2 || !strings.Contains(stderr, "pod-failure is not modelled yet") || !strings.Contains(stderr, "nothing was run") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "a-ok")); err == nil || stdout != "" {
+		t.Fatalf("a scenario ran although another cannot: %q", stdout)
+	}
+}

@@ -68,6 +68,16 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Everything a backend cannot do is found before anything runs.
+	var unsupported []string
+	for i, sc := range scs {
+		if err := backend.Check(sc); err != nil {
+			unsupported = append(unsupported, fmt.Sprintf("%s: %v", sources[i], err))
+		}
+	}
+	if len(unsupported) > 0 {
+		return usageErr("%s\n%d scenario(s) cannot run on backend %s; nothing was run", strings.Join(unsupported, "\n"), len(unsupported), backend.Name())
+	}
 	if f.out != "" {
 		// Fail before running anything if the reports cannot be written.
 		if err := report.CheckWritable(f.out); err != nil {

@@ -21,6 +21,9 @@ import (
 // cancellation).
 type Backend interface {
 	Name() string
+	// Check says whether the backend can run the scenario; an error wraps
+	// ErrUnsupported and says why.
+	Check(sc *scenario.Scenario) error
 	Run(ctx context.Context, plan *Plan) (*timeline.Timeline, error)
 }
 
@@ -29,6 +32,8 @@ type Plan struct {
 	Scenario *scenario.Scenario
 	// Seed feeds every random choice of the sim backend.
 	Seed uint64
+	// Schedule is the run's timed actions (Schedule(Scenario)).
+	Schedule []Action
 	// Pacer paces the load from LoadStart for LoadDuration.
 	Pacer        vegeta.Pacer
 	LoadStart    time.Duration

@@ -84,6 +84,9 @@ type Options struct {
 
 // Run runs one parsed scenario and returns its report.
 func Run(ctx context.Context, sc *scenario.Scenario, source string, opts Options) (*report.Report, error) {
+	if err := opts.Backend.Check(sc); err != nil {
+		return nil, err
+	}
 	pacer, err := loadgen.Pacer(&sc.Spec.Load, opts.Seed)
 	if err != nil {
 		return nil, err
@@ -91,6 +94,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, source string, opts Options
 	plan := &cluster.Plan{
 		Scenario:      sc,
 		Seed:          opts.Seed,
+		Schedule:      cluster.Schedule(sc),
 		Pacer:         pacer,
 		LoadStart:     sc.Spec.Load.Start.Duration,
 		LoadDuration:  sc.Spec.Load.Duration.Duration,

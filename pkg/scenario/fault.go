@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,4 +68,21 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 		return json.Marshal(podChaosFault{At: f.At, PodChaos: *f.PodChaos})
 	}
 	return json.Marshal(map[string]any{"at": f.At})
+}
+
+// Name is the fault's name (its Chaos Mesh object's).
+func (f *Fault) Name() string {
+	if f.PodChaos != nil {
+		return f.PodChaos.Name
+	}
+	return ""
+}
+
+// Duration is the fault's Chaos Mesh spec.duration, if it has one.
+func (f *Fault) Duration() (time.Duration, bool) {
+	if f.PodChaos == nil || f.PodChaos.Spec.Duration == nil {
+		return 0, false
+	}
+	d, err := time.ParseDuration(*f.PodChaos.Spec.Duration)
+	return d, err == nil && d > 0
 }

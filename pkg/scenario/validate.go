@@ -6,7 +6,6 @@ import (
 	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -361,17 +360,9 @@ func validateService(w *Service, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(pp.Child("successThreshold"), pr.SuccessThreshold, fmt.Sprintf("periodSeconds × successThreshold must be at most %d seconds", maxProbeField)))
 		}
 	}
-	if a := w.Affinity; a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil) {
-		errs = append(errs, field.Forbidden(p.Child("affinity"), "pod affinity and anti-affinity are not modelled by the sim backend yet; node affinity is"))
-	}
 	if w.HPA != nil {
 		hp := p.Child("hpa")
 		errs = append(errs, hpa.Validate(w.HPA, hp)...)
-		for i, m := range w.HPA.Metrics {
-			if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil || m.Resource.Name != corev1.ResourceCPU {
-				errs = append(errs, field.NotSupported(hp.Child("metrics").Index(i), string(m.Type), []string{"Resource cpu (the sim backend models CPU only)"}))
-			}
-		}
 		if w.Replicas != nil && *w.Replicas == 0 {
 			errs = append(errs, field.Invalid(p.Child("replicas"), 0, "an HPA does not act on a Deployment scaled to zero"))
 		}
@@ -531,7 +522,6 @@ func validateLoad(l *Load, sc *Scenario, p *field.Path) field.ErrorList {
 
 var (
 	chaosActions     = []string{string(chaosv1alpha1.PodKillAction), string(chaosv1alpha1.PodFailureAction), string(chaosv1alpha1.ContainerKillAction)}
-	simActions       = []string{string(chaosv1alpha1.PodKillAction)}
 	chaosModes       = []string{string(chaosv1alpha1.OneMode), string(chaosv1alpha1.AllMode), string(chaosv1alpha1.FixedMode), string(chaosv1alpha1.FixedPercentMode), string(chaosv1alpha1.RandomMaxPercentMode)}
 	chaosAPIVersions = []string{ChaosAPIVersion}
 )
@@ -558,9 +548,8 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 	names[pc.Name] = true
 	sp := p.Child("spec")
 	switch pc.Spec.Action {
-	case chaosv1alpha1.PodKillAction:
-	case chaosv1alpha1.PodFailureAction, chaosv1alpha1.ContainerKillAction:
-		errs = append(errs, field.NotSupported(sp.Child("action"), pc.Spec.Action, simActions))
+	case chaosv1alpha1.PodKillAction, chaosv1alpha1.PodFailureAction, chaosv1alpha1.ContainerKillAction:
+		// What each backend can do is its Check's business.
 	default:
 		errs = append(errs, field.NotSupported(sp.Child("action"), pc.Spec.Action, chaosActions))
 	}

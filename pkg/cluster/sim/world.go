@@ -13,6 +13,10 @@ import (
 	"math/rand/v2"
 	"time"
 
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/loadgen"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
@@ -46,6 +50,33 @@ var _ cluster.Backend = Backend{}
 
 // Name implements cluster.Backend.
 func (Backend) Name() string { return "sim" }
+
+// Check implements cluster.Backend: what the schema allows but the sim
+// does not model yet.
+func (Backend) Check(sc *scenario.Scenario) error {
+	for i := range sc.Spec.Faults {
+		if pc := sc.Spec.Faults[i].PodChaos; pc != nil && pc.Spec.Action != chaosv1alpha1.PodKillAction {
+			return cluster.Unsupported("sim", "spec.faults[%d].spec.action: %s is not modelled yet (pod-kill is)", i, pc.Spec.Action)
+		}
+	}
+	for i := range sc.Spec.Services {
+		s := &sc.Spec.Services[i]
+		if a := s.Affinity; a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil) {
+			return cluster.Unsupported("sim", "spec.services[%d].affinity: pod affinity and anti-affinity are not modelled yet (node affinity is)", i)
+		}
+		if s.HPA != nil {
+			for j, m := range s.HPA.Metrics {
+				if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil || m.Resource.Name != corev1.ResourceCPU {
+					return cluster.Unsupported("sim", "spec.services[%d].hpa.metrics[%d]: only the cpu Resource metric is modelled", i, j)
+				}
+			}
+		}
+		if len(s.Calls) > maxCalls {
+			return cluster.Unsupported("sim", "spec.services[%d].calls: at most %d calls per service", i, maxCalls)
+		}
+	}
+	return nil
+}
 
 // Run implements cluster.Backend. Cancelling ctx stops the run early with
 // ctx's error; the sim holds nothing outside memory to clean up.
@@ -125,9 +156,17 @@ func newWorld(plan *cluster.Plan) *world {
 			s.hpa = newHPAController(w, s)
 		}
 	}
-	for i := range sc.Spec.Faults {
-		f := &sc.Spec.Faults[i]
-		w.events.push(f.At.Duration, func() { w.inject(f) })
+	schedule := plan.Schedule
+	if schedule == nil {
+		schedule = cluster.Schedule(sc)
+	}
+	for _, a := range schedule {
+		// Load runs from the pacer; a pod-kill has nothing to undo at its
+		// end (the fault record keeps its targets).
+		if a.Kind == cluster.FaultStart {
+			f := a.Fault
+			w.events.push(a.At, func() { w.inject(f) })
+		}
 	}
 	w.events.push(0, w.sample)
 	return w
