@@ -120,7 +120,9 @@ func TestInvalidScenarioExitsTwoWithPosition(t *testing.T) {
 
 func TestUsageErrorsExitTwo(t *testing.T) {
 	for _, args := range [][]string{
-		{"run", "hpa-scale-up", "--backend", "kind"},
+		{"run", "hpa-scale-up", "--backend", "kube"},
+		{"run", "pod-kill-recovery", "--backend", "kind"},
+		{"run", "hpa-scale-up", "--backend", "kube", "--target", "http://10.1.2.3:80"},
 		{"run", "hpa-scale-up", "--backend", "nope"},
 		{"run", "hpa-scale-up", "--output", "yaml"},
 		{"run", "no-such-scenario"},
@@ -136,9 +138,13 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and a message", args, code, stderr)
 		}
 	}
-	_, _, stderr := run(t, "run", "hpa-scale-up", "--backend", "kind")
-	if !strings.Contains(stderr, "not available yet") {
-		t.Errorf("kind backend message: %q", stderr)
+	_, _, stderr := run(t, "run", "pod-kill-recovery", "--backend", "kind")
+	if !strings.Contains(stderr, "need Chaos Mesh") || !strings.Contains(stderr, "nothing was run") {
+		t.Errorf("kind backend with faults: %q", stderr)
+	}
+	_, _, stderr = run(t, "run", "hpa-scale-up", "--backend", "kube", "--target", "http://10.1.2.3:80")
+	if !strings.Contains(stderr, "not a loopback address") {
+		t.Errorf("non-loopback target: %q", stderr)
 	}
 }
 

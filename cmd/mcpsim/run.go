@@ -14,7 +14,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
+	"github.com/mcpsim/mcpsim/pkg/cluster/kind"
+	"github.com/mcpsim/mcpsim/pkg/cluster/kube"
 	"github.com/mcpsim/mcpsim/pkg/cluster/sim"
+	"github.com/mcpsim/mcpsim/pkg/reference"
 	"github.com/mcpsim/mcpsim/pkg/report"
 	"github.com/mcpsim/mcpsim/pkg/runner"
 )
@@ -25,6 +28,7 @@ type runFlags struct {
 	out     string
 	output  string
 	results bool
+	real    realFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -42,25 +46,43 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "seed of every random choice of the sim backend")
 	cmd.Flags().StringVar(&f.out, "out", "reports", "directory for reports (<out>/<scenario>/...); empty writes none")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "what to print: text or json")
-	cmd.Flags().BoolVar(&f.results, "vegeta-results", false, "also write every request as Vegeta results (results.bin, for `vegeta report`)")
+	cmd.Flags().BoolVar(&f.results, "vegeta-results", false, "also write every request as Vegeta results (results.bin, readable by `vegeta report`)")
+	r := &f.real
+	cmd.Flags().StringVar(&r.cluster, "cluster", "mcpsim", "kind: the cluster to use (reused if it exists, else created from the first scenario's node pools)")
+	cmd.Flags().BoolVar(&r.keepCluster, "keep-cluster", false, "kind: keep a cluster this run created")
+	cmd.Flags().StringVar(&r.nodeImage, "node-image", DefaultNodeImage, "kind: node image (built by `make images`)")
+	cmd.Flags().StringVar(&r.image, "image", reference.DefaultImage, "kind, kube: the reference services' image")
+	cmd.Flags().StringVar(&r.kubeconfig, "kubeconfig", "", "kube: kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	cmd.Flags().StringVar(&r.context, "context", "", "kube: kubeconfig context")
+	cmd.Flags().StringVar(&r.target, "target", "", "kube: URL at which this machine reaches the entry service")
+	cmd.Flags().Int32Var(&r.nodePort, "node-port", 0, "kube: expose the entry service on this NodePort")
+	cmd.Flags().BoolVar(&r.allowNonLoopback, "allow-non-loopback-target", false, "kube: allow a --target that is not a loopback address")
 	return cmd
 }
 
-func backendFor(name string) (cluster.Backend, error) {
-	switch name {
+// backendFor returns the backend that checks scenarios; real backends
+// connect (or create a kind cluster) only once every scenario passed
+// Check.
+func backendFor(f *runFlags) (cluster.Backend, error) {
+	switch f.backend {
 	case "sim":
 		return sim.Backend{}, nil
-	case "kind", "kube":
-		return nil, usageErr("backend %q is not available yet: only the sim backend runs scenarios in this version", name)
+	case "kind":
+		return kube.New(kube.Options{Name: "kind", Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort)}), nil
+	case "kube":
+		if f.real.target == "" {
+			return nil, usageErr("--backend kube needs --target: the URL at which this machine reaches the entry service")
+		}
+		return kube.New(kube.Options{Name: "kube", Target: f.real.target, AllowNonLoopback: f.real.allowNonLoopback}), nil
 	}
-	return nil, usageErr("unknown backend %q: use sim, kind or kube", name)
+	return nil, usageErr("unknown backend %q: use sim, kind or kube", f.backend)
 }
 
 func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	if f.output != "text" && f.output != "json" {
 		return usageErr("--output must be text or json, not %q", f.output)
 	}
-	backend, err := backendFor(f.backend)
+	backend, err := backendFor(f)
 	if err != nil {
 		return err
 	}
@@ -85,6 +107,26 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		}
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if f.backend != "sim" {
+		var pb *preparedBackend
+		if f.backend == "kind" {
+			pb, err = kindBackend(cmd.Context(), &f.real, scs, stderr)
+		} else {
+			pb, err = kubeBackend(&f.real, stderr)
+		}
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return &exitError{code: exitInterrupt, err: errors.New("interrupted while preparing the cluster")}
+			}
+			return err
+		}
+		defer func() {
+			if cerr := pb.cleanup(); cerr != nil {
+				fmt.Fprintf(stderr, "mcpsim: %v\n", cerr)
+			}
+		}()
+		backend = pb
+	}
 	prog := newProgress(stderr)
 	opts := runner.Options{Backend: backend, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Progress: prog.update, ProgressEvery: prog.every}
 	var reports []*report.Report

@@ -24,11 +24,12 @@ func Pacer(l *scenario.Load, seed uint64) (vegeta.Pacer, error) {
 	if l.Duration != nil {
 		end = l.Duration.Duration
 	}
-	return NewPoissonPacer(shape, maxRate(l), end, seed), nil
+	return NewPoissonPacer(shape, MaxRate(l), end, seed), nil
 }
 
-// maxRate bounds a profile's rate, for thinning.
-func maxRate(l *scenario.Load) float64 {
+// MaxRate bounds a profile's rate (for thinning, and to size a real
+// attacker's workers).
+func MaxRate(l *scenario.Load) float64 {
 	switch l.Profile {
 	case scenario.ProfileRamp:
 		return float64(max(l.From, l.To))

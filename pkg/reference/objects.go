@@ -19,7 +19,7 @@ import (
 const Port = 8080
 
 // DefaultImage is the reference image `make images` builds.
-const DefaultImage = "mcpsim/mcpsim:dev"
+const DefaultImage = "mcpsim/reference:dev"
 
 // ConfigPath is where a pod finds its ServiceConfig (from its ConfigMap).
 const ConfigPath = "/etc/mcpsim/service.json"

@@ -1,0 +1,113 @@
+package kube
+
+import (
+	"context"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/mcpsim/mcpsim/pkg/cluster"
+	"github.com/mcpsim/mcpsim/pkg/loadgen"
+)
+
+// maxWorkers bounds the attack's concurrency whatever the scenario says.
+const maxWorkers = 10000
+
+// execute runs the schedule on the wall clock from t0: samples every
+// second, the load from its start to its stop, progress reports, the end.
+func (b *Backend) execute(ctx context.Context, plan *cluster.Plan, r *recorder, obs *observer, t0 time.Time) error {
+	sc := plan.Scenario
+	schedule := plan.Schedule
+	if schedule == nil {
+		schedule = cluster.Schedule(sc)
+	}
+	var (
+		wg       sync.WaitGroup
+		attacker *vegeta.Attacker
+	)
+	defer func() {
+		if attacker != nil {
+			attacker.Stop()
+		}
+		wg.Wait()
+	}()
+	// Workers: enough for the peak rate if every request took the whole
+	// client timeout, within a fixed bound.
+	timeout := sc.Spec.Load.Timeout.Duration
+	workers := uint64(math.Ceil(loadgen.MaxRate(&sc.Spec.Load)*timeout.Seconds())) + 16
+	workers = min(workers, maxWorkers)
+	startLoad := func() {
+		attacker = vegeta.NewAttacker(vegeta.Timeout(timeout), vegeta.Workers(min(workers, 64)), vegeta.MaxWorkers(workers),
+			vegeta.KeepAlive(true), vegeta.Connections(int(workers)), vegeta.MaxConnections(int(workers)), vegeta.Redirects(vegeta.NoFollow))
+		target := strings.TrimRight(b.opts.Target, "/") + "/"
+		tr := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: target})
+		results := attacker.Attack(tr, plan.Pacer, plan.LoadDuration, sc.Metadata.Name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for res := range results {
+				r.result(res)
+			}
+		}()
+	}
+	sampleAt := time.Duration(0)
+	progressAt := plan.ProgressEvery
+	next := 0
+	for {
+		// The next thing due: an action or a sample.
+		due := sampleAt
+		if next < len(schedule) && schedule[next].At < due {
+			due = schedule[next].At
+		}
+		if err := sleepUntil(ctx, t0.Add(due)); err != nil {
+			return err
+		}
+		for next < len(schedule) && schedule[next].At <= due {
+			a := schedule[next]
+			next++
+			switch a.Kind {
+			case cluster.LoadStart:
+				startLoad()
+			case cluster.LoadStop:
+				if attacker != nil {
+					attacker.Stop()
+				}
+			case cluster.End:
+				// The last sample at the end, as the sim takes one.
+				for _, name := range obs.services {
+					r.sample(name, obs.sample(name, a.At))
+				}
+				return nil
+			}
+		}
+		if due == sampleAt {
+			for _, name := range obs.services {
+				s := obs.sample(name, sampleAt)
+				r.sample(name, s)
+				if name == sc.Spec.Load.Target && plan.Progress != nil && plan.ProgressEvery > 0 && sampleAt >= progressAt {
+					plan.Progress(r.status(sampleAt, plan.ProgressEvery, s))
+					progressAt += plan.ProgressEvery
+				}
+			}
+			sampleAt += time.Second
+		}
+	}
+}
+
+func sleepUntil(ctx context.Context, at time.Time) error {
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

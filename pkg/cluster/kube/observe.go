@@ -1,0 +1,162 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	autoscalinglisters "k8s.io/client-go/listers/autoscaling/v2"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
+)
+
+// observer watches the run's namespace with informers (watch, not poll):
+// pod transitions and the cluster's Events go to the timeline as they
+// happen, with sub-second times; samples read the informers' caches.
+type observer struct {
+	factory   informers.SharedInformerFactory
+	cancel    context.CancelFunc
+	pods      corelisters.PodLister
+	deploys   appslisters.DeploymentLister
+	hpas      autoscalinglisters.HorizontalPodAutoscalerLister
+	endpoints discoverylisters.EndpointSliceLister
+	services  []string
+	ns        string
+}
+
+func startObserver(ctx context.Context, client kubernetes.Interface, ns string, sc *scenario.Scenario, r *recorder) (*observer, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
+	o := &observer{factory: f, cancel: cancel, ns: ns}
+	for i := range sc.Spec.Services {
+		o.services = append(o.services, sc.Spec.Services[i].Name)
+	}
+	podInf := f.Core().V1().Pods()
+	evInf := f.Core().V1().Events()
+	o.pods = podInf.Lister()
+	o.deploys = f.Apps().V1().Deployments().Lister()
+	o.hpas = f.Autoscaling().V2().HorizontalPodAutoscalers().Lister()
+	o.endpoints = f.Discovery().V1().EndpointSlices().Lister()
+	_, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(oldObj, newObj any) {
+			old, okOld := oldObj.(*corev1.Pod)
+			pod, okNew := newObj.(*corev1.Pod)
+			if !okOld || !okNew {
+				return
+			}
+			now := time.Now()
+			if was, is := podReady(old), podReady(pod); was != is {
+				if is {
+					r.event(now, "Ready", pod.Name, "readiness probe succeeded")
+				} else {
+					r.event(now, "NotReady", pod.Name, "the Ready condition is False")
+				}
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if pod, ok := obj.(*corev1.Pod); ok {
+				r.event(time.Now(), "PodDeleted", pod.Name, "")
+			}
+		},
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	_, err = evInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if e, ok := obj.(*corev1.Event); ok {
+				r.event(time.Now(), e.Reason, e.InvolvedObject.Name, e.Message)
+			}
+		},
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	// Informers of the kinds only sampled.
+	f.Apps().V1().Deployments().Informer()
+	f.Autoscaling().V2().HorizontalPodAutoscalers().Informer()
+	f.Discovery().V1().EndpointSlices().Informer()
+	f.Start(ctx.Done())
+	for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			cancel()
+			return nil, fmt.Errorf("watching %v in %s: the cache did not sync", typ, ns)
+		}
+	}
+	return o, nil
+}
+
+func (o *observer) stop() {
+	o.cancel()
+	o.factory.Shutdown()
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// sample observes one service at t, as the sim's sample does.
+func (o *observer) sample(name string, t time.Duration) timeline.Sample {
+	s := timeline.Sample{T: t, CPUUtilization: -1}
+	if d, err := o.deploys.Deployments(o.namespace()).Get(name); err == nil {
+		s.Desired = 1
+		if d.Spec.Replicas != nil {
+			s.Desired = *d.Spec.Replicas
+		}
+	}
+	pods, _ := o.pods.List(labels.SelectorFromSet(labels.Set{"app": name}))
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		s.Pods++
+		if podReady(p) {
+			s.Ready++
+		}
+		if p.Spec.NodeName == "" {
+			s.Pending++
+		}
+	}
+	eps, _ := o.endpoints.List(labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name}))
+	for _, es := range eps {
+		for _, ep := range es.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				s.Endpoints++
+			}
+		}
+	}
+	if h, err := o.hpas.HorizontalPodAutoscalers(o.namespace()).Get(name); err == nil {
+		s.CPUUtilization = hpaCPU(h)
+	}
+	return s
+}
+
+// namespace is the one namespace the factory watches.
+func (o *observer) namespace() string { return o.ns }
+
+func hpaCPU(h *autoscalingv2.HorizontalPodAutoscaler) int32 {
+	for _, m := range h.Status.CurrentMetrics {
+		if m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource != nil && m.Resource.Name == corev1.ResourceCPU && m.Resource.Current.AverageUtilization != nil {
+			return *m.Resource.Current.AverageUtilization
+		}
+	}
+	return -1
+}
