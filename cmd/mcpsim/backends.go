@@ -96,4 +96,3 @@ func kindBackend(ctx context.Context, f *realFlags, scs []*scenario.Scenario, lo
 	b := kube.New(kube.Options{Name: "kind", Client: c.Client, Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), NodePort: kind.DefaultNodePort, Image: f.image, Log: log})
 	return &preparedBackend{Backend: b, cleanup: cleanup}, nil
 }
-

@@ -30,7 +30,7 @@ type recorder struct {
 }
 
 type wallEvent struct {
-	at                   time.Time
+	at                    time.Time
 	kind, object, message string
 }
 
