@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster/kind"
+	"github.com/mcpsim/mcpsim/pkg/cluster/kube"
 	"github.com/mcpsim/mcpsim/pkg/runner"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
@@ -112,7 +113,29 @@ func newClusterCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.AddCommand(up, down, status)
+	clean := &cobra.Command{
+		Use:   "clean",
+		Short: "Delete every namespace an mcpsim run left on a cluster (after a crash)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := provider(cmd).Connect(name)
+			if err != nil {
+				return &exitError{code: exitInfra, err: err}
+			}
+			deleted, err := kube.Clean(cmd.Context(), c.Client)
+			for _, ns := range deleted {
+				fmt.Fprintf(cmd.OutOrStdout(), "deleted namespace %s\n", ns)
+			}
+			if err != nil {
+				return &exitError{code: exitInfra, err: err}
+			}
+			if len(deleted) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "nothing to clean")
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(up, down, status, clean)
 	return cmd
 }
 

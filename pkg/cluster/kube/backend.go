@@ -80,8 +80,10 @@ func (b *Backend) Name() string { return b.opts.Name }
 
 // Check implements cluster.Backend.
 func (b *Backend) Check(sc *scenario.Scenario) error {
-	if len(sc.Spec.Faults) > 0 {
-		return cluster.Unsupported(b.opts.Name, "spec.faults: faults on a real cluster need Chaos Mesh, which this version does not install yet; run the scenario on the sim, or without its faults")
+	for i := range sc.Spec.Faults {
+		if err := checkFault(i, &sc.Spec.Faults[i]); err != nil {
+			return cluster.Unsupported(b.opts.Name, "%v", err)
+		}
 	}
 	return CheckTarget(b.opts.Target, b.opts.AllowNonLoopback)
 }
@@ -142,7 +144,7 @@ func (b *Backend) Run(ctx context.Context, plan *cluster.Plan) (tl *timeline.Tim
 	t0 := time.Now()
 	r.start(t0)
 	b.logf("%s: rollout complete; scenario time 0", sc.Metadata.Name)
-	if err := b.execute(ctx, plan, r, obs, t0); err != nil {
+	if err := b.execute(ctx, ns, plan, r, obs, t0); err != nil {
 		return nil, err
 	}
 	return r.finish(), nil
@@ -233,4 +235,25 @@ func (b *Backend) deleteNamespace(ns string) error {
 	return nil
 }
 
-var errStopped = errors.New("stopped")
+// managedBy labels every namespace a run creates.
+const managedBy = "app.kubernetes.io/managed-by=mcpsim"
+
+// Clean deletes every namespace a run left behind (a crashed or killed
+// mcpsim), and waits until they are gone.
+func Clean(ctx context.Context, client kubernetes.Interface) ([]string, error) {
+	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: managedBy})
+	if err != nil {
+		return nil, err
+	}
+	b := New(Options{Client: client})
+	var deleted []string
+	var errs []error
+	for _, ns := range list.Items {
+		if err := b.deleteNamespace(ns.Name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted = append(deleted, ns.Name)
+	}
+	return deleted, errors.Join(errs...)
+}

@@ -2,7 +2,9 @@ package kube
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +20,10 @@ const maxWorkers = 10000
 
 // execute runs the schedule on the wall clock from t0: samples every
 // second, the load from its start to its stop, progress reports, the end.
-func (b *Backend) execute(ctx context.Context, plan *cluster.Plan, r *recorder, obs *observer, t0 time.Time) error {
+func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r *recorder, obs *observer, t0 time.Time) error {
+	// Chaos target choice follows the seed, as on the sim (the pods differ,
+	// so the same seed need not pick the same pod).
+	rng := rand.New(rand.NewPCG(plan.Seed, plan.Seed^0x5eed))
 	sc := plan.Scenario
 	schedule := plan.Schedule
 	if schedule == nil {
@@ -75,6 +80,16 @@ func (b *Backend) execute(ctx context.Context, plan *cluster.Plan, r *recorder, 
 				if attacker != nil {
 					attacker.Stop()
 				}
+			case cluster.FaultStart:
+				at := time.Since(t0)
+				rec := b.injectPodKill(ctx, ns, a.Fault, obs, rng, at)
+				r.fault(rec)
+				msg := fmt.Sprintf("%s %s: %s", rec.Kind, rec.Action, strings.Join(rec.Targets, ", "))
+				kind := "FaultInjected"
+				if rec.Error != "" {
+					kind, msg = "FaultFailed", rec.Error
+				}
+				r.event(time.Now(), kind, rec.Name, msg)
 			case cluster.End:
 				// The last sample at the end, as the sim takes one.
 				for _, name := range obs.services {

@@ -104,6 +104,8 @@ func (o *observer) stop() {
 	o.factory.Shutdown()
 }
 
+var everything = labels.Everything()
+
 func podReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {

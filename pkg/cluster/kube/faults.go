@@ -1,0 +1,98 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/mcpsim/mcpsim/pkg/faults"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
+)
+
+// checkFault says whether a fault can run without Chaos Mesh on the
+// cluster: PodChaos pod-kill can, executed by mcpsim exactly as Chaos
+// Mesh's controller does it (resolve the selector and mode, delete the
+// pods with the grace period); the other actions need Chaos Mesh's daemon.
+func checkFault(i int, f *scenario.Fault) error {
+	if pc := f.PodChaos; pc != nil && pc.Spec.Action != chaosv1alpha1.PodKillAction {
+		return fmt.Errorf("spec.faults[%d].spec.action: %s needs Chaos Mesh on the cluster, which this version does not install yet (pod-kill runs without it)", i, pc.Spec.Action)
+	}
+	return nil
+}
+
+// injectPodKill runs a PodChaos pod-kill in the run's namespace: the
+// scenario's namespace "default" (or none) stands for it, as on the sim.
+func (b *Backend) injectPodKill(ctx context.Context, ns string, f *scenario.Fault, obs *observer, rng *rand.Rand, at time.Duration) timeline.Fault {
+	pc := f.PodChaos
+	rec := timeline.Fault{Name: pc.Name, Kind: "PodChaos", Action: string(pc.Spec.Action), At: at}
+	sel := pc.Spec.Selector
+	sel.Namespaces = slices.Clone(sel.Namespaces)
+	for i, n := range sel.Namespaces {
+		if n == "default" {
+			sel.Namespaces[i] = ns
+		}
+	}
+	if len(sel.Namespaces) == 0 {
+		sel.Namespaces = []string{ns}
+	}
+	if len(sel.Pods) > 0 {
+		pods := map[string][]string{}
+		for k, v := range sel.Pods {
+			if k == "default" {
+				k = ns
+			}
+			pods[k] = v
+		}
+		sel.Pods = pods
+	}
+	all, err := obs.pods.List(everything)
+	if err != nil {
+		rec.Error = err.Error()
+		return rec
+	}
+	var candidates []string
+	for _, p := range all {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		t := faults.Target{Name: p.Name, Namespace: p.Namespace, Node: p.Spec.NodeName, Phase: string(p.Status.Phase), Labels: p.Labels}
+		var nodeLabels map[string]string
+		if len(sel.NodeSelectors) > 0 && p.Spec.NodeName != "" {
+			if n, err := b.opts.Client.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{}); err == nil {
+				nodeLabels = n.Labels
+			}
+		}
+		if ok, err := faults.Matches(&sel, t, nodeLabels); err == nil && ok {
+			candidates = append(candidates, p.Name)
+		}
+	}
+	slices.Sort(candidates)
+	idx, err := faults.SelectByMode(rng, pc.Spec.Mode, pc.Spec.Value, len(candidates))
+	if err != nil {
+		rec.Error = err.Error()
+		return rec
+	}
+	for _, i := range idx {
+		rec.Targets = append(rec.Targets, candidates[i])
+	}
+	slices.Sort(rec.Targets)
+	var failed []string
+	for _, name := range rec.Targets {
+		err := b.opts.Client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(pc.Spec.GracePeriod)})
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	if len(failed) > 0 {
+		rec.Error = "deleting pods: " + strings.Join(failed, "; ")
+	}
+	return rec
+}
