@@ -58,6 +58,13 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			}
 		}()
 	}
+	var callers []string
+	for i := range sc.Spec.Services {
+		if len(sc.Spec.Services[i].Calls) > 0 {
+			callers = append(callers, sc.Spec.Services[i].Name)
+		}
+	}
+	breakers := newBreakerWatch(b.opts.Client, ns, callers)
 	sampleAt := time.Duration(0)
 	progressAt := plan.ProgressEvery
 	next := 0
@@ -99,6 +106,7 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			}
 		}
 		if due == sampleAt {
+			r.breakers(breakers.scrape(ctx, obs, sampleAt))
 			for _, name := range obs.services {
 				s := obs.sample(name, sampleAt)
 				r.sample(name, s)

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -73,6 +74,18 @@ func (r *recorder) sample(name string, s timeline.Sample) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.services[name].Samples = append(r.services[name].Samples, s)
+}
+
+func (r *recorder) breakers(ts []timeline.BreakerTransition) {
+	if len(ts) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tl.Breakers = append(r.tl.Breakers, ts...)
+	for _, b := range ts {
+		r.events = append(r.events, wallEvent{r.t0.Add(b.T), "CircuitBreaker", b.Pod, fmt.Sprintf("breaker to %s: %s → %s", b.Downstream, b.From, b.To)})
+	}
 }
 
 func (r *recorder) fault(f timeline.Fault) {
