@@ -26,10 +26,23 @@ type view struct {
 	R        *Report
 	Verdict  string
 	Charts   []template.HTML
+	Services []serviceRow
+	Breakers []timelineBreaker
+	MoreBrk  int
 	Events   []eventRow
 	More     int
 	ErrorsBy []kv
 }
+
+type serviceRow struct {
+	Name, Role                    string
+	Entry                         bool
+	Requests, OK, Degraded, Error int
+	Mean, P50, P99                time.Duration
+	Desired, Ready                int32
+}
+
+type timelineBreaker struct{ T, Service, Pod, Downstream, From, To string }
 
 type eventRow struct{ T, Kind, Object, Message string }
 type kv struct {
@@ -86,6 +99,33 @@ func (r *Report) view() view {
 		v.Charts = append(v.Charts, chart("CPU utilization seen by the HPA", "% of request", xMax, []series{
 			{"utilization", "#ea580c", util, true},
 		}, markers))
+	}
+	for _, sr := range r.Services {
+		row := serviceRow{Name: sr.Name, Role: sr.Role, Entry: sr.Entry, Requests: sr.Load.Requests, Degraded: sr.Load.Degraded,
+			OK: sr.Load.Successes - sr.Load.Degraded, Error: sr.Load.Requests - sr.Load.Successes, Mean: sr.Load.Mean, P50: sr.Load.P50, P99: sr.Load.P99}
+		if n := len(sr.Samples); n > 0 {
+			row.Desired, row.Ready = sr.Samples[n-1].Desired, sr.Samples[n-1].Ready
+		}
+		v.Services = append(v.Services, row)
+		if sr.Entry {
+			continue
+		}
+		var desired, ready []point
+		for _, s := range sr.Samples {
+			desired = append(desired, point{s.T.Seconds(), float64(s.Desired)})
+			ready = append(ready, point{s.T.Seconds(), float64(s.Ready)})
+		}
+		v.Charts = append(v.Charts, chart("Replicas of "+sr.Name, "pods", xMax, []series{
+			{"desired", "#7c3aed", desired, true},
+			{"ready", "#059669", ready, true},
+		}, markers))
+	}
+	for i, b := range r.Breakers {
+		if i == maxEventRows {
+			v.MoreBrk = len(r.Breakers) - i
+			break
+		}
+		v.Breakers = append(v.Breakers, timelineBreaker{fmtT(b.T), b.Service, b.Pod, b.Downstream, b.From, b.To})
 	}
 	for i, e := range r.Events {
 		if i == maxEventRows {
@@ -262,15 +302,24 @@ svg .g{stroke:#e2e8f0}svg .m{stroke:#dc2626;stroke-dasharray:4 3}svg .ml{font-si
 <td>{{.Name}}<div class="small">{{.Type}} · {{.Detail}}</div></td><td>{{.Measured}}</td><td>{{.Threshold}}</td><td>{{sec .EvidenceAt}}</td></tr>
 {{end}}</table>
 <h2>Load</h2>
-<table><tr><th>requests</th><th>succeeded</th><th>mean rate</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>
-<tr><td>{{.R.Load.Requests}}</td><td>{{.R.Load.Successes}}</td><td>{{printf "%.1f" .R.Load.MeanRPS}}/s</td><td>{{dur .R.Load.P50}}</td><td>{{dur .R.Load.P90}}</td><td>{{dur .R.Load.P99}}</td><td>{{dur .R.Load.Max}}</td></tr></table>
+<table><tr><th>requests</th><th>succeeded</th><th>of them degraded</th><th>mean rate</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>
+<tr><td>{{.R.Load.Requests}}</td><td>{{.R.Load.Successes}}</td><td>{{.R.Load.Degraded}}</td><td>{{printf "%.1f" .R.Load.MeanRPS}}/s</td><td>{{dur .R.Load.Mean}}</td><td>{{dur .R.Load.P50}}</td><td>{{dur .R.Load.P90}}</td><td>{{dur .R.Load.P99}}</td><td>{{dur .R.Load.Max}}</td></tr></table>
 <p class="small">Quantiles are exact, over successful requests.</p>
 {{if .ErrorsBy}}<table><tr><th>failed requests</th><th>error</th></tr>{{range .ErrorsBy}}<tr><td>{{.V}}</td><td>{{.K}}</td></tr>{{end}}</table>{{end}}
+{{if gt (len .Services) 1}}<h2>Services</h2>
+<table><tr><th>service</th><th>requests</th><th>ok</th><th>degraded</th><th>failed</th><th>mean</th><th>p50</th><th>p99</th><th>replicas at the end</th></tr>
+{{range .Services}}<tr><td>{{.Name}}{{if .Entry}} <span class="small">(entry)</span>{{end}}<div class="small">{{.Role}}</div></td><td>{{.Requests}}</td><td>{{.OK}}</td><td>{{.Degraded}}</td><td>{{.Error}}</td><td>{{dur .Mean}}</td><td>{{dur .P50}}</td><td>{{dur .P99}}</td><td>{{.Ready}} ready of {{.Desired}}</td></tr>
+{{end}}</table>
+<p class="small">Requests each service received, as its callers saw them. On a real cluster only the entry service's are measured.</p>{{end}}
 <h2>Over time</h2>
 {{range .Charts}}{{.}}{{end}}
 {{if .R.Faults}}<h2>Faults</h2>
 <table><tr><th>at</th><th>name</th><th>kind</th><th>targets</th></tr>
 {{range .R.Faults}}<tr><td>{{dur .At}}</td><td>{{.Name}}</td><td>{{.Kind}} {{.Action}}</td><td>{{range $i, $t := .Targets}}{{if $i}}, {{end}}{{$t}}{{end}}{{if .Error}} <b>failed:</b> {{.Error}}{{end}}</td></tr>{{end}}</table>{{end}}
+{{if .Breakers}}<h2>Circuit breakers</h2>
+<div class="events"><table><tr><th>time</th><th>service</th><th>pod</th><th>downstream</th><th>from</th><th>to</th></tr>
+{{range .Breakers}}<tr><td>{{.T}}</td><td>{{.Service}}</td><td>{{.Pod}}</td><td>{{.Downstream}}</td><td>{{.From}}</td><td>{{.To}}</td></tr>{{end}}
+</table>{{if .MoreBrk}}<p class="small">… and {{.MoreBrk}} more transitions in report.json.</p>{{end}}</div>{{end}}
 <h2>Events</h2>
 <div class="events"><table><tr><th>time</th><th>event</th><th>object</th><th>message</th></tr>
 {{range .Events}}<tr><td>{{.T}}</td><td>{{.Kind}}</td><td>{{.Object}}</td><td>{{.Message}}</td></tr>{{end}}

@@ -157,3 +157,15 @@ func TestErrorsListedMostFrequentFirst(t *testing.T) {
 		t.Fatalf("order %s", got)
 	}
 }
+
+func TestHTMLShowsServicesAndBreakers(t *testing.T) {
+	page, err := sample().HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<h2>Services</h2>", "gateway <span class=\"small\">(entry)</span>", "Replicas of payment", "<h2>Circuit breakers</h2>", "<td>gateway-1</td><td>payment</td><td>closed</td><td>open</td>", "<th>of them degraded</th>"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}

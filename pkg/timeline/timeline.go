@@ -46,6 +46,10 @@ type Sample struct {
 	// CPUUtilization is the HPA's last computed utilization (percent of
 	// request), -1 before the first computation.
 	CPUUtilization int32 `json:"cpuUtilization"`
+	// CPUMillicores is the CPU the service's pods used over the last
+	// sampling interval (the sim's exact figure; on real clusters
+	// metrics-server's, -1 where there is none).
+	CPUMillicores int32 `json:"cpuMillicores"`
 }
 
 // Event is something that happened: a pod started or died, a rescale, a

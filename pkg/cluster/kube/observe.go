@@ -117,7 +117,7 @@ func podReady(p *corev1.Pod) bool {
 
 // sample observes one service at t, as the sim's sample does.
 func (o *observer) sample(name string, t time.Duration) timeline.Sample {
-	s := timeline.Sample{T: t, CPUUtilization: -1}
+	s := timeline.Sample{T: t, CPUUtilization: -1, CPUMillicores: -1}
 	if d, err := o.deploys.Deployments(o.namespace()).Get(name); err == nil {
 		s.Desired = 1
 		if d.Spec.Replicas != nil {

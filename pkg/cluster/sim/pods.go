@@ -303,6 +303,8 @@ func (w *world) podGone(p *pod) {
 		return
 	}
 	p.gone, p.running = true, false
+	p.srv.advance(w.now)
+	p.svc.goneCPU += p.srv.cpu
 	for c, b := range p.breakers {
 		if b != nil && b.State() != reference.Closed {
 			// The breaker goes with its pod; assertions must not wait for

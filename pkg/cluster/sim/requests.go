@@ -321,6 +321,7 @@ func (w *world) stopHop(i int32) {
 // killHops ends every request on pod p: those in its server and those
 // waiting for their calls (their connections are reset).
 func (w *world) killHops(p *pod) {
+	p.srv.advance(w.now)
 	for _, i := range p.srv.drain() {
 		w.hops[i].job = -1
 	}

@@ -40,6 +40,10 @@ type service struct {
 	podSeq  int
 	lb      []*pod // the endpoints the load balancers route to
 	hpa     *hpaController
+
+	// CPU accounting for samples, core-seconds: used by pods now gone,
+	// and the total at the last sample.
+	goneCPU, sampledCPU float64
 }
 
 // callSpec is one downstream call of a service.

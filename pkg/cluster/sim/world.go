@@ -10,6 +10,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -312,6 +313,17 @@ func (w *world) sample() {
 	for _, svc := range w.services {
 		var s timeline.Sample
 		s.T, s.Desired, s.Endpoints, s.CPUUtilization = w.now, svc.desired, int32(len(svc.lb)), -1
+		// CPU used since the last sample: the pods' counters, plus what
+		// pods that went away used before they did.
+		used := svc.goneCPU
+		for _, p := range svc.pods {
+			p.srv.advance(w.now)
+			used += p.srv.cpu
+		}
+		if w.now > 0 {
+			s.CPUMillicores = int32(math.Round((used - svc.sampledCPU) / sampleEvery.Seconds() * 1000))
+		}
+		svc.sampledCPU = used
 		for _, p := range svc.pods {
 			if p.deleting {
 				continue
