@@ -231,3 +231,19 @@ func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
 		t.Fatalf("a scenario ran although another cannot: %q", stdout)
 	}
 }
+
+// TestHelpShowsNoPhantomFlagValues: cobra takes a back-quoted word in a
+// flag's usage for the name of its value; a boolean flag must not show one.
+func TestHelpShowsNoPhantomFlagValues(t *testing.T) {
+	for _, c := range [][]string{{"run", "--help"}, {"cluster", "up", "--help"}, {"serve", "--help"}} {
+		_, stdout, _ := run(t, c...)
+		for _, line := range strings.Split(stdout, "\n") {
+			if strings.Contains(line, "--vegeta-results") && !strings.HasPrefix(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "--vegeta-results")), "also") {
+				t.Errorf("%v: %q", c, line)
+			}
+			if strings.Contains(line, "`") {
+				t.Errorf("%v: a back quote in help: %q", c, line)
+			}
+		}
+	}
+}

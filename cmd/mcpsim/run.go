@@ -28,6 +28,7 @@ type runFlags struct {
 	out     string
 	output  string
 	results bool
+	quiet   bool
 	real    realFlags
 }
 
@@ -46,11 +47,12 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "seed of every random choice of the sim backend")
 	cmd.Flags().StringVar(&f.out, "out", "reports", "directory for reports (<out>/<scenario>/...); empty writes none")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "what to print: text or json")
-	cmd.Flags().BoolVar(&f.results, "vegeta-results", false, "also write every request as Vegeta results (results.bin, readable by `vegeta report`)")
+	cmd.Flags().BoolVar(&f.results, "vegeta-results", false, "also write every request as Vegeta results (results.bin, readable by vegeta report)")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (verdicts and errors only)")
 	r := &f.real
 	cmd.Flags().StringVar(&r.cluster, "cluster", "mcpsim", "kind: the cluster to use (reused if it exists, else created from the first scenario's node pools)")
 	cmd.Flags().BoolVar(&r.keepCluster, "keep-cluster", false, "kind: keep a cluster this run created")
-	cmd.Flags().StringVar(&r.nodeImage, "node-image", DefaultNodeImage, "kind: node image (built by `make images`)")
+	cmd.Flags().StringVar(&r.nodeImage, "node-image", DefaultNodeImage, "kind: node image (built by make images)")
 	cmd.Flags().StringVar(&r.image, "image", reference.DefaultImage, "kind, kube: the reference services' image")
 	cmd.Flags().StringVar(&r.kubeconfig, "kubeconfig", "", "kube: kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
 	cmd.Flags().StringVar(&r.context, "context", "", "kube: kubeconfig context")
@@ -127,7 +129,7 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		}()
 		backend = pb
 	}
-	prog := newProgress(stderr)
+	prog := newProgress(stderr, f.quiet)
 	opts := runner.Options{Backend: backend, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Progress: prog.update, ProgressEvery: prog.every}
 	var reports []*report.Report
 	failed := false
@@ -199,20 +201,31 @@ func printVerdicts(w io.Writer, rep *report.Report, out string, results bool) {
 type progress struct {
 	w     io.Writer
 	tty   bool
+	quiet bool
+	width int // columns of the terminal; the live line never wraps
 	every time.Duration
 	last  time.Time
 	shown bool
 }
 
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, every: 30 * time.Second}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+// newProgress: a live line only on a terminal that handles escape codes
+// (not TERM=dumb, not NO_COLOR); plain lines elsewhere; nothing if quiet.
+func newProgress(w io.Writer, quiet bool) *progress {
+	p := &progress{w: w, every: 30 * time.Second, quiet: quiet}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" && os.Getenv("NO_COLOR") == "" {
 		p.tty, p.every = true, time.Second
+		p.width = 80
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			p.width = cols
+		}
 	}
 	return p
 }
 
 func (p *progress) update(name string, st cluster.Status) {
+	if p.quiet {
+		return
+	}
 	line := fmt.Sprintf("%s  t=%s/%s  ready %d/%d  %.0f req/s  p99 %s  errors %.2f%%", name,
 		st.T.Truncate(time.Second), st.Duration, st.Ready, st.Desired, st.RPS, st.P99.Round(100*time.Microsecond), st.ErrorRate*100)
 	if len(st.Faults) > 0 {
@@ -224,6 +237,9 @@ func (p *progress) update(name string, st cluster.Status) {
 	}
 	if now := time.Now(); now.Sub(p.last) >= 50*time.Millisecond || st.T == st.Duration {
 		p.last = now
+		if r := []rune(line); len(r) >= p.width {
+			line = string(r[:max(p.width-2, 1)]) + "…"
+		}
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 		p.shown = true
 	}
