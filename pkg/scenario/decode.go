@@ -37,7 +37,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	if len(data) > MaxFileSize {
 		return nil, Errors{&FieldError{File: file, Line: 1, Column: 1, Message: fmt.Sprintf("%d bytes: larger than the %d-byte limit of a scenario file", len(data), MaxFileSize)}}
 	}
-	d := &decoder{file: file, nodes: map[string]*yaml.Node{}}
+	d := &decoder{file: file, nodes: map[string]*yaml.Node{}, bad: map[*yaml.Node]bool{}}
 	root, err := d.parseYAML(data)
 	if err != nil {
 		return nil, err
@@ -50,8 +50,13 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	var sc Scenario
 	decodeFailed := len(d.errs) > 0
 	if decodeFailed {
-		// Decode what can be decoded so that validation can still report
-		// the file's other problems in the same pass.
+		// Decode everything but the values already reported, so that
+		// validation can still report the file's other problems in the
+		// same pass, and only those: one bad value must not make the
+		// rest of the file look empty.
+		if pruned, err := nodeJSONWithout(root, d.bad); err == nil {
+			raw = pruned
+		}
 		_ = sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &sc)
 	} else {
 		strict, err := sigsjson.UnmarshalStrict(raw, &sc)
@@ -80,7 +85,16 @@ func Parse(file string, data []byte) (*Scenario, error) {
 			a, b := d.errs[i], d.errs[j]
 			return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
 		})
-		return nil, d.errs
+		// A value shared through an anchor or a merge key is one place in
+		// the file: report its problem once.
+		out := d.errs[:0]
+		for i, e := range d.errs {
+			if i > 0 && e.Line > 0 && e.Line == out[len(out)-1].Line && e.Column == out[len(out)-1].Column && e.Message == out[len(out)-1].Message {
+				continue
+			}
+			out = append(out, e)
+		}
+		return nil, out
 	}
 	return &sc, nil
 }
@@ -104,6 +118,7 @@ func fieldPath(err error) string {
 }
 
 type decoder struct {
+	bad    map[*yaml.Node]bool // nodes with a decoding error
 	file   string
 	visits int                   // nodes checked, aliases expanded: bounded by maxNodes
 	nodes  map[string]*yaml.Node // field path -> value node
@@ -119,6 +134,9 @@ func (d *decoder) at(n *yaml.Node, path, msg string) *FieldError {
 }
 
 func (d *decoder) add(n *yaml.Node, path, format string, args ...any) {
+	if n != nil && d.bad != nil {
+		d.bad[n] = true
+	}
 	if len(d.errs) >= maxErrors {
 		return
 	}
@@ -543,9 +561,13 @@ func levenshtein(a, b string) int {
 }
 
 // nodeJSON converts a YAML node to JSON with YAML 1.2 semantics.
-func nodeJSON(n *yaml.Node) ([]byte, error) {
+func nodeJSON(n *yaml.Node) ([]byte, error) { return nodeJSONWithout(n, nil) }
+
+// nodeJSONWithout converts a node, leaving out the mapping entries whose
+// key or value is in skip.
+func nodeJSONWithout(n *yaml.Node, skip map[*yaml.Node]bool) ([]byte, error) {
 	budget := maxNodes
-	v, err := nodeValue(n, 0, &budget)
+	v, err := nodeValue(n, 0, &budget, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -555,7 +577,7 @@ func nodeJSON(n *yaml.Node) ([]byte, error) {
 // maxDepth bounds nesting so that hostile input cannot exhaust the stack.
 const maxDepth = 100
 
-func nodeValue(n *yaml.Node, depth int, budget *int) (any, error) {
+func nodeValue(n *yaml.Node, depth int, budget *int, skip map[*yaml.Node]bool) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("nesting deeper than %d levels", maxDepth)
 	}
@@ -567,16 +589,19 @@ func nodeValue(n *yaml.Node, depth int, budget *int) (any, error) {
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return nodeValue(n.Content[0], depth+1, budget)
+		return nodeValue(n.Content[0], depth+1, budget, skip)
 	case yaml.AliasNode:
-		return nodeValue(n.Alias, depth+1, budget)
+		return nodeValue(n.Alias, depth+1, budget, skip)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: mapping keys must be strings", n.Content[i].Line)
 			}
-			v, err := nodeValue(n.Content[i+1], depth+1, budget)
+			if skip[n.Content[i]] || skip[n.Content[i+1]] {
+				continue
+			}
+			v, err := nodeValue(n.Content[i+1], depth+1, budget, skip)
 			if err != nil {
 				return nil, err
 			}
@@ -586,7 +611,7 @@ func nodeValue(n *yaml.Node, depth int, budget *int) (any, error) {
 	case yaml.SequenceNode:
 		s := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := nodeValue(c, depth+1, budget)
+			v, err := nodeValue(c, depth+1, budget, skip)
 			if err != nil {
 				return nil, err
 			}

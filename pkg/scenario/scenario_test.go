@@ -406,3 +406,25 @@ func TestOutOfRangeValues(t *testing.T) {
 		})
 	}
 }
+
+// TestOneBadValueOneError: a bad value is reported once, and does not make
+// the rest of the file look empty (no cascade of false errors).
+func TestOneBadValueOneError(t *testing.T) {
+	for _, name := range scenarios.Names() {
+		_, data, _ := scenarios.Get(name)
+		for _, c := range []struct{ old, new string }{
+			{"duration: 10m", "duration: 10mm"}, {"duration: 5m", "duration: 5mm"},
+			{"timeout: 2s", "timeout: 2ss"}, {"replicas: 2", "replicas: two"}, {"replicas: 3", "replicas: three"},
+		} {
+			src := string(data)
+			if !strings.Contains(src, c.old) {
+				continue
+			}
+			_, err := Parse(name+".yaml", []byte(strings.Replace(src, c.old, c.new, 1)))
+			var errs Errors
+			if !errors.As(err, &errs) || len(errs) != 1 {
+				t.Errorf("%s with %q: %d errors, want 1:\n%v", name, c.new, len(errs), err)
+			}
+		}
+	}
+}
