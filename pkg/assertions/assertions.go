@@ -206,28 +206,32 @@ func latency(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service
 	reqs, from, to := window(a.Window, tl, svc)
 	// Latency objectives are judged on successful requests; failures are
 	// the error-rate assertion's business (a refused connection is fast).
-	var ok []timeline.Request
+	// Only the latencies are gathered (not the records), and the quantile
+	// is found by selection, not a full sort: a verdict over millions of
+	// requests must not cost a copy and a sort of all of them.
+	lat := make([]time.Duration, 0, len(reqs))
 	for _, req := range reqs {
 		if req.OK() {
-			ok = append(ok, req)
+			lat = append(lat, req.Latency)
 		}
 	}
-	if len(ok) == 0 {
+	if len(lat) == 0 {
 		r.Measured = "no successful requests"
 		r.Detail = fmt.Sprintf("no request succeeded in [%s, %s): nothing to measure", from, to)
 		return
 	}
-	v, _ := timeline.Quantile(ok, q)
+	n := len(lat)
+	v := timeline.QuantileSelect(lat, q)
 	r.Value = v.Seconds()
 	r.Passed = v <= limit
 	r.Measured = fmt.Sprintf("%s = %s", name, v.Round(time.Microsecond))
-	for _, req := range ok {
-		if req.Latency == v {
+	for _, req := range reqs {
+		if req.OK() && req.Latency == v {
 			r.EvidenceAt = at(req.Sent)
 			break
 		}
 	}
-	r.Detail = fmt.Sprintf("exact %s of %d successful requests sent in [%s, %s)", name, len(ok), from, to)
+	r.Detail = fmt.Sprintf("exact %s of %d successful requests sent in [%s, %s)", name, n, from, to)
 }
 
 func quantileName(q float64) string {

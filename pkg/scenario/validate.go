@@ -25,7 +25,10 @@ const (
 	MaxReplicas = 10000
 )
 
-// expectedRequests is how many requests a load profile sends.
+// ExpectedRequests is how many requests a load profile sends (the mean,
+// for Poisson arrivals).
+func ExpectedRequests(l *Load) float64 { return expectedRequests(l) }
+
 func expectedRequests(l *Load) float64 {
 	if l.Duration == nil {
 		return 0

@@ -1,6 +1,9 @@
 package timeline
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -49,5 +52,39 @@ func TestWindowAndErrors(t *testing.T) {
 	r := tl.Result(s, 0, "a")
 	if r.Error != "timeout" || !r.Timestamp.Equal(time.Unix(1, 0)) {
 		t.Fatalf("Result(0) = %+v", r)
+	}
+}
+
+// TestQuantileSelectAgreesWithSorting: on random, sorted, reversed and
+// constant inputs, selection gives exactly the nearest-rank quantile of a
+// full sort.
+func TestQuantileSelectAgreesWithSorting(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	inputs := map[string][]time.Duration{}
+	for _, n := range []int{1, 2, 3, 10, 1000, 100001} {
+		r := make([]time.Duration, n)
+		for i := range r {
+			r[i] = time.Duration(rng.IntN(1000)) // many ties
+		}
+		inputs[fmt.Sprintf("random-%d", n)] = r
+		s := make([]time.Duration, n)
+		for i := range s {
+			s[i] = time.Duration(i)
+		}
+		inputs[fmt.Sprintf("sorted-%d", n)] = s
+		rev := make([]time.Duration, n)
+		for i := range rev {
+			rev[i] = time.Duration(n - i)
+		}
+		inputs[fmt.Sprintf("reversed-%d", n)] = rev
+		inputs[fmt.Sprintf("constant-%d", n)] = make([]time.Duration, n)
+	}
+	for name, in := range inputs {
+		for _, q := range []float64{0.001, 0.5, 0.9, 0.99, 0.999, 1} {
+			want := QuantileOf(slices.Clone(in), q)
+			if got := QuantileSelect(slices.Clone(in), q); got != want {
+				t.Errorf("%s q=%v: select %v, sort %v", name, q, got, want)
+			}
+		}
 	}
 }

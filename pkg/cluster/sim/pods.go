@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/mcpsim/mcpsim/pkg/hpa"
 	"github.com/mcpsim/mcpsim/pkg/reference"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
@@ -51,6 +52,11 @@ type pod struct {
 	sampleT   time.Duration
 	sampleWin time.Duration
 	hasSample bool
+
+	// what the HPA controller reads of the pod, kept to be reused
+	hpaStart time.Time
+	hpaReady hpa.ReadyCondition
+	usage    []hpa.ContainerUsage
 }
 
 func (w *world) buildNodes() {

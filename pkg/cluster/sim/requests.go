@@ -22,6 +22,10 @@ const (
 	hopFinishing       // being finished: its calls must not report back
 )
 
+// inFlight marks the record of a request that has no outcome yet; those
+// still in flight at the end of the run are dropped.
+const inFlight = time.Duration(-1)
+
 // maxCalls bounds the calls of one service (validated).
 const maxCalls = 8
 
@@ -32,7 +36,10 @@ type hop struct {
 	pod   *pod
 	job   int32 // server job while working, else -1
 	// sent is when the caller sent it (the client for the entry hop).
-	sent     time.Duration
+	sent time.Duration
+	// rec is the hop's record at its service, reserved when it was sent
+	// so that records are in send order without sorting.
+	rec      int32
 	parent   hopRef // idx -1 for the client's request
 	call     int8   // which of the parent's calls this hop is an attempt of
 	ticket   reference.Ticket
@@ -71,7 +78,8 @@ func (w *world) newHop(s *service, parent hopRef, call int8) int32 {
 		i = int32(len(w.hops) - 1)
 	}
 	h := &w.hops[i]
-	*h = hop{gen: h.gen + 1, state: hopTransit, svc: s, sent: w.now, parent: parent, call: call, job: -1}
+	*h = hop{gen: h.gen + 1, state: hopTransit, svc: s, sent: w.now, parent: parent, call: call, job: -1, rec: int32(len(s.rec.Requests))}
+	s.rec.Requests = append(s.rec.Requests, timeline.Request{Sent: w.now, Latency: inFlight})
 	for c := range h.children {
 		h.children[c] = noHop
 	}
@@ -228,7 +236,10 @@ func (w *world) finishHop(i int32, o outcome) {
 			latency = w.clientTimeout
 		}
 	}
-	h.svc.rec.Requests = append(h.svc.rec.Requests, timeline.Request{Sent: h.sent, Latency: latency, Code: o.code, Err: w.tl.ErrorKind(o.err), Degraded: h.degraded && o.ok()})
+	h.svc.rec.Requests[h.rec] = timeline.Request{Sent: h.sent, Latency: latency, Code: o.code, Err: w.tl.ErrorKind(o.err), Degraded: h.degraded && o.ok()}
+	if h.parent.idx < 0 {
+		w.progressDone(latency, o.ok())
+	}
 	w.stopHop(i)
 	h = &w.hops[i]
 	parentRef, call, degraded, ticket := h.parent, h.call, h.degraded, h.ticket

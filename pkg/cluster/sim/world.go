@@ -117,8 +117,10 @@ type world struct {
 	hasArrival    bool
 	clientTimeout time.Duration
 
-	faults  []string // names of faults injected so far
-	lastReq int      // progress: entry requests seen at the previous report
+	faults []string // names of faults injected so far
+	// progress: client requests answered since the previous report
+	progLat    []time.Duration
+	progFailed int
 }
 
 func newWorld(plan *cluster.Plan) *world {
@@ -141,6 +143,7 @@ func newWorld(plan *cluster.Plan) *world {
 			w.entry = s
 		}
 	}
+	w.reserveRecords()
 	w.buildNodes()
 	if plan.Pacer != nil && w.entry != nil {
 		w.arrivals = loadgen.NewArrivals(plan.Pacer, plan.LoadStart, plan.LoadDuration)
@@ -171,6 +174,33 @@ func newWorld(plan *cluster.Plan) *world {
 	}
 	w.events.push(0, w.sample)
 	return w
+}
+
+// reserveRecords sizes each service's records for the requests the load
+// will make (the mean, plus 2% and a little for a Poisson count): growing
+// a slice of millions of records by appending would copy it again and
+// again and hold two copies at its peak.
+func (w *world) reserveRecords() {
+	if w.entry == nil {
+		return
+	}
+	expected := scenario.ExpectedRequests(&w.sc.Spec.Load)
+	perRequest := map[*service]float64{}
+	var walk func(s *service, n float64, depth int)
+	walk = func(s *service, n float64, depth int) {
+		if depth > len(w.services) {
+			return // validation forbids cycles; this only bounds the walk
+		}
+		perRequest[s] += n
+		for _, c := range s.calls {
+			walk(c.target, n, depth+1)
+		}
+	}
+	walk(w.entry, 1, 0)
+	for _, s := range w.services {
+		n := int(expected*perRequest[s]*1.02) + 1024
+		s.rec.Requests = make([]timeline.Request, 0, n)
+	}
 }
 
 // rolledOut reports whether every service has its desired replicas in
@@ -298,9 +328,19 @@ func (w *world) run(ctx context.Context) error {
 }
 
 // finish closes the run: requests still in flight at the end are not
-// counted (they have no outcome yet), and requests are put in send order.
+// counted (they have no outcome yet). Records are in send order already:
+// each was reserved when its request was sent.
 func (w *world) finish() {
-	w.tl.SortRequests()
+	for _, s := range w.services {
+		reqs := s.rec.Requests[:0]
+		for _, r := range s.rec.Requests {
+			if r.Latency != inFlight {
+				reqs = append(reqs, r)
+			}
+		}
+		clear(s.rec.Requests[len(reqs):])
+		s.rec.Requests = reqs
+	}
 	n := 0
 	if w.entry != nil {
 		n = len(w.entry.rec.Requests)
@@ -349,23 +389,26 @@ func (w *world) sample() {
 	}
 }
 
-func (w *world) progress(s timeline.Sample) {
-	reqs := w.entry.rec.Requests[w.lastReq:]
-	w.lastReq = len(w.entry.rec.Requests)
-	st := cluster.Status{T: w.now, Duration: w.end, Desired: s.Desired, Ready: s.Ready, Faults: w.faults}
-	if n := len(reqs); n > 0 {
-		st.RPS = float64(n) / w.plan.ProgressEvery.Seconds()
-		lat := make([]time.Duration, n)
-		failed := 0
-		for i, r := range reqs {
-			lat[i] = r.Latency
-			if !r.OK() {
-				failed++
-			}
-		}
-		st.P99 = timeline.QuantileOf(lat, 0.99)
-		st.ErrorRate = float64(failed) / float64(n)
+// progressDone counts a client request's outcome for the next progress
+// report (only when someone listens).
+func (w *world) progressDone(latency time.Duration, ok bool) {
+	if w.plan.Progress == nil {
+		return
 	}
+	w.progLat = append(w.progLat, latency)
+	if !ok {
+		w.progFailed++
+	}
+}
+
+func (w *world) progress(s timeline.Sample) {
+	st := cluster.Status{T: w.now, Duration: w.end, Desired: s.Desired, Ready: s.Ready, Faults: w.faults}
+	if n := len(w.progLat); n > 0 {
+		st.RPS = float64(n) / w.plan.ProgressEvery.Seconds()
+		st.P99 = timeline.QuantileOf(w.progLat, 0.99)
+		st.ErrorRate = float64(w.progFailed) / float64(n)
+	}
+	w.progLat, w.progFailed = w.progLat[:0], 0
 	w.plan.Progress(st)
 }
 
