@@ -1,0 +1,114 @@
+package kube
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/mcpsim/mcpsim/pkg/cluster"
+	"github.com/mcpsim/mcpsim/pkg/loadgen"
+	"github.com/mcpsim/mcpsim/pkg/reference"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+)
+
+const fakeScenario = `apiVersion: mcpsim.dev/v1alpha2
+kind: Scenario
+metadata: {name: fake}
+spec:
+  duration: 3s
+  cluster:
+    nodePools:
+      - {name: a, count: 1, cpu: "2", memory: 4Gi}
+  services:
+    - {name: gateway, role: gateway, replicas: 2, work: {cpu: 1ms}, calls: [{service: payment}], resources: {requests: {cpu: 100m}}}
+    - {name: payment, role: payment, work: {cpu: 1ms}, resources: {requests: {cpu: 100m}}}
+  load: {profile: constant, rate: 50, timeout: 1s}
+  assertions:
+    - {name: errors, type: errorRate, maxRatio: 0}
+`
+
+// TestRunOnAFakeCluster runs the real backend against client-go's fake
+// clientset (Deployments become ready when created) and a loopback HTTP
+// server standing in for the entry service: the namespace is created and
+// deleted, the objects are applied with the sim's labels, the load is
+// recorded (50/s for 3s: 150 requests, every 10th answered degraded), and
+// every service is sampled once a second, 0s to 3s.
+func TestRunOnAFakeCluster(t *testing.T) {
+	sc, err := scenario.Parse("fake.yaml", []byte(fakeScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if served.Add(1)%10 == 0 {
+			w.Header().Set(reference.DegradedHeader, "true")
+		}
+		w.Write([]byte("{}"))
+	}))
+	defer target.Close()
+	client := fake.NewClientset()
+	client.PrependReactor("create", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		d := a.(k8stesting.CreateAction).GetObject().(*appsv1.Deployment)
+		d.Status.Replicas, d.Status.ReadyReplicas, d.Status.UpdatedReplicas = *d.Spec.Replicas, *d.Spec.Replicas, *d.Spec.Replicas
+		return false, nil, nil
+	})
+	var namespaces []string
+	client.PrependReactor("create", "namespaces", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		namespaces = append(namespaces, a.(k8stesting.CreateAction).GetObject().(*corev1.Namespace).Name)
+		return false, nil, nil
+	})
+	b := New(Options{Name: "kube", Client: client, Target: target.URL, NodePort: 30080})
+	if err := b.Check(sc); err != nil {
+		t.Fatal(err)
+	}
+	pacer, _ := loadgen.Pacer(&sc.Spec.Load, 1)
+	tl, err := b.Run(context.Background(), &cluster.Plan{Scenario: sc, Seed: 1, Schedule: cluster.Schedule(sc), Pacer: pacer, LoadDuration: sc.Spec.Load.Duration.Duration})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(namespaces) != 1 {
+		t.Fatalf("namespaces created: %v", namespaces)
+	}
+	if _, err := client.CoreV1().Namespaces().Get(context.Background(), namespaces[0], metav1.GetOptions{}); err == nil {
+		t.Fatalf("namespace %s left behind", namespaces[0])
+	}
+	gw := tl.EntryService()
+	if n := len(gw.Requests); n < 148 || n > 151 {
+		t.Fatalf("%d requests recorded, want 150 (50/s for 3s)", n)
+	}
+	degraded := 0
+	for _, r := range gw.Requests {
+		if !r.OK() {
+			t.Fatalf("request failed: %+v %s", r, tl.ErrorKinds[r.Err])
+		}
+		if r.Degraded {
+			degraded++
+		}
+		// The attack starts when the load-start action runs, a little
+		// after time 0: its last hit may be sent just past 3s.
+		if r.Sent < 0 || r.Sent > 3*time.Second+100*time.Millisecond {
+			t.Fatalf("request sent at %v, outside the run", r.Sent)
+		}
+	}
+	if degraded < 14 || degraded > 15 {
+		t.Fatalf("%d degraded answers, want every 10th of 150", degraded)
+	}
+	for _, s := range tl.Services {
+		if len(s.Samples) != 4 || s.Samples[3].T != 3*time.Second {
+			t.Fatalf("%s: %d samples (last %+v), want 0s..3s", s.Name, len(s.Samples), s.Samples[len(s.Samples)-1])
+		}
+	}
+	if last := tl.Service("gateway").Samples[3]; last.Desired != 2 {
+		t.Fatalf("gateway desired %d, want 2 from its Deployment", last.Desired)
+	}
+}
