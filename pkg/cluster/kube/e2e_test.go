@@ -1,0 +1,133 @@
+//go:build e2e
+
+package kube
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// These tests need the kind cluster `mcpsim` (`mcpsim cluster up`, or
+// `make e2e-kind`), and run the CLI as a user would.
+
+const interruptScenario = `apiVersion: mcpsim.dev/v1alpha2
+kind: Scenario
+metadata: {name: interrupt}
+spec:
+  duration: 2m
+  cluster:
+    nodePools:
+      - {name: zone-a, count: 1, cpu: "2", memory: 4Gi}
+  services:
+    - {name: gateway, role: gateway, replicas: 2, work: {cpu: 2ms}, calls: [{service: payment}], resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
+    - {name: payment, role: payment, replicas: 2, work: {cpu: 2ms}, resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
+  load: {profile: poisson, rate: 20, timeout: 2s}
+  faults:
+    - at: 5s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: PodChaos
+      metadata: {name: kill-one}
+      spec: {action: pod-kill, mode: one, selector: {labelSelectors: {app: payment}}}
+  assertions:
+    - {name: errors, type: errorRate, maxRatio: 1}
+`
+
+func e2eClient(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", "/var/lib/mcpsim/kubeconfig/mcpsim.kubeconfig")
+	if err != nil {
+		t.Skipf("no mcpsim kind cluster: %v", err)
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestE2EInterruptLeavesNothing: Ctrl-C during the load, and again just
+// after a fault, ends the run with exit code 130 and no namespace of the
+// run left on the cluster.
+func TestE2EInterruptLeavesNothing(t *testing.T) {
+	client := e2eClient(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mcpsim")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/mcpsim").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v %s", err, out)
+	}
+	file := filepath.Join(dir, "interrupt.yaml")
+	if err := os.WriteFile(file, []byte(interruptScenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, waitFor string }{
+		{"during the load", "rollout complete"},
+		{"during a fault", "faults: kill-one"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "run", file, "--backend", "kind", "--cluster", "mcpsim", "--out", "")
+			stderr, _ := cmd.StderrPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			seen := make(chan struct{})
+			go func() {
+				sc := bufio.NewScanner(stderr)
+				sc.Split(scanLinesOrReturns)
+				closed := false
+				for sc.Scan() {
+					if !closed && strings.Contains(sc.Text(), c.waitFor) {
+						close(seen)
+						closed = true
+					}
+				}
+			}()
+			select {
+			case <-seen:
+			case <-time.After(5 * time.Minute):
+				cmd.Process.Kill()
+				t.Fatalf("never saw %q", c.waitFor)
+			}
+			start := time.Now()
+			cmd.Process.Signal(syscall.SIGINT)
+			err := cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != 130 {
+				t.Errorf("exit %d (%v), want 130", code, err)
+			}
+			t.Logf("exited %s after Ctrl-C", time.Since(start).Round(100*time.Millisecond))
+			list, err := client.CoreV1().Namespaces().List(context.Background(), metav1.ListOptions{LabelSelector: managedBy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ns := range list.Items {
+				if strings.HasPrefix(ns.Name, "mcpsim-interrupt-") {
+					t.Errorf("namespace %s (%s) left behind", ns.Name, ns.Status.Phase)
+				}
+			}
+		})
+	}
+}
+
+// scanLinesOrReturns splits on \n and \r: a terminal's live line is
+// redrawn with \r.
+func scanLinesOrReturns(data []byte, atEOF bool) (int, []byte, error) {
+	for i, b := range data {
+		if b == '\n' || b == '\r' {
+			return i + 1, data[:i], nil
+		}
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
