@@ -22,6 +22,13 @@ type node struct {
 	mem    int64 // allocatable bytes
 	reqCPU int64 // requested by bound pods
 	reqMem int64
+
+	// CPU sharing (cpu.go)
+	cores     float64 // allocatable CPU
+	pods      []*pod  // bound pods, in binding order
+	demand    float64 // cores the pods want now
+	contended bool
+	fill      []*pod // scratch for water-filling
 }
 
 // pod is one pod of a service.
@@ -40,6 +47,9 @@ type pod struct {
 	deleting   bool // graceful deletion in progress
 	gone       bool // no longer serving (killed, or drained after deletion)
 	srv        server
+	// CPU sharing (cpu.go): the pod's cap and weight in cores, and what it
+	// wants now
+	limit, weight, demand float64
 	// breakers are the pod's circuit breakers, one per call of its
 	// service (nil where disabled).
 	breakers []*reference.Breaker
@@ -63,6 +73,7 @@ func (w *world) buildNodes() {
 	for _, np := range w.sc.Spec.Cluster.NodePools {
 		for i := int32(0); i < np.Count; i++ {
 			n := &node{name: fmt.Sprintf("%s-%d", np.Name, i), cpu: np.CPU.MilliValue(), mem: np.Memory.Value(), taints: np.Taints}
+			n.cores = float64(n.cpu) / 1000
 			n.labels = map[string]string{corev1.LabelHostname: n.name, "mcpsim.dev/pool": np.Name}
 			for k, v := range np.Labels {
 				n.labels[k] = v
@@ -72,21 +83,19 @@ func (w *world) buildNodes() {
 	}
 }
 
-// podResources derives, once per run, a pod's requests and the CPU it can
-// use: its limit, or its request when it has no limit (a simplification:
-// an unlimited pod could burst into its node's idle CPU).
-func podResources(r corev1.ResourceRequirements) (cpu, mem int64, capacity float64) {
+// podResources derives, once per run, a pod's requests and its CPU limit
+// in cores (0: none; the pod may use its node's idle CPU).
+func podResources(r corev1.ResourceRequirements) (cpu, mem int64, limit float64) {
 	if q, ok := r.Requests[corev1.ResourceCPU]; ok {
 		cpu = q.MilliValue()
 	}
 	if q, ok := r.Requests[corev1.ResourceMemory]; ok {
 		mem = q.Value()
 	}
-	capacity = float64(cpu) / 1000
 	if q, ok := r.Limits[corev1.ResourceCPU]; ok {
-		capacity = float64(q.MilliValue()) / 1000
+		limit = float64(q.MilliValue()) / 1000
 	}
-	return cpu, mem, capacity
+	return cpu, mem, limit
 }
 
 // activePods are the pods the ReplicaSet counts: not being deleted.
@@ -149,7 +158,7 @@ func (w *world) deletionOrder(a, b *pod) int {
 func (w *world) createPod(s *service) {
 	s.podSeq++
 	p := &pod{name: fmt.Sprintf("%s-%05d", s.name, s.podSeq), svc: s, created: w.now}
-	p.srv = server{capacity: s.podCapacity, last: w.now, idx: -1}
+	p.srv = server{pod: p, last: w.now, idx: -1}
 	w.newBreakers(s, p)
 	s.pods = append(s.pods, p)
 	w.tl.AddEvent(w.now, "PodCreated", p.name, "")
@@ -185,6 +194,7 @@ func (w *world) schedule(p *pod) bool {
 	n.reqMem += mem
 	p.node, p.bound = n, w.now
 	p.srv.last = w.now
+	w.bindCPU(p)
 	w.tl.AddEvent(w.now, "Scheduled", p.name, "assigned to "+n.name)
 	sl := s.startup
 	startup := sl.Min.Duration
@@ -311,6 +321,7 @@ func (w *world) podGone(p *pod) {
 	p.gone, p.running = true, false
 	p.srv.advance(w.now)
 	p.svc.goneCPU += p.srv.cpu
+	w.unbindCPU(p)
 	for c, b := range p.breakers {
 		if b != nil && b.State() != reference.Closed {
 			// The breaker goes with its pod; assertions must not wait for

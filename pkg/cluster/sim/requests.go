@@ -143,6 +143,7 @@ func (w *world) deliver(i int32) {
 		work *= w.rng.ExpFloat64()
 	}
 	h.job = srv.add(i, work)
+	w.cpuChanged(p)
 	next, has := srv.nextEvent()
 	w.servers.update(srv, next, has)
 }
@@ -157,6 +158,7 @@ func (w *world) serveEvents(srv *server) {
 		}
 		w.workDone(i)
 	}
+	w.cpuChanged(srv.pod)
 	next, has := srv.nextEvent()
 	w.servers.update(srv, next, has)
 }
@@ -307,6 +309,7 @@ func (w *world) stopHop(i int32) {
 			srv.advance(w.now)
 			srv.cancel(h.job)
 			h.job = -1
+			w.cpuChanged(h.pod)
 			next, has := srv.nextEvent()
 			w.servers.update(srv, next, has)
 		}

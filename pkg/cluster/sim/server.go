@@ -20,7 +20,8 @@ import (
 // whose caller gave up is cancelled (cancel), and dropped from the heap
 // lazily.
 type server struct {
-	capacity float64 // cores: the CPU limit, or the request if no limit
+	pod      *pod
+	capacity float64 // cores it may use now: its limit, or its share of a busy node (cpu.go)
 	v        float64 // attained service per request in flight, core-seconds
 	last     time.Duration
 	live     int     // requests in flight

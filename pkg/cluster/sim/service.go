@@ -22,9 +22,11 @@ type service struct {
 	rec    *timeline.Service
 	labels map[string]string
 
-	// Every pod of the service has the same requests and CPU capacity.
+	// Every pod of the service has the same requests and CPU limit; its
+	// CPU request in cores is its weight on its node (cpu.go).
 	podCPU, podMem int64
-	podCapacity    float64
+	podLimit       float64
+	podWeight      float64
 	affinity       *nodeaffinity.RequiredNodeAffinity
 	probe          *corev1.Probe
 	startup        scenario.LatencyRange
@@ -74,7 +76,8 @@ func (w *world) newServices() {
 			sequential: o.Config.FanOut == scenario.FanOutSequential,
 			desired:    *o.Deployment.Spec.Replicas,
 		}
-		s.podCPU, s.podMem, s.podCapacity = podResources(ctr.Resources)
+		s.podCPU, s.podMem, s.podLimit = podResources(ctr.Resources)
+		s.podWeight = float64(s.podCPU) / 1000
 		if a := tmpl.Spec.Affinity; a != nil && a.NodeAffinity != nil {
 			ra := nodeaffinity.GetRequiredNodeAffinity(&corev1.Pod{Spec: corev1.PodSpec{Affinity: a}})
 			s.affinity = &ra

@@ -1,0 +1,118 @@
+package sim
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Node CPU is shared the way the kernel's CFS shares it between the pods
+// of a node: a pod's CPU request is its weight (cpu.shares), its CPU limit
+// a hard cap (the CFS quota), and a pod with no limit may use any idle CPU
+// of its node. As long as the pods of a node together want no more than
+// its allocatable CPU, each gets what it wants; beyond that, the node's CPU
+// is divided by weighted max-min fairness (water-filling): no pod gets
+// more than it wants, and the rest is shared in proportion to requests.
+// A pod wants min(limit, requests in flight) cores (one request runs on
+// one core at a time).
+
+// minWeight is CFS's smallest cpu.shares (2) in cores: a pod with no CPU
+// request still gets a sliver.
+const minWeight = 0.002
+
+// want is the CPU pod p would use now, in cores.
+func (p *pod) want() float64 { return math.Min(p.limit, float64(p.srv.live)) }
+
+// cpuChanged re-divides p's node after the requests in flight on p
+// changed (or p left the node).
+func (w *world) cpuChanged(p *pod) {
+	n := p.node
+	if n == nil {
+		return
+	}
+	want := 0.0
+	if !p.gone {
+		want = p.want()
+	}
+	n.demand += want - p.demand
+	p.demand = want
+	if n.demand <= n.cores*(1+1e-12) {
+		if n.contended {
+			n.contended = false
+			for _, q := range n.pods {
+				w.setCapacity(q, q.limit)
+			}
+		}
+		return
+	}
+	n.contended = true
+	w.waterFill(n)
+}
+
+// waterFill divides n's CPU among its pods by weighted max-min fairness.
+func (w *world) waterFill(n *node) {
+	active := n.fill[:0]
+	for _, q := range n.pods {
+		if q.demand > 0 {
+			active = append(active, q)
+		} else {
+			w.setCapacity(q, q.limit) // idle: recomputed when work arrives
+		}
+	}
+	n.fill = active
+	// Pods that want least per unit of weight are satisfied first.
+	slices.SortFunc(active, func(a, b *pod) int {
+		if c := cmp.Compare(a.demand/a.weight, b.demand/b.weight); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	remaining, weights := n.cores, 0.0
+	for _, q := range active {
+		weights += q.weight
+	}
+	for _, q := range active {
+		share := remaining * q.weight / weights
+		alloc := math.Min(q.demand, share)
+		remaining -= alloc
+		weights -= q.weight
+		w.setCapacity(q, alloc)
+	}
+}
+
+// setCapacity changes the CPU a pod's server may use from now on.
+func (w *world) setCapacity(p *pod, cores float64) {
+	s := &p.srv
+	if s.capacity == cores {
+		return
+	}
+	s.advance(w.now)
+	s.capacity = cores
+	next, has := s.nextEvent()
+	w.servers.update(s, next, has)
+}
+
+// bindCPU puts a scheduled pod on its node's CPU.
+func (w *world) bindCPU(p *pod) {
+	n := p.node
+	p.limit = p.svc.podLimit
+	if p.limit == 0 || p.limit > n.cores {
+		p.limit = n.cores // no limit: the whole node
+	}
+	p.weight = math.Max(p.svc.podWeight, minWeight)
+	p.srv.capacity = p.limit
+	n.pods = append(n.pods, p)
+}
+
+// unbindCPU takes a pod that is gone off its node's CPU.
+func (w *world) unbindCPU(p *pod) {
+	n := p.node
+	if n == nil {
+		return
+	}
+	w.cpuChanged(p) // p.gone: it wants nothing now
+	if i := slices.Index(n.pods, p); i >= 0 {
+		n.pods = slices.Delete(n.pods, i, i+1)
+	}
+}
