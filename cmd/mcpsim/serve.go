@@ -75,7 +75,7 @@ through one circuit breaker per downstream.`,
 	f.DurationVar(&cpu, "cpu", 10*time.Millisecond, "mean CPU time per request (exponentially distributed)")
 	f.StringArrayVar(&downstreams, "downstream", nil, "a downstream service NAME=URL; repeatable")
 	f.DurationVar(&timeout, "timeout", 2*time.Second, "timeout of each downstream call")
-	f.DurationVar(&opts.DrainDelay, "drain-delay", 5*time.Second, "how long to keep serving after SIGTERM, while endpoints update")
+	f.DurationVar(&opts.DrainDelay, "drain-delay", reference.DefaultDrainDelay, "how long to keep serving after SIGTERM, while endpoints update")
 	f.BoolVar(&opts.AdminCPU, "admin-cpu", false, "enable POST /admin/cpu?d=DURATION, which burns CPU (a test knob)")
 	f.IntVar(&opts.MaxConns, "max-conns", 1024, "open client connections at most (idle ones are closed to admit new ones)")
 	return cmd

@@ -28,6 +28,10 @@ import (
 // Roles a service can play.
 var Roles = []string{"gateway", "user", "order", "payment"}
 
+// DefaultDrainDelay is how long a service keeps serving after SIGTERM, for
+// its endpoint removal to reach every load balancer.
+const DefaultDrainDelay = 5 * time.Second
+
 // Options configure one running service beyond its topology.
 type Options struct {
 	// DrainDelay is how long the service keeps serving after it stops

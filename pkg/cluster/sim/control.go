@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -202,7 +203,7 @@ func (w *world) inject(f *scenario.Fault) {
 	w.tl.AddEvent(w.now, "FaultInjected", pc.Name, fmt.Sprintf("%s %s: %s", rec.Kind, rec.Action, strings.Join(rec.Targets, ", ")))
 	if pc.Spec.Action == chaosv1alpha1.PodKillAction {
 		for _, i := range idx {
-			w.killPod(candidates[i], "PodChaos "+pc.Name+": pod-kill")
+			w.killPod(candidates[i], time.Duration(pc.Spec.GracePeriod)*time.Second, "PodChaos "+pc.Name+": pod-kill")
 		}
 	}
 }

@@ -299,18 +299,40 @@ func (w *world) deletePod(p *pod) {
 	})
 }
 
-// killPod deletes a pod with a zero grace period (PodChaos pod-kill): its
-// requests in flight fail at once, and requests keep reaching it until the
-// endpoint removal propagates.
-func (w *world) killPod(p *pod, reason string) {
-	if p.gone {
+// kubeletMinGrace is the kubelet's floor on a container's grace period
+// (minimumGracePeriodInSeconds, pkg/kubelet/kuberuntime, Kubernetes
+// v1.34): even a pod deleted with gracePeriod 0 gets SIGTERM and 2s
+// before SIGKILL.
+const kubeletMinGrace = 2 * time.Second
+
+// killPod deletes a pod as PodChaos pod-kill does, with its grace period
+// (at least the kubelet's 2s). The pod stops being Ready at once, the
+// ReplicaSet replaces it at once, and it leaves the endpoints after the
+// endpoints delay; its process, the reference service, takes SIGTERM and
+// keeps serving while it drains (reference.DefaultDrainDelay). When the
+// grace period ends first, it is killed: requests still in flight fail
+// (connection reset). A longer grace period lets it finish them and exit.
+func (w *world) killPod(p *pod, grace time.Duration, reason string) {
+	if p.gone || p.deleting {
 		return
 	}
-	w.killHops(p)
-	p.ready = false
-	w.tl.AddEvent(w.now, "Killing", p.name, reason)
-	w.podGone(p)
+	grace = max(grace, kubeletMinGrace)
+	p.deleting, p.ready = true, false
+	w.tl.AddEvent(w.now, "Killing", p.name, fmt.Sprintf("%s (grace period %s)", reason, grace))
+	w.reconcileReplicaSet(p.svc)
 	w.events.push(w.now+p.svc.endpointsDelay, func() { w.removeFromLB(p) })
+	if grace <= reference.DefaultDrainDelay {
+		w.events.push(w.now+grace, func() {
+			w.killHops(p)
+			w.removeFromLB(p)
+			w.podGone(p)
+		})
+		return
+	}
+	w.events.push(w.now+reference.DefaultDrainDelay, func() {
+		w.removeFromLB(p)
+		w.podGone(p)
+	})
 }
 
 // podGone frees the pod's node and lets the ReplicaSet replace it.
