@@ -218,11 +218,20 @@ func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
 	}
 	writeFile(t, dir, "b-bad.yaml", bad)
 	out := filepath.Join(t.TempDir(), "reports")
-	code, stdout, stderr := run(t, "run", dir, "--out", out)
-	if code != 2 || !strings.Contains(stderr, "pod-failure is not modelled yet") || !strings.Contains(stderr, "nothing was run") {
+	// The sim models pod-failure but not pod anti-affinity.
+	simDir := t.TempDir()
+	writeFile(t, simDir, "a-ok.yaml", string(data))
+	if !strings.Contains(string(data), "    replicas: 2\n") {
+		t.Fatal("fixture changed")
+	}
+	writeFile(t, simDir, "b-bad.yaml", strings.Replace(strings.Replace(string(data), "name: a-ok", "name: b-bad", 1), "    replicas: 2\n",
+		"    replicas: 2\n    affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: gateway}}}]}}\n", 1))
+	code, stdout, stderr := run(t, "run", simDir, "--out", out)
+	if code != 2 || !strings.Contains(stderr, "pod affinity and anti-affinity are not modelled yet") || !strings.Contains(stderr, "nothing was run") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	// The same on the real backends, before any cluster is touched.
+	// A fault that needs Chaos Mesh on the real backends, before any
+	// cluster is touched.
 	code, _, stderr = run(t, "run", dir, "--backend", "kind", "--out", out)
 	if code != 2 || !strings.Contains(stderr, "pod-failure needs Chaos Mesh") {
 		t.Fatalf("kind: exit %d, stderr %q", code, stderr)

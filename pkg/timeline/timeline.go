@@ -63,12 +63,15 @@ type Event struct {
 
 // Fault records one injected fault.
 type Fault struct {
-	Name    string        `json:"name"`
-	Kind    string        `json:"kind"`
-	Action  string        `json:"action"`
-	At      time.Duration `json:"at"`
-	Targets []string      `json:"targets"`
-	Error   string        `json:"error,omitempty"`
+	Name   string        `json:"name"`
+	Kind   string        `json:"kind"`
+	Action string        `json:"action"`
+	At     time.Duration `json:"at"`
+	// End is when the fault's object was deleted (its duration over, or
+	// the run's end); nil while it lasts.
+	End     *time.Duration `json:"end,omitempty"`
+	Targets []string       `json:"targets"`
+	Error   string         `json:"error,omitempty"`
 }
 
 // BreakerTransition is one circuit breaker's change of state. Every pod of

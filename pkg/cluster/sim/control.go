@@ -201,9 +201,36 @@ func (w *world) inject(f *scenario.Fault) {
 	w.tl.Faults = append(w.tl.Faults, rec)
 	w.faults = append(w.faults, pc.Name)
 	w.tl.AddEvent(w.now, "FaultInjected", pc.Name, fmt.Sprintf("%s %s: %s", rec.Kind, rec.Action, strings.Join(rec.Targets, ", ")))
-	if pc.Spec.Action == chaosv1alpha1.PodKillAction {
-		for _, i := range idx {
-			w.killPod(candidates[i], time.Duration(pc.Spec.GracePeriod)*time.Second, "PodChaos "+pc.Name+": pod-kill")
+	w.injected[f] = len(w.tl.Faults) - 1
+	reason := "PodChaos " + pc.Name + ": " + string(pc.Spec.Action)
+	for _, i := range idx {
+		p := candidates[i]
+		switch pc.Spec.Action {
+		case chaosv1alpha1.PodKillAction:
+			w.killPod(p, time.Duration(pc.Spec.GracePeriod)*time.Second, reason)
+		case chaosv1alpha1.ContainerKillAction:
+			w.containerKill(p, reason)
+		case chaosv1alpha1.PodFailureAction:
+			w.podFailure(p, reason)
+			w.failed[f] = append(w.failed[f], p)
 		}
 	}
+}
+
+// endFault is a fault's end: its Chaos Mesh object is deleted (its
+// duration is over, or the run ended) and Chaos Mesh recovers what it
+// did: a pod-failure's pods get their images back. Killed pods and
+// containers have nothing to undo.
+func (w *world) endFault(f *scenario.Fault) {
+	i, ok := w.injected[f]
+	if !ok {
+		return
+	}
+	end := w.now
+	w.tl.Faults[i].End = &end
+	for _, p := range w.failed[f] {
+		w.endPodFailure(p)
+	}
+	delete(w.failed, f)
+	w.tl.AddEvent(w.now, "FaultRecovered", w.tl.Faults[i].Name, "the chaos object is deleted")
 }

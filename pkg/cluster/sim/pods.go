@@ -63,6 +63,15 @@ type pod struct {
 	sampleWin time.Duration
 	hasSample bool
 
+	// container faults (chaos.go): the application is down (killed, or
+	// replaced by pause), pod-failure is active, the container's life
+	// (events of an earlier life are void), restarts and back-off
+	appDown  bool
+	failing  bool
+	life     int
+	restarts int
+	backoff  time.Duration
+
 	// what the HPA controller reads of the pod, kept to be reused
 	hpaStart time.Time
 	hpaReady hpa.ReadyCondition
@@ -196,12 +205,7 @@ func (w *world) schedule(p *pod) bool {
 	p.srv.last = w.now
 	w.bindCPU(p)
 	w.tl.AddEvent(w.now, "Scheduled", p.name, "assigned to "+n.name)
-	sl := s.startup
-	startup := sl.Min.Duration
-	if spread := sl.Max.Duration - sl.Min.Duration; spread > 0 {
-		startup += time.Duration(w.rng.Int64N(int64(spread) + 1))
-	}
-	w.events.push(w.now+startup, func() { w.containerStarted(p) })
+	w.events.push(w.now+w.startupLatency(s), func() { w.containerStarted(p) })
 	return true
 }
 
@@ -240,20 +244,38 @@ func (w *world) retryPending() {
 	}
 }
 
+// startupLatency draws the time from scheduling (or a restart) to the
+// container running.
+func (w *world) startupLatency(s *service) time.Duration {
+	sl := s.startup
+	startup := sl.Min.Duration
+	if spread := sl.Max.Duration - sl.Min.Duration; spread > 0 {
+		startup += time.Duration(w.rng.Int64N(int64(spread) + 1))
+	}
+	return startup
+}
+
 func (w *world) containerStarted(p *pod) {
 	if p.gone || p.deleting {
 		return
 	}
 	p.running, p.started = true, w.now
-	p.readySince = p.bound // Ready=False since the kubelet accepted the pod
+	if p.restarts == 0 {
+		p.readySince = p.bound // Ready=False since the kubelet accepted the pod
+	}
 	w.tl.AddEvent(w.now, "Started", p.name, "container started")
 	pr := p.svc.probe
 	firstReady := time.Duration(pr.InitialDelaySeconds)*time.Second + time.Duration(pr.SuccessThreshold-1)*time.Duration(pr.PeriodSeconds)*time.Second
-	w.events.push(w.now+firstReady, func() { w.becameReady(p) })
+	life := p.life
+	w.events.push(w.now+firstReady, func() {
+		if p.life == life {
+			w.becameReady(p)
+		}
+	})
 }
 
 func (w *world) becameReady(p *pod) {
-	if p.gone || p.deleting {
+	if p.gone || p.deleting || p.appDown {
 		return
 	}
 	p.ready, p.readySince = true, w.now

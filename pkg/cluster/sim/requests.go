@@ -130,8 +130,9 @@ func (w *world) deliver(i int32) {
 		return
 	}
 	p := s.lb[w.rng.IntN(len(s.lb))]
-	if p.gone {
-		// Killed, but the endpoint removal has not reached kube-proxy.
+	if p.gone || p.appDown {
+		// Killed (or its application down), but the endpoint removal has
+		// not reached kube-proxy: nothing listens.
 		w.finishHop(i, outcomeRefused)
 		return
 	}

@@ -56,8 +56,11 @@ func (Backend) Name() string { return "sim" }
 // does not model yet.
 func (Backend) Check(sc *scenario.Scenario) error {
 	for i := range sc.Spec.Faults {
-		if pc := sc.Spec.Faults[i].PodChaos; pc != nil && pc.Spec.Action != chaosv1alpha1.PodKillAction {
-			return cluster.Unsupported("sim", "spec.faults[%d].spec.action: %s is not modelled yet (pod-kill is)", i, pc.Spec.Action)
+		switch pc := sc.Spec.Faults[i].PodChaos; {
+		case pc == nil:
+		case pc.Spec.Action == chaosv1alpha1.PodKillAction, pc.Spec.Action == chaosv1alpha1.ContainerKillAction, pc.Spec.Action == chaosv1alpha1.PodFailureAction:
+		default:
+			return cluster.Unsupported("sim", "spec.faults[%d].spec.action: %s is not modelled yet", i, pc.Spec.Action)
 		}
 	}
 	for i := range sc.Spec.Services {
@@ -117,7 +120,9 @@ type world struct {
 	hasArrival    bool
 	clientTimeout time.Duration
 
-	faults []string // names of faults injected so far
+	faults   []string                   // names of faults injected so far
+	injected map[*scenario.Fault]int    // fault -> its timeline record
+	failed   map[*scenario.Fault][]*pod // pod-failure targets to recover
 	// progress: client requests answered since the previous report
 	progLat    []time.Duration
 	progFailed int
@@ -133,6 +138,8 @@ func newWorld(plan *cluster.Plan) *world {
 		tl:              timeline.New(Epoch),
 		clientTimeout:   sc.Spec.Load.Timeout.Duration,
 		clientDeadlines: &fifo{},
+		injected:        map[*scenario.Fault]int{},
+		failed:          map[*scenario.Fault][]*pod{},
 	}
 	w.tl.Duration = w.end
 	w.tl.Entry = sc.Spec.Load.Target
@@ -167,9 +174,12 @@ func newWorld(plan *cluster.Plan) *world {
 	for _, a := range schedule {
 		// Load runs from the pacer; a pod-kill has nothing to undo at its
 		// end (the fault record keeps its targets).
-		if a.Kind == cluster.FaultStart {
-			f := a.Fault
+		f := a.Fault
+		switch {
+		case a.Kind == cluster.FaultStart:
 			w.events.push(a.At, func() { w.inject(f) })
+		case a.Kind == cluster.FaultEnd && a.At < w.end:
+			w.events.push(a.At, func() { w.endFault(f) })
 		}
 	}
 	w.events.push(0, w.sample)
