@@ -21,20 +21,50 @@ type podChaosFault struct {
 	chaosv1alpha1.PodChaos `json:",inline"`
 }
 
+// NodeOutageKind is mcpsim's own fault kind: whole nodes go down (a node,
+// or a zone when the selector names one), as a power or network loss of
+// the machines; Chaos Mesh has no kind for it on Kubernetes.
+const NodeOutageKind = "NodeOutage"
+
+// NodeOutage takes the nodes whose labels match Selector down for
+// Duration (to the end of the run if unset).
+type NodeOutage struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              NodeOutageSpec `json:"spec"`
+}
+
+// NodeOutageSpec says which nodes go down, and for how long.
+type NodeOutageSpec struct {
+	// Selector matches node labels, e.g. {topology.kubernetes.io/zone:
+	// zone-a} for a zone outage, or {kubernetes.io/hostname: NAME}.
+	Selector map[string]string `json:"selector"`
+	// Duration of the outage; unset lasts to the end of the run.
+	Duration *metav1.Duration `json:"duration,omitempty"`
+}
+
+// nodeOutageFault is the file form of a NodeOutage: the object plus `at`.
+type nodeOutageFault struct {
+	At         metav1.Duration `json:"at"`
+	NodeOutage `json:",inline"`
+}
+
 // faultHeader is what selects the concrete fault type.
 type faultHeader struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 }
 
-// SupportedFaultKinds lists the Chaos Mesh kinds a scenario may use.
-var supportedFaultKinds = []string{"PodChaos"}
+// SupportedFaultKinds lists the fault kinds a scenario may use.
+var supportedFaultKinds = []string{"PodChaos", NodeOutageKind}
 
 // faultFileType returns the Go type a fault of this kind decodes into.
 func faultFileType(kind string) (reflect.Type, error) {
 	switch kind {
 	case "PodChaos":
 		return reflect.TypeOf(podChaosFault{}), nil
+	case NodeOutageKind:
+		return reflect.TypeOf(nodeOutageFault{}), nil
 	case "":
 		return nil, fmt.Errorf("kind is required: a Chaos Mesh kind, one of %v", supportedFaultKinds)
 	}
@@ -49,6 +79,18 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 	}
 	if _, err := faultFileType(h.Kind); err != nil {
 		return err
+	}
+	if h.Kind == NodeOutageKind {
+		var no nodeOutageFault
+		strict, err := sigsjson.UnmarshalStrict(data, &no)
+		if err != nil {
+			return err
+		}
+		if len(strict) > 0 {
+			return strict[0]
+		}
+		f.At, f.NodeOutage = no.At, &no.NodeOutage
+		return nil
 	}
 	var pc podChaosFault
 	strict, err := sigsjson.UnmarshalStrict(data, &pc)
@@ -67,19 +109,31 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 	if f.PodChaos != nil {
 		return json.Marshal(podChaosFault{At: f.At, PodChaos: *f.PodChaos})
 	}
+	if f.NodeOutage != nil {
+		return json.Marshal(nodeOutageFault{At: f.At, NodeOutage: *f.NodeOutage})
+	}
 	return json.Marshal(map[string]any{"at": f.At})
 }
 
-// Name is the fault's name (its Chaos Mesh object's).
+// Name is the fault's name (its object's).
 func (f *Fault) Name() string {
-	if f.PodChaos != nil {
+	switch {
+	case f.PodChaos != nil:
 		return f.PodChaos.Name
+	case f.NodeOutage != nil:
+		return f.NodeOutage.Name
 	}
 	return ""
 }
 
-// Duration is the fault's Chaos Mesh spec.duration, if it has one.
+// Duration is the fault's spec.duration, if it has one.
 func (f *Fault) Duration() (time.Duration, bool) {
+	if f.NodeOutage != nil {
+		if d := f.NodeOutage.Spec.Duration; d != nil && d.Duration > 0 {
+			return d.Duration, true
+		}
+		return 0, false
+	}
 	if f.PodChaos == nil || f.PodChaos.Spec.Duration == nil {
 		return 0, false
 	}

@@ -266,6 +266,8 @@ type Fault struct {
 	At metav1.Duration
 	// PodChaos is set when kind is PodChaos.
 	PodChaos *chaosv1alpha1.PodChaos
+	// NodeOutage is set when kind is NodeOutage.
+	NodeOutage *NodeOutage
 }
 
 // Assertion kinds.

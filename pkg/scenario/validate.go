@@ -535,6 +535,9 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 	if total > 0 && f.At.Duration >= total {
 		errs = append(errs, field.Invalid(p.Child("at"), f.At.Duration.String(), fmt.Sprintf("must be before the end of the scenario (%s)", total)))
 	}
+	if no := f.NodeOutage; no != nil {
+		return append(errs, validateNodeOutage(no, names, p)...)
+	}
 	pc := f.PodChaos
 	if pc == nil {
 		return append(errs, field.Required(p.Child("kind"), "a Chaos Mesh kind"))
@@ -575,6 +578,36 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 	}
 	if _, err := metav1.LabelSelectorAsSelector(&metav1.LabelSelector{MatchLabels: pc.Spec.Selector.LabelSelectors, MatchExpressions: pc.Spec.Selector.ExpressionSelectors}); err != nil {
 		errs = append(errs, field.Invalid(sp.Child("selector"), "", err.Error()))
+	}
+	return errs
+}
+
+func validateNodeOutage(no *NodeOutage, names map[string]bool, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if no.APIVersion != APIVersion {
+		errs = append(errs, field.NotSupported(p.Child("apiVersion"), no.APIVersion, []string{APIVersion}))
+	}
+	switch {
+	case no.Name == "":
+		errs = append(errs, field.Required(p.Child("metadata", "name"), "faults are named so that assertions can refer to them"))
+	case names[no.Name]:
+		errs = append(errs, field.Duplicate(p.Child("metadata", "name"), no.Name))
+	}
+	names[no.Name] = true
+	sp := p.Child("spec")
+	if len(no.Spec.Selector) == 0 {
+		errs = append(errs, field.Required(sp.Child("selector"), "node labels, e.g. {topology.kubernetes.io/zone: zone-a}"))
+	}
+	for k, v := range no.Spec.Selector {
+		for _, msg := range validation.IsQualifiedName(k) {
+			errs = append(errs, field.Invalid(sp.Child("selector").Key(k), k, msg))
+		}
+		for _, msg := range validation.IsValidLabelValue(v) {
+			errs = append(errs, field.Invalid(sp.Child("selector").Key(k), v, msg))
+		}
+	}
+	if d := no.Spec.Duration; d != nil {
+		errs = append(errs, positive(sp.Child("duration"), *d)...)
 	}
 	return errs
 }

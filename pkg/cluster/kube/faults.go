@@ -22,6 +22,9 @@ import (
 // Mesh's controller does it (resolve the selector and mode, delete the
 // pods with the grace period); the other actions need Chaos Mesh's daemon.
 func checkFault(i int, f *scenario.Fault) error {
+	if f.NodeOutage != nil {
+		return fmt.Errorf("spec.faults[%d]: NodeOutage is not supported on real clusters yet (the sim models it)", i)
+	}
 	if pc := f.PodChaos; pc != nil && pc.Spec.Action != chaosv1alpha1.PodKillAction {
 		return fmt.Errorf("spec.faults[%d].spec.action: %s needs Chaos Mesh on the cluster, which this version does not install yet (pod-kill runs without it)", i, pc.Spec.Action)
 	}

@@ -26,8 +26,8 @@ func (w *world) scheduleMetricsServer(s *service) {
 	var scrape func()
 	scrape = func() {
 		for _, p := range s.pods {
-			if !p.running || p.gone {
-				continue
+			if !p.running || p.gone || (p.node != nil && p.node.down) {
+				continue // metrics-server cannot reach a stopped machine
 			}
 			p.srv.advance(w.now)
 			if p.scraped && w.now > p.scrapeT {
@@ -158,6 +158,10 @@ func (c *hpaController) ExternalMetric(string) ([]int64, error) { return nil, er
 // inject applies a fault: Chaos Mesh resolves the selector against the
 // pods that exist now, picks by mode, then acts.
 func (w *world) inject(f *scenario.Fault) {
+	if f.NodeOutage != nil {
+		w.injectNodeOutage(f)
+		return
+	}
 	pc := f.PodChaos
 	rec := timeline.Fault{Name: pc.Name, Kind: "PodChaos", Action: string(pc.Spec.Action), At: w.now}
 	ns := pc.Namespace
@@ -232,5 +236,9 @@ func (w *world) endFault(f *scenario.Fault) {
 		w.endPodFailure(p)
 	}
 	delete(w.failed, f)
+	for _, n := range w.downNodes[f] {
+		w.nodeUp(n)
+	}
+	delete(w.downNodes, f)
 	w.tl.AddEvent(w.now, "FaultRecovered", w.tl.Faults[i].Name, "the chaos object is deleted")
 }

@@ -23,6 +23,11 @@ type node struct {
 	reqCPU int64 // requested by bound pods
 	reqMem int64
 
+	// outage (nodes.go): the machine is stopped; outage counts outages so
+	// that events of an earlier one are void
+	down   bool
+	outage int
+
 	// CPU sharing (cpu.go)
 	cores     float64 // allocatable CPU
 	pods      []*pod  // bound pods, in binding order

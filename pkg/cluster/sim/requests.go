@@ -20,6 +20,7 @@ const (
 	hopWorking         // in its pod's server
 	hopCalling         // its own work done, waiting for its calls
 	hopFinishing       // being finished: its calls must not report back
+	hopLost            // on a machine that stopped: only its deadline ends it
 )
 
 // inFlight marks the record of a request that has no outcome yet; those
@@ -130,6 +131,12 @@ func (w *world) deliver(i int32) {
 		return
 	}
 	p := s.lb[w.rng.IntN(len(s.lb))]
+	if p.node != nil && p.node.down {
+		// A dead host answers nothing: the request hangs until its
+		// caller's deadline.
+		h.pod, h.state = p, hopLost
+		return
+	}
 	if p.gone || p.appDown {
 		// Killed (or its application down), but the endpoint removal has
 		// not reached kube-proxy: nothing listens.

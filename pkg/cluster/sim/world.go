@@ -120,9 +120,10 @@ type world struct {
 	hasArrival    bool
 	clientTimeout time.Duration
 
-	faults   []string                   // names of faults injected so far
-	injected map[*scenario.Fault]int    // fault -> its timeline record
-	failed   map[*scenario.Fault][]*pod // pod-failure targets to recover
+	faults    []string                    // names of faults injected so far
+	injected  map[*scenario.Fault]int     // fault -> its timeline record
+	failed    map[*scenario.Fault][]*pod  // pod-failure targets to recover
+	downNodes map[*scenario.Fault][]*node // NodeOutage targets to bring back
 	// progress: client requests answered since the previous report
 	progLat    []time.Duration
 	progFailed int
@@ -140,6 +141,7 @@ func newWorld(plan *cluster.Plan) *world {
 		clientDeadlines: &fifo{},
 		injected:        map[*scenario.Fault]int{},
 		failed:          map[*scenario.Fault][]*pod{},
+		downNodes:       map[*scenario.Fault][]*node{},
 	}
 	w.tl.Duration = w.end
 	w.tl.Entry = sc.Spec.Load.Target

@@ -1,0 +1,148 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
+)
+
+// Node outage, as Kubernetes v1.34 lives through it. The machines stop:
+// their pods' requests in flight get no answer, and requests still routed
+// to them hang until their callers' timeouts (a dead host answers
+// nothing). The API does not know yet: the node lifecycle controller marks
+// the node NotReady once its kubelet has not renewed its heartbeat for
+// the node-monitor grace period (50s; the heartbeat is at most 10s old
+// when the outage starts, and the controller looks every 5s), sets the
+// node's pods not Ready (they leave the endpoints) and taints the node
+// unreachable. Pods tolerate that taint for 300s (the DefaultToleration
+// Seconds admission plug-in); then they are evicted and the ReplicaSet
+// replaces them on other nodes. When the machines come back, the kubelet
+// restarts the containers of the pods not evicted, and the evicted ones
+// are gone for good.
+const (
+	nodeMonitorGracePeriod = 50 * time.Second
+	nodeHeartbeatPeriod    = 10 * time.Second
+	nodeMonitorPeriod      = 5 * time.Second
+	unreachableToleration  = 300 * time.Second
+)
+
+// unreachableTaint is what the node lifecycle controller puts on a node it
+// has lost.
+var unreachableTaint = corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule}
+
+func (w *world) injectNodeOutage(f *scenario.Fault) {
+	no := f.NodeOutage
+	rec := timeline.Fault{Name: no.Name, Kind: scenario.NodeOutageKind, Action: "outage", At: w.now}
+	sel := labels.SelectorFromSet(no.Spec.Selector)
+	var down []*node
+	for _, n := range w.nodes {
+		if !n.down && sel.Matches(labels.Set(n.labels)) {
+			down = append(down, n)
+			rec.Targets = append(rec.Targets, n.name)
+		}
+	}
+	if len(down) == 0 {
+		rec.Error = fmt.Sprintf("no node matches %v", no.Spec.Selector)
+		w.tl.Faults = append(w.tl.Faults, rec)
+		w.tl.AddEvent(w.now, "FaultFailed", no.Name, rec.Error)
+		return
+	}
+	w.tl.Faults = append(w.tl.Faults, rec)
+	w.injected[f] = len(w.tl.Faults) - 1
+	w.faults = append(w.faults, no.Name)
+	w.tl.AddEvent(w.now, "FaultInjected", no.Name, "NodeOutage: "+strings.Join(rec.Targets, ", "))
+	for _, n := range down {
+		w.nodeDown(n)
+	}
+	w.downNodes[f] = down
+}
+
+func (w *world) nodeDown(n *node) {
+	n.down = true
+	n.outage++
+	outage := n.outage
+	w.tl.AddEvent(w.now, "NodeDown", n.name, "the machine stopped")
+	for _, p := range slices.Clone(n.pods) {
+		w.loseHops(p)
+		p.appDown = true
+	}
+	// The last heartbeat was up to 10s ago; the controller notices at its
+	// next look after the grace period.
+	heartbeat := w.now - time.Duration(w.rng.Int64N(int64(nodeHeartbeatPeriod)))
+	detect := heartbeat + nodeMonitorGracePeriod
+	detect += time.Duration(w.rng.Int64N(int64(nodeMonitorPeriod)))
+	w.events.push(max(detect, w.now), func() {
+		if n.down && n.outage == outage {
+			w.nodeNotReady(n)
+		}
+	})
+}
+
+func (w *world) nodeNotReady(n *node) {
+	n.taints = append(slices.Clone(n.taints), unreachableTaint)
+	w.tl.AddEvent(w.now, "NodeNotReady", n.name, "the kubelet stopped posting node status")
+	outage := n.outage
+	for _, p := range slices.Clone(n.pods) {
+		w.setNotReady(p, "node "+n.name+" is not ready")
+	}
+	w.events.push(w.now+unreachableToleration, func() {
+		if !n.down || n.outage != outage {
+			return
+		}
+		for _, p := range slices.Clone(n.pods) {
+			if p.gone || p.deleting {
+				continue
+			}
+			p.deleting = true
+			w.tl.AddEvent(w.now, "TaintManagerEviction", p.name, "node "+n.name+" unreachable for 300s: deleting the pod")
+			w.reconcileReplicaSet(p.svc)
+		}
+	})
+}
+
+// nodeUp brings n back: its taint goes, evicted pods are gone for good,
+// the others' containers restart.
+func (w *world) nodeUp(n *node) {
+	if !n.down {
+		return
+	}
+	n.down = false
+	n.outage++
+	n.taints = slices.DeleteFunc(slices.Clone(n.taints), func(t corev1.Taint) bool { return t == unreachableTaint })
+	w.tl.AddEvent(w.now, "NodeReady", n.name, "the machine is back")
+	for _, p := range slices.Clone(n.pods) {
+		if p.deleting {
+			w.removeFromLB(p)
+			w.podGone(p)
+			continue
+		}
+		p.life++
+		w.setNotReady(p, "container restarting after the node came back")
+		w.restartContainer(p)
+	}
+	w.retryPending()
+}
+
+// loseHops: the requests on p get no answer any more. Each ends at its
+// caller's deadline, as a timeout.
+func (w *world) loseHops(p *pod) {
+	p.srv.advance(w.now)
+	for _, i := range p.srv.drain() {
+		w.hops[i].job = -1
+	}
+	w.servers.update(&p.srv, 0, false)
+	w.cpuChanged(p)
+	for i := range w.hops {
+		h := &w.hops[i]
+		if h.pod == p && (h.state == hopWorking || h.state == hopCalling) {
+			h.state = hopLost
+		}
+	}
+}
