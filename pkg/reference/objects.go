@@ -121,6 +121,17 @@ func ConfigOf(s *scenario.Service, ns string) ServiceConfig {
 	return cfg
 }
 
+// withHandler gives a probe without a handler the reference service's
+// endpoint for it.
+func withHandler(p *corev1.Probe, path string) *corev1.Probe {
+	if p == nil || p.ProbeHandler != (corev1.ProbeHandler{}) {
+		return p
+	}
+	p = p.DeepCopy()
+	p.HTTPGet = &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(Port)}
+	return p
+}
+
 func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
 	labels := PodLabels(s.Name, s.Role)
 	selector := map[string]string{"app": s.Name}
@@ -138,15 +149,9 @@ func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
 		Args:            []string{"--config", ConfigPath, "--listen", fmt.Sprintf("0.0.0.0:%d", Port)},
 		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: Port}},
 		Resources:       s.Resources,
-		ReadinessProbe:  s.ReadinessProbe,
-		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(Port)}},
-			PeriodSeconds: 10, TimeoutSeconds: 1, FailureThreshold: 3, SuccessThreshold: 1},
-		VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: "/etc/mcpsim", ReadOnly: true}},
-	}
-	if p := container.ReadinessProbe; p != nil && p.ProbeHandler == (corev1.ProbeHandler{}) {
-		p = p.DeepCopy()
-		p.HTTPGet = &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(Port)}
-		container.ReadinessProbe = p
+		ReadinessProbe:  withHandler(s.ReadinessProbe, "/readyz"),
+		LivenessProbe:   withHandler(s.LivenessProbe, "/healthz"),
+		VolumeMounts:    []corev1.VolumeMount{{Name: "config", MountPath: "/etc/mcpsim", ReadOnly: true}},
 	}
 	dep := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},

@@ -75,19 +75,10 @@ func defaultService(s *Service) {
 	if s.ReadinessProbe == nil {
 		s.ReadinessProbe = &corev1.Probe{}
 	}
-	// Kubernetes' probe defaults (pkg/apis/core/v1/defaults.go).
-	p := s.ReadinessProbe
-	if p.PeriodSeconds == 0 {
-		p.PeriodSeconds = 10
-	}
-	if p.SuccessThreshold == 0 {
-		p.SuccessThreshold = 1
-	}
-	if p.FailureThreshold == 0 {
-		p.FailureThreshold = 3
-	}
-	if p.TimeoutSeconds == 0 {
-		p.TimeoutSeconds = 1
+	defaultProbe(s.ReadinessProbe)
+	if s.LivenessProbe != nil {
+		defaultProbe(s.LivenessProbe)
+		s.LivenessProbe.SuccessThreshold = 1 // Kubernetes requires 1 for liveness
 	}
 	if s.HPA != nil {
 		hpa.SetDefaults(s.HPA)
@@ -119,6 +110,23 @@ func defaultService(s *Service) {
 		if b.HalfOpenRequests == nil {
 			b.HalfOpenRequests = ptr.To[int32](DefaultBreakerHalfOpen)
 		}
+	}
+}
+
+// defaultProbe applies Kubernetes' probe defaults
+// (pkg/apis/core/v1/defaults.go).
+func defaultProbe(p *corev1.Probe) {
+	if p.PeriodSeconds == 0 {
+		p.PeriodSeconds = 10
+	}
+	if p.SuccessThreshold == 0 {
+		p.SuccessThreshold = 1
+	}
+	if p.FailureThreshold == 0 {
+		p.FailureThreshold = 3
+	}
+	if p.TimeoutSeconds == 0 {
+		p.TimeoutSeconds = 1
 	}
 }
 

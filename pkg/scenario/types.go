@@ -115,9 +115,12 @@ type Service struct {
 	// Affinity is the pod's affinity; the sim honours required node
 	// affinity.
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
-	// ReadinessProbe is the container's readiness probe (periodSeconds,
-	// initialDelaySeconds, successThreshold are modelled).
+	// ReadinessProbe is the container's readiness probe (GET /readyz
+	// unless a handler is given); every field is modelled.
 	ReadinessProbe *corev1.Probe `json:"readinessProbe,omitempty"`
+	// LivenessProbe, if set, restarts the container when it fails (GET
+	// /healthz unless a handler is given).
+	LivenessProbe *corev1.Probe `json:"livenessProbe,omitempty"`
 	// StartupLatency is the time from scheduling to the container running,
 	// drawn uniformly from [min, max] (image present, sandbox creation).
 	StartupLatency *LatencyRange `json:"startupLatency,omitempty"`

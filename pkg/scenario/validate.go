@@ -347,22 +347,10 @@ func validateService(w *Service, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(p.Child("endpointsDelay"), w.EndpointsDelay.Duration.String(), "must be at most 1h"))
 		}
 	}
-	if pr := w.ReadinessProbe; pr != nil {
-		pp := p.Child("readinessProbe")
-		// Bounded so that probe arithmetic cannot overflow a duration (time
-		// would run backwards); a day is far past any real probe.
-		for name, v := range map[string]int32{"initialDelaySeconds": pr.InitialDelaySeconds, "periodSeconds": pr.PeriodSeconds, "successThreshold": pr.SuccessThreshold, "failureThreshold": pr.FailureThreshold, "timeoutSeconds": pr.TimeoutSeconds} {
-			switch {
-			case v < 0:
-				errs = append(errs, field.Invalid(pp.Child(name), v, "must not be negative"))
-			case v > maxProbeField:
-				errs = append(errs, field.Invalid(pp.Child(name), v, fmt.Sprintf("must be at most %d", maxProbeField)))
-			}
-		}
-		if pr.PeriodSeconds > 0 && pr.SuccessThreshold > 0 && int64(pr.PeriodSeconds)*int64(pr.SuccessThreshold) > maxProbeField {
-			errs = append(errs, field.Invalid(pp.Child("successThreshold"), pr.SuccessThreshold, fmt.Sprintf("periodSeconds × successThreshold must be at most %d seconds", maxProbeField)))
-		}
+	for name, pr := range map[string]*corev1.Probe{"readinessProbe": w.ReadinessProbe, "livenessProbe": w.LivenessProbe} {
+		errs = append(errs, validateProbe(pr, p.Child(name))...)
 	}
+
 	if w.HPA != nil {
 		hp := p.Child("hpa")
 		errs = append(errs, hpa.Validate(w.HPA, hp)...)
@@ -387,6 +375,27 @@ func validateService(w *Service, p *field.Path) field.ErrorList {
 		if c.Tolerance != nil && *c.Tolerance < 0 {
 			errs = append(errs, field.Invalid(cp.Child("tolerance"), *c.Tolerance, "must not be negative"))
 		}
+	}
+	return errs
+}
+
+func validateProbe(pr *corev1.Probe, pp *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if pr == nil {
+		return nil
+	}
+	// Bounded so that probe arithmetic cannot overflow a duration (time
+	// would run backwards); a day is far past any real probe.
+	for name, v := range map[string]int32{"initialDelaySeconds": pr.InitialDelaySeconds, "periodSeconds": pr.PeriodSeconds, "successThreshold": pr.SuccessThreshold, "failureThreshold": pr.FailureThreshold, "timeoutSeconds": pr.TimeoutSeconds} {
+		switch {
+		case v < 0:
+			errs = append(errs, field.Invalid(pp.Child(name), v, "must not be negative"))
+		case v > maxProbeField:
+			errs = append(errs, field.Invalid(pp.Child(name), v, fmt.Sprintf("must be at most %d", maxProbeField)))
+		}
+	}
+	if pr.PeriodSeconds > 0 && pr.SuccessThreshold > 0 && int64(pr.PeriodSeconds)*int64(pr.SuccessThreshold) > maxProbeField {
+		errs = append(errs, field.Invalid(pp.Child("successThreshold"), pr.SuccessThreshold, fmt.Sprintf("periodSeconds × successThreshold must be at most %d seconds", maxProbeField)))
 	}
 	return errs
 }

@@ -61,12 +61,9 @@ func (w *world) podFailure(p *pod, reason string) {
 	w.tl.AddEvent(w.now, "PodFailure", p.name, reason)
 	w.appStopped(p)
 	p.failing = true
-	life := p.life
-	w.events.push(w.now+w.probeFailureDelay(p), func() {
-		if p.life == life && p.failing {
-			w.setNotReady(p, "readiness probe failed")
-		}
-	})
+	// The pause container runs in the application's place: its probes
+	// fail (nothing listens) and turn the pod not Ready (probes.go).
+	w.startProbes(p)
 }
 
 // endPodFailure restores the pod's image: the container restarts.
@@ -115,14 +112,4 @@ func (w *world) setNotReady(p *pod, why string) {
 			w.removeFromLB(p)
 		}
 	})
-}
-
-// probeFailureDelay is how long the kubelet takes to see a failed
-// readiness: the next probe comes within one period (uniformly), then
-// failureThreshold-1 more periods.
-func (w *world) probeFailureDelay(p *pod) time.Duration {
-	pr := p.svc.probe
-	period := time.Duration(pr.PeriodSeconds) * time.Second
-	first := time.Duration(w.rng.Int64N(int64(period))) + 1
-	return first + time.Duration(pr.FailureThreshold-1)*period
 }

@@ -76,6 +76,8 @@ type pod struct {
 	life     int
 	restarts int
 	backoff  time.Duration
+	// probe streaks (probes.go)
+	readyOK, readyFail, liveFail int
 
 	// what the HPA controller reads of the pod, kept to be reused
 	hpaStart time.Time
@@ -269,14 +271,7 @@ func (w *world) containerStarted(p *pod) {
 		p.readySince = p.bound // Ready=False since the kubelet accepted the pod
 	}
 	w.tl.AddEvent(w.now, "Started", p.name, "container started")
-	pr := p.svc.probe
-	firstReady := time.Duration(pr.InitialDelaySeconds)*time.Second + time.Duration(pr.SuccessThreshold-1)*time.Duration(pr.PeriodSeconds)*time.Second
-	life := p.life
-	w.events.push(w.now+firstReady, func() {
-		if p.life == life {
-			w.becameReady(p)
-		}
-	})
+	w.startProbes(p)
 }
 
 func (w *world) becameReady(p *pod) {

@@ -45,6 +45,10 @@ type hop struct {
 	call     int8   // which of the parent's calls this hop is an attempt of
 	ticket   reference.Ticket
 	degraded bool
+	// probe marks a kubelet probe (probes.go) of the container life
+	// probeLife: it has no record and no caller.
+	probe     probeKind
+	probeLife int
 	// pending counts the calls not finished (parallel fan-out).
 	pending  int8
 	attempts [maxCalls]uint8
@@ -70,6 +74,22 @@ func (w *world) live(r hopRef) (*hop, bool) {
 }
 
 func (w *world) newHop(s *service, parent hopRef, call int8) int32 {
+	i := w.allocHop(s, parent, call)
+	h := &w.hops[i]
+	h.rec = int32(len(s.rec.Requests))
+	s.rec.Requests = append(s.rec.Requests, timeline.Request{Sent: w.now, Latency: inFlight})
+	return i
+}
+
+// newProbeHop is a probe of p's container: no record, no caller.
+func (w *world) newProbeHop(p *pod, k probeKind, life int) int32 {
+	i := w.allocHop(p.svc, noHop, 0)
+	h := &w.hops[i]
+	h.probe, h.probeLife, h.rec = k, life, -1
+	return i
+}
+
+func (w *world) allocHop(s *service, parent hopRef, call int8) int32 {
 	var i int32
 	if n := len(w.freeHops); n > 0 {
 		i = w.freeHops[n-1]
@@ -79,8 +99,7 @@ func (w *world) newHop(s *service, parent hopRef, call int8) int32 {
 		i = int32(len(w.hops) - 1)
 	}
 	h := &w.hops[i]
-	*h = hop{gen: h.gen + 1, state: hopTransit, svc: s, sent: w.now, parent: parent, call: call, job: -1, rec: int32(len(s.rec.Requests))}
-	s.rec.Requests = append(s.rec.Requests, timeline.Request{Sent: w.now, Latency: inFlight})
+	*h = hop{gen: h.gen + 1, state: hopTransit, svc: s, sent: w.now, parent: parent, call: call, job: -1}
 	for c := range h.children {
 		h.children[c] = noHop
 	}
@@ -89,7 +108,7 @@ func (w *world) newHop(s *service, parent hopRef, call int8) int32 {
 
 func (w *world) freeHop(i int32) {
 	h := &w.hops[i]
-	h.state, h.svc, h.pod = hopFree, nil, nil
+	h.state, h.svc, h.pod, h.probe = hopFree, nil, nil, probeNone
 	h.gen++
 	w.freeHops = append(w.freeHops, i)
 }
@@ -176,7 +195,7 @@ func (w *world) workDone(i int32) {
 	h := &w.hops[i]
 	h.job = -1
 	s := h.svc
-	if len(s.calls) == 0 {
+	if len(s.calls) == 0 || h.probe != probeNone {
 		w.finishHop(i, outcomeOK)
 		return
 	}
@@ -237,6 +256,13 @@ func (w *world) expired(r hopRef) {
 // its calls still in flight and reports to its caller.
 func (w *world) finishHop(i int32, o outcome) {
 	h := &w.hops[i]
+	if h.probe != probeNone {
+		p, k, life := h.pod, h.probe, h.probeLife
+		w.stopHop(i)
+		w.freeHop(i)
+		w.probeResult(p, k, life, o.ok())
+		return
+	}
 	latency := w.now - h.sent
 	if h.parent.idx < 0 {
 		// The client's view: plus the round trip to the entry service; a

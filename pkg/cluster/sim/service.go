@@ -28,7 +28,8 @@ type service struct {
 	podLimit       float64
 	podWeight      float64
 	affinity       *nodeaffinity.RequiredNodeAffinity
-	probe          *corev1.Probe
+	probe          *corev1.Probe // readiness
+	liveness       *corev1.Probe
 	startup        scenario.LatencyRange
 	endpointsDelay time.Duration
 
@@ -71,7 +72,7 @@ func (w *world) newServices() {
 		ctr := &tmpl.Spec.Containers[0]
 		s := &service{
 			name: o.Config.Name, role: o.Config.Role, spec: spec, labels: tmpl.Labels,
-			probe: ctr.ReadinessProbe, startup: *spec.StartupLatency, endpointsDelay: spec.EndpointsDelay.Duration,
+			probe: ctr.ReadinessProbe, liveness: ctr.LivenessProbe, startup: *spec.StartupLatency, endpointsDelay: spec.EndpointsDelay.Duration,
 			work: time.Duration(o.Config.Work.CPU).Seconds(), constantWork: o.Config.Work.Distribution == scenario.DistributionConstant,
 			sequential: o.Config.FanOut == scenario.FanOutSequential,
 			desired:    *o.Deployment.Spec.Replicas,

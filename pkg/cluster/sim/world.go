@@ -124,6 +124,8 @@ type world struct {
 	injected  map[*scenario.Fault]int     // fault -> its timeline record
 	failed    map[*scenario.Fault][]*pod  // pod-failure targets to recover
 	downNodes map[*scenario.Fault][]*node // NodeOutage targets to bring back
+	// probe deadlines, one queue per distinct timeout (probes.go)
+	probeQueues map[time.Duration]*fifo
 	// progress: client requests answered since the previous report
 	progLat    []time.Duration
 	progFailed int
@@ -142,6 +144,7 @@ func newWorld(plan *cluster.Plan) *world {
 		injected:        map[*scenario.Fault]int{},
 		failed:          map[*scenario.Fault][]*pod{},
 		downNodes:       map[*scenario.Fault][]*node{},
+		probeQueues:     map[time.Duration]*fifo{},
 	}
 	w.tl.Duration = w.end
 	w.tl.Entry = sc.Spec.Load.Target
@@ -236,13 +239,7 @@ const maxRollout = 10 * time.Minute
 // every replica is ready and in the endpoints. Times before it are
 // negative in the timeline.
 func (w *world) rollout() {
-	for w.now < maxRollout && !w.rolledOut() {
-		t, ok := w.events.peek()
-		if !ok || t > maxRollout {
-			break
-		}
-		w.now = t
-		w.events.pop().fn()
+	for !w.rolledOut() && w.step(maxRollout, false) {
 	}
 	for _, s := range w.services {
 		if int32(len(s.lb)) < s.desired {
@@ -269,6 +266,16 @@ func (w *world) rebase(d time.Duration) {
 	}
 	for i := range w.events.items {
 		w.events.items[i].at -= d
+	}
+	for _, q := range w.deadlines {
+		q.rebase(d)
+	}
+	w.network.rebase(d)
+	for _, srv := range w.servers {
+		srv.next -= d
+	}
+	for i := range w.hops {
+		w.hops[i].sent -= d
 	}
 	for i := range w.tl.Events {
 		w.tl.Events[i].T -= d
@@ -297,7 +304,20 @@ func (w *world) run(ctx context.Context) error {
 				return err
 			}
 		}
-		t, kind := w.end, nextNone
+		if !w.step(w.end, true) {
+			break
+		}
+	}
+	w.now = w.end
+	w.finish()
+	return nil
+}
+
+// step runs the next event due at or before until (arrivals only with
+// load); it reports false when there is none.
+func (w *world) step(until time.Duration, load bool) bool {
+	{
+		t, kind := until, nextNone
 		if et, ok := w.events.peek(); ok && et <= t {
 			t, kind = et, nextControl
 		}
@@ -313,11 +333,11 @@ func (w *world) run(ctx context.Context) error {
 				t, kind, dq = dt, nextDeadline, q
 			}
 		}
-		if w.hasArrival && w.nextArrival < t {
+		if load && w.hasArrival && w.nextArrival < t {
 			t, kind = w.nextArrival, nextArrival
 		}
 		if kind == nextNone {
-			break
+			return false
 		}
 		w.now = t
 		switch kind {
@@ -334,9 +354,7 @@ func (w *world) run(ctx context.Context) error {
 			w.nextArrival, w.hasArrival = w.arrivals.Next()
 		}
 	}
-	w.now = w.end
-	w.finish()
-	return nil
+	return true
 }
 
 // finish closes the run: requests still in flight at the end are not

@@ -1,0 +1,115 @@
+package sim
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Probes, as the kubelet runs them: each of a container's probes fires
+// initialDelaySeconds after the container starts and then every
+// periodSeconds. A probe is an HTTP request like any other: it waits its
+// turn on the pod's CPU (probeWork of it), so an overloaded pod can fail
+// it, and it fails at once when nothing listens. It fails when it takes
+// longer than timeoutSeconds. failureThreshold consecutive failures turn
+// the pod not Ready (readiness; it leaves the endpoints) or restart the
+// container (liveness, with the kubelet's back-off); successThreshold
+// consecutive successes make it Ready again.
+
+// probeWork is the CPU a probe costs the reference service (/readyz and
+// /healthz answer from memory).
+const probeWork = 50e-6 // core-seconds
+
+type probeKind uint8
+
+const (
+	probeNone probeKind = iota
+	probeReadiness
+	probeLiveness
+)
+
+func (k probeKind) spec(s *service) *corev1.Probe {
+	if k == probeReadiness {
+		return s.probe
+	}
+	return s.liveness
+}
+
+// startProbes starts the probes of p's container (of its current life).
+func (w *world) startProbes(p *pod) {
+	p.readyOK, p.readyFail, p.liveFail = 0, 0, 0
+	for _, k := range []probeKind{probeReadiness, probeLiveness} {
+		pr := k.spec(p.svc)
+		if pr == nil {
+			continue
+		}
+		life, kind := p.life, k
+		w.events.push(w.now+time.Duration(pr.InitialDelaySeconds)*time.Second, func() { w.probeTick(p, kind, life) })
+	}
+}
+
+// probeTick sends one probe and schedules the next.
+func (w *world) probeTick(p *pod, k probeKind, life int) {
+	if p.life != life || p.gone || p.deleting || (p.node != nil && p.node.down) {
+		return // a new container has its own probes; a stopped node has no kubelet
+	}
+	pr := k.spec(p.svc)
+	w.events.push(w.now+time.Duration(pr.PeriodSeconds)*time.Second, func() { w.probeTick(p, k, life) })
+	if p.appDown {
+		w.probeResult(p, k, life, false)
+		return
+	}
+	i := w.newProbeHop(p, k, life)
+	timeout := time.Duration(pr.TimeoutSeconds) * time.Second
+	w.probeDeadlines(timeout).push(w.now+timeout, w.ref(i))
+	h := &w.hops[i]
+	h.pod, h.state = p, hopWorking
+	srv := &p.srv
+	srv.advance(w.now)
+	h.job = srv.add(i, probeWork)
+	w.cpuChanged(p)
+	next, has := srv.nextEvent()
+	w.servers.update(srv, next, has)
+}
+
+// probeDeadlines is the deadline queue of probes with this timeout (one
+// queue per distinct timeout keeps each in time order).
+func (w *world) probeDeadlines(timeout time.Duration) *fifo {
+	q, ok := w.probeQueues[timeout]
+	if !ok {
+		q = &fifo{}
+		w.probeQueues[timeout] = q
+		w.deadlines = append(w.deadlines, q)
+	}
+	return q
+}
+
+// probeResult applies a probe's outcome to the pod's state.
+func (w *world) probeResult(p *pod, k probeKind, life int, ok bool) {
+	if p.life != life || p.gone || p.deleting {
+		return
+	}
+	pr := k.spec(p.svc)
+	switch k {
+	case probeReadiness:
+		if ok {
+			p.readyOK, p.readyFail = p.readyOK+1, 0
+			if !p.ready && p.readyOK >= int(pr.SuccessThreshold) {
+				w.becameReady(p)
+			}
+			return
+		}
+		p.readyFail, p.readyOK = p.readyFail+1, 0
+		if p.ready && p.readyFail >= int(pr.FailureThreshold) {
+			w.setNotReady(p, "readiness probe failed")
+		}
+	case probeLiveness:
+		if ok {
+			p.liveFail = 0
+			return
+		}
+		if p.liveFail++; p.liveFail >= int(pr.FailureThreshold) {
+			w.containerKill(p, "liveness probe failed: the kubelet restarts the container")
+		}
+	}
+}
