@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mcpsim/mcpsim/pkg/report"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -36,7 +40,7 @@ invalid scenario, 3 infrastructure error, 130 interrupted (Ctrl-C).`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newVersionCmd(), newConformanceCmd(), newServeCmd(), newClusterCmd(), newImagesCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newVersionCmd(), newConformanceCmd(), newServeCmd(), newClusterCmd(), newImagesCmd(), newReportCmd(), newSchemaCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see '%s --help')", err, c.CommandPath())
 	})
@@ -65,13 +69,27 @@ func strictGroups(c *cobra.Command) {
 }
 
 func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
+	output := "text"
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the mcpsim version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(cmd, map[string]string{
+					"version":            buildVersion(),
+					"go":                 runtime.Version(),
+					"reportSchema":       report.SchemaVersion,
+					"scenarioAPIVersion": scenario.APIVersion,
+				})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "mcpsim %s\n", buildVersion())
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
 }

@@ -130,7 +130,7 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		backend = pb
 	}
 	prog := newProgress(stderr, f.quiet)
-	opts := runner.Options{Backend: backend, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Progress: prog.update, ProgressEvery: prog.every}
+	opts := runner.Options{Backend: backend, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Version: buildVersion(), Progress: prog.update, ProgressEvery: prog.every}
 	var reports []*report.Report
 	failed := false
 	for i, sc := range scs {
@@ -147,6 +147,16 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		failed = failed || !rep.Passed
 		if f.output == "text" {
 			printVerdicts(stdout, rep, f.out, f.results)
+		}
+	}
+	// A suite (a directory, or several scenarios) also gets an index page
+	// and one merged JUnit file.
+	if f.out != "" && (len(reports) > 1 || anyDir(args)) {
+		if err := report.WriteSuite(f.out, reports); err != nil {
+			return &exitError{code: exitInfra, err: err}
+		}
+		if f.output == "text" {
+			fmt.Fprintf(stdout, "suite: %s/{%s,%s}\n", strings.TrimRight(f.out, "/"), report.IndexFile, report.JUnitFile)
 		}
 	}
 	if f.output == "json" {
@@ -175,7 +185,7 @@ func printVerdicts(w io.Writer, rep *report.Report, out string, results bool) {
 	if !rep.Passed {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(w, "%s  %s  (backend %s, seed %d, %d requests, %.0fs)\n", verdict, termSafe(rep.Scenario.Name), rep.Backend, rep.Seed, rep.Load.Requests, float64(rep.Duration))
+	fmt.Fprintf(w, "%s  %s  (backend %s, seed %d, %d requests, %.0fs)\n", verdict, termSafe(rep.Scenario.Name), rep.Backend, rep.Seed, rep.Load.Requests, rep.Duration)
 	for _, a := range rep.Assertions {
 		mark := "ok  "
 		if !a.Passed {
@@ -250,4 +260,14 @@ func (p *progress) done() {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.shown = false
 	}
+}
+
+// anyDir reports whether an argument names a directory of scenarios.
+func anyDir(args []string) bool {
+	for _, a := range args {
+		if info, err := os.Stat(a); err == nil && info.IsDir() {
+			return true
+		}
+	}
+	return false
 }

@@ -11,12 +11,27 @@ import (
 )
 
 func newValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	output := "text"
+	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check scenario files without running them",
-		Long:  "Check scenario files (or directories, or built-in names) and report every problem with file:line:column.",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Check scenario files (or directories, or built-in names) and report every problem with file:line:column.
+With -o json, stdout has one entry per file: {file, valid, errors: [{file, line, column, path, message}]}.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if output == "json" {
+				results, bad := validateAll(args)
+				if err := printJSON(cmd, results); err != nil {
+					return err
+				}
+				if bad > 0 {
+					return &exitError{code: exitUsage, err: errors.New("")}
+				}
+				return nil
+			}
 			_, names, bad := parseEach(cmd, args)
 			for _, name := range names {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", name)
@@ -27,6 +42,58 @@ func newValidateCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+// validation is one file's result for validate -o json.
+type validation struct {
+	File   string            `json:"file"`
+	Valid  bool              `json:"valid"`
+	Errors []validationError `json:"errors"`
+}
+
+type validationError struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+// validateAll is parseEach as data: every argument's files with their
+// errors, and the number of invalid ones.
+func validateAll(args []string) (out []validation, bad int) {
+	out = []validation{}
+	for _, arg := range args {
+		sources, err := runner.Resolve(arg)
+		if err != nil {
+			out = append(out, validation{File: arg, Errors: []validationError{{File: arg, Message: err.Error()}}})
+			bad++
+			continue
+		}
+		for _, src := range sources {
+			v := validation{File: src.Name, Valid: true, Errors: []validationError{}}
+			if _, err := scenario.Parse(src.Name, src.Data); err != nil {
+				v.Valid = false
+				bad++
+				var fes scenario.Errors
+				var fe *scenario.FieldError
+				switch {
+				case errors.As(err, &fes):
+					for _, e := range fes {
+						v.Errors = append(v.Errors, validationError{e.File, e.Line, e.Column, e.Path, e.Message})
+					}
+				case errors.As(err, &fe):
+					v.Errors = append(v.Errors, validationError{fe.File, fe.Line, fe.Column, fe.Path, fe.Message})
+				default:
+					v.Errors = append(v.Errors, validationError{File: src.Name, Message: err.Error()})
+				}
+			}
+			out = append(out, v)
+		}
+	}
+	return out, bad
 }
 
 // parseEach resolves and parses every argument, printing each problem on

@@ -2,7 +2,7 @@ package report
 
 import (
 	"bytes"
-	"encoding/xml"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,11 +11,33 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mcpsim/mcpsim/pkg/assertions"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
+
+// mustValid fails the test unless data is a report.json the published
+// schema accepts; every report a test here writes goes through it.
+func mustValid(t *testing.T, data []byte) {
+	t.Helper()
+	if err := Validate(data); err != nil {
+		t.Fatalf("report.json does not follow the schema: %v", err)
+	}
+}
+
+func jsonOf(t *testing.T, r *Report) []byte {
+	t.Helper()
+	b, err := r.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustValid(t, b)
+	return b
+}
+
+func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 
 func sample() *Report {
 	tl := timeline.New(time.Unix(0, 0))
@@ -28,59 +50,145 @@ func sample() *Report {
 	gw.Requests[1].Degraded = true
 	tl.AddRequest(gw, 2*time.Second, time.Second, 0, "timeout")
 	tl.AddRequest(pay, 0, 5*time.Millisecond, 200, "")
-	gw.Samples = []timeline.Sample{{T: 0, Desired: 2, Ready: 2}, {T: time.Second, Desired: 3, Ready: 2}}
-	pay.Samples = []timeline.Sample{{T: 0, Desired: 1, Ready: 1}}
+	gw.Samples = []timeline.Sample{{T: 0, Desired: 2, Ready: 2, CPUUtilization: -1, CPUMillicores: -1}, {T: time.Second, Desired: 3, Ready: 2, CPUUtilization: 80, CPUMillicores: 400}}
+	pay.Samples = []timeline.Sample{{T: 0, Desired: 1, Ready: 1, CPUUtilization: -1, CPUMillicores: 12}}
 	tl.Breakers = []timeline.BreakerTransition{{T: time.Second, Service: "gateway", Pod: "gateway-1", Downstream: "payment", From: "closed", To: "open"}}
 	tl.Faults = []timeline.Fault{{Name: "kill <one>", Kind: "PodChaos", Action: "pod-kill", At: time.Second, Targets: []string{"p-1"}}}
 	tl.AddEvent(-2*time.Second, "PodCreated", "p-1", "")
-	sc := &scenario.Scenario{Metadata: scenario.Metadata{Name: "demo", Description: "a <b>demo</b>"}}
-	ev := 2 * time.Second
-	results := []assertions.Result{
-		{Name: "fast", Type: "latency", Passed: true, Measured: "p99 = 30ms", Threshold: "p99 ≤ 100ms"},
-		{Name: "no errors", Type: "errorRate", Passed: false, Measured: "33.3% (1 of 3)", Threshold: "error rate ≤ 1%", EvidenceAt: &ev, Detail: "1 × timeout"},
-	}
-	return Build(sc, "demo.yaml", "sim", 7, tl, results)
+	q, maxRatio, five := 0.99, 0.01, int32(5)
+	sc := &scenario.Scenario{Metadata: scenario.Metadata{Name: "demo", Description: "a <b>demo</b>"}, Spec: scenario.Spec{Assertions: []scenario.Assertion{
+		{Name: "fast", Type: "latency", Service: "gateway", Quantile: &q, Max: dur(100 * time.Millisecond), Window: &scenario.Window{From: metav1.Duration{Duration: time.Second}}},
+		{Name: "no errors", Type: "errorRate", Service: "gateway", MaxRatio: &maxRatio},
+		{Name: "scales", Type: "replicasReach", Service: "gateway", AtLeast: &five, Within: dur(time.Second), After: &scenario.Anchor{Fault: "kill <one>"}},
+		{Name: "ghost", Type: "latency", Service: "nobody", Quantile: &q, Max: dur(time.Second)},
+	}}}
+	sc.Spec.Services = []scenario.Service{{Name: "gateway"}}
+	tl.SortRequests()
+	return Build(sc, tl, assertions.Evaluate(sc, tl), Meta{Source: "demo.yaml", Backend: "sim", Seed: 7, Version: "v9.9.9"})
 }
 
 func TestBuildSummarizes(t *testing.T) {
 	r := sample()
-	if r.Passed {
+	if r.Passed || r.Verdict != VerdictFail {
 		t.Fatal("a failing assertion must fail the report")
 	}
-	// The entry service's two successes: 10ms and 30ms, mean 20ms; one
-	// of them degraded.
-	if r.Load.Requests != 3 || r.Load.Successes != 2 || r.Load.Degraded != 1 || r.Load.Errors["timeout"] != 1 || r.Load.P99 != 30*time.Millisecond || r.Load.Mean != 20*time.Millisecond {
-		t.Fatalf("load summary: %+v", r.Load)
+	// The entry service's two successes: 10ms and 30ms, mean 20ms, p99
+	// 30ms (nearest rank: ceil(0.99 × 2) = 2nd); one of them degraded.
+	l := r.Load
+	if l.Requests != 3 || l.Successes != 2 || l.Degraded != 1 || l.Failed != 1 || l.Errors["timeout"] != 1 || *l.P99 != 0.03 || *l.Mean != 0.02 {
+		t.Fatalf("load summary: %+v", l)
+	}
+	if r.MCPSimVersion != "v9.9.9" || r.Entry != "gateway" {
+		t.Fatalf("version %q, entry %q", r.MCPSimVersion, r.Entry)
 	}
 	if len(r.Services) != 2 || !r.Services[0].Entry || r.Services[1].Name != "payment" || r.Services[1].Load.Requests != 1 || len(r.Breakers) != 1 {
 		t.Fatalf("services: %+v", r.Services)
 	}
-	// Seconds 0, 1 (empty, filled in) and 2.
-	if len(r.Series) != 3 || r.Series[0].Requests != 2 || r.Series[1].Requests != 0 || r.Series[2].Errors != 1 {
-		t.Fatalf("series: %+v", r.Series)
+	// Seconds 0 (two requests, one degraded), 1 (empty, filled in: no
+	// quantile, so null) and 2 (one failure).
+	s := r.Services[0].Series
+	if len(s) != 3 || s[0].Requests != 2 || s[0].Degraded != 1 || s[1].Requests != 0 || s[1].P99 != nil || s[2].Errors != 1 || s[2].P99 != nil {
+		t.Fatalf("series: %+v", s)
 	}
-	a, _ := r.JSON()
-	b, _ := sample().JSON()
-	if !bytes.Equal(a, b) || !bytes.Contains(a, []byte(`"schemaVersion": "mcpsim.dev/report/v1"`)) {
+	a, b := jsonOf(t, r), jsonOf(t, sample())
+	if !bytes.Equal(a, b) || !bytes.Contains(a, []byte(`"schemaVersion": "mcpsim.dev/report/v2"`)) {
 		t.Fatal("JSON not stable or missing its schema version")
 	}
 }
 
-func TestJUnit(t *testing.T) {
-	out, err := JUnit([]*Report{sample()})
+// TestOneUnitAndNullsInTheJSON: times and durations are seconds
+// everywhere, and missing data is null, never -1.
+func TestOneUnitAndNullsInTheJSON(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(jsonOf(t, sample()), &doc); err != nil {
+		t.Fatal(err)
+	}
+	gw := doc["services"].([]any)[0].(map[string]any)
+	samples := gw["samples"].([]any)
+	s0, s1 := samples[0].(map[string]any), samples[1].(map[string]any)
+	if s0["cpuUtilization"] != nil || s0["cpuMillicores"] != nil || s1["cpuUtilization"] != 80.0 || s1["t"] != 1.0 {
+		t.Fatalf("samples: %v", samples)
+	}
+	if ev := doc["events"].([]any)[0].(map[string]any); ev["t"] != -2.0 {
+		t.Fatalf("event t = %v, want -2 (seconds)", ev["t"])
+	}
+	if f := doc["faults"].([]any)[0].(map[string]any); f["at"] != 1.0 {
+		t.Fatalf("fault at = %v, want 1 (seconds)", f["at"])
+	}
+	if b := doc["breakers"].([]any)[0].(map[string]any); b["t"] != 1.0 {
+		t.Fatalf("breaker t = %v", b["t"])
+	}
+	if p99 := doc["load"].(map[string]any)["p99"]; p99 != 0.03 {
+		t.Fatalf("load.p99 = %v, want 0.03 (seconds)", p99)
+	}
+	as := doc["assertions"].([]any)
+	fast := as[0].(map[string]any)
+	// Window [1s, 3s): only the 2s request, which failed: no successful
+	// request, so nothing measured (null), and the verdict is fail.
+	if fast["value"] != nil || fast["verdict"] != "fail" || fast["limit"] != 0.1 || fast["quantile"] != 0.99 {
+		t.Fatalf("latency assertion: %v", fast)
+	}
+	if w := fast["window"].(map[string]any); w["from"] != 1.0 || w["to"] != 3.0 {
+		t.Fatalf("window: %v", w)
+	}
+	errs := as[1].(map[string]any)
+	// 1 failure of 3 requests; evidence: the failure sent at 2s.
+	if errs["value"] != 1.0/3 || errs["evidenceAt"] != 2.0 {
+		t.Fatalf("errorRate: %v", errs)
+	}
+	// ready never reaches 5: nothing measured (the assertions package's
+	// -1), window [fault at 1s, 1s + 1s].
+	scales := as[2].(map[string]any)
+	if scales["value"] != nil || scales["window"].(map[string]any)["to"] != 2.0 || scales["replicas"].(map[string]any)["atLeast"] != 5.0 {
+		t.Fatalf("replicasReach: %v", scales)
+	}
+	if ghost := as[3].(map[string]any); ghost["verdict"] != "error" || ghost["value"] != nil {
+		t.Fatalf("an assertion about a service never recorded: %v", ghost)
+	}
+	if h := gw["hpa"]; h != nil {
+		t.Fatalf("hpa of a service without one: %v", h)
+	}
+}
+
+func TestDecodeRoundTripAndRejectsOtherVersions(t *testing.T) {
+	data := jsonOf(t, sample())
+	r, err := Decode(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc junitSuites
-	if err := xml.Unmarshal(out, &doc); err != nil {
-		t.Fatalf("not XML: %v\n%s", err, out)
+	again, _ := r.JSON()
+	if !bytes.Equal(again, data) {
+		t.Fatal("decoding and encoding changed the report")
 	}
-	if doc.Tests != 2 || doc.Failures != 1 || len(doc.Suites) != 1 || doc.Suites[0].Name != "demo" {
-		t.Fatalf("junit: %+v", doc)
+	v1 := bytes.Replace(data, []byte(SchemaVersion), []byte("mcpsim.dev/report/v1"), 1)
+	if _, err := Decode(v1); err == nil || !strings.Contains(err.Error(), "mcpsim.dev/report/v1") {
+		t.Fatalf("a v1 report: %v", err)
 	}
-	f := doc.Suites[0].Cases[1].Failure
-	if f == nil || !strings.Contains(f.Message, "measured 33.3% (1 of 3); threshold error rate ≤ 1%") {
-		t.Fatalf("failure: %+v", f)
+	bad := bytes.Replace(data, []byte(`"passed": false`), []byte(`"passed": "no"`), 1)
+	if _, err := Decode(bad); err == nil {
+		t.Fatal("a report against the schema decoded")
+	}
+}
+
+// TestSchemaCatchesDrift: the schema is strict (no unknown fields, the
+// right types), so a struct change without a schema change fails here.
+func TestSchemaCatchesDrift(t *testing.T) {
+	data := jsonOf(t, sample())
+	for name, edit := range map[string][2]string{
+		"unknown field":  {`"seed": 7,`, `"seed": 7, "extra": 1,`},
+		"a -1 sentinel":  {`"cpuMillicores": null`, `"cpuMillicores": -1`},
+		"nanoseconds":    {`"duration": 3,`, `"duration": "3s",`},
+		"verdict spelt":  {`"verdict": "fail"`, `"verdict": "FAIL"`},
+		"missing entry":  {`"entry": "gateway",`, ``},
+		"negative value": {`"limit": 0.01`, `"limit": -0.01`},
+	} {
+		bad := bytes.Replace(data, []byte(edit[0]), []byte(edit[1]), 1)
+		if bytes.Equal(bad, data) {
+			t.Fatalf("%s: fixture changed, %q not found", name, edit[0])
+		}
+		if err := Validate(bad); err == nil {
+			t.Errorf("%s: the schema accepts it", name)
+		}
 	}
 }
 
@@ -90,12 +198,12 @@ func TestHTMLIsSelfContainedAndEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(page)
-	for _, bad := range []string{"<script", "http://", "https://", "<b>demo</b>", "kill <one>"} {
+	for _, bad := range []string{"<script", "http://", "https://", "<b>demo</b>", "kill <one>", "@import", "url("} {
 		if strings.Contains(s, bad) {
 			t.Errorf("page contains %q", bad)
 		}
 	}
-	for _, want := range []string{"FAIL", "<svg", "no errors", "33.3% (1 of 3)", "kill &lt;one&gt;", "-0:02.000"} {
+	for _, want := range []string{"FAIL", "<svg", "no errors", "33.333% (1 of 3)", "kill &lt;one&gt;", "-0:02.000", "mcpsim v9.9.9"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -110,6 +218,12 @@ func TestWriteDir(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 3 {
 		t.Fatalf("wrote %d files, want exactly report.json, junit.xml, report.html", len(entries))
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, JSONFile))
+	mustValid(t, data)
+	r, err := ReadFile(dir)
+	if err != nil || r.Scenario.Name != "demo" {
+		t.Fatalf("ReadFile(dir): %v", err)
 	}
 }
 
@@ -163,7 +277,8 @@ func TestHTMLShowsServicesAndBreakers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<h2>Services</h2>", "gateway <span class=\"small\">(entry)</span>", "Replicas of payment", "<h2>Circuit breakers</h2>", "<td>gateway-1</td><td>payment</td><td>closed</td><td>open</td>", "<th>of them degraded</th>"} {
+	for _, want := range []string{"<h2>Services</h2>", "gateway <span class=\"small\">(entry)</span>", "Replicas of payment", "<h2>Circuit breakers</h2>",
+		`<td data-label="pod">gateway-1</td><td data-label="downstream">payment</td><td data-label="from">closed</td><td data-label="to">open</td>`, "<th>of them degraded</th>"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -78,6 +78,8 @@ type Options struct {
 	// VegetaResults also writes every request as Vegeta results
 	// (<OutDir>/<scenario>/results.bin).
 	VegetaResults bool
+	// Version is mcpsim's version, written into the reports.
+	Version       string
 	Progress      func(name string, st cluster.Status)
 	ProgressEvery time.Duration
 }
@@ -111,7 +113,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, source string, opts Options
 		return nil, fmt.Errorf("%w: backend %s: %v", cluster.ErrInfrastructure, opts.Backend.Name(), err)
 	}
 	results := assertions.Evaluate(sc, tl)
-	rep := report.Build(sc, source, opts.Backend.Name(), opts.Seed, tl, results)
+	rep := report.Build(sc, tl, results, report.Meta{Source: source, Backend: opts.Backend.Name(), Seed: opts.Seed, Version: opts.Version})
 	if opts.OutDir != "" {
 		err := report.WriteSet(ctx, opts.OutDir, sc.Metadata.Name, func(dir string) error {
 			if err := rep.WriteDir(dir); err != nil {

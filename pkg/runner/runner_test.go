@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,7 +25,7 @@ func runBuiltin(t *testing.T, name string, seed uint64, out string) *report.Repo
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), sc, srcs[0].Name, Options{Backend: sim.Backend{}, Seed: seed, OutDir: out})
+	rep, err := Run(context.Background(), sc, srcs[0].Name, Options{Backend: sim.Backend{}, Seed: seed, OutDir: out, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,42 @@ func jsonOf(t *testing.T, r *report.Report) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every report a test writes follows the published schema.
+	if err := report.Validate(b); err != nil {
+		t.Fatalf("%s: report.json does not follow the schema: %v", r.Scenario.Name, err)
+	}
 	return b
+}
+
+var update = flag.Bool("update", false, "rewrite the golden reports in testdata/golden")
+
+// TestGoldenReports: each built-in scenario, seed 1, gives exactly the
+// report.json in testdata/golden (go test ./pkg/runner -run Golden
+// -update rewrites them after an intended change). The bytes must not
+// depend on the machine, the time or the order of map iteration.
+func TestGoldenReports(t *testing.T) {
+	for _, name := range scenarios.Names() {
+		t.Run(name, func(t *testing.T) {
+			got := jsonOf(t, runBuiltin(t, name, 1, ""))
+			path := filepath.Join("testdata", "golden", name+".json")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test ./pkg/runner -run Golden -update writes it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("report.json of %s, seed 1, differs from %s; if the change is intended, rerun with -update and review the diff", name, path)
+			}
+		})
+	}
 }
 
 func TestBuiltinsPassAndWriteReports(t *testing.T) {
@@ -56,6 +92,9 @@ func TestBuiltinsPassAndWriteReports(t *testing.T) {
 				}
 			}
 			written, _ := os.ReadFile(filepath.Join(dir, name, report.JSONFile))
+			if err := report.Validate(written); err != nil {
+				t.Fatalf("written report.json does not follow the schema: %v", err)
+			}
 			if !bytes.Equal(written, jsonOf(t, rep)) {
 				t.Error("report.json on disk differs from the report returned")
 			}
@@ -99,7 +138,7 @@ func TestOtherSeedChangesOnlyRandomness(t *testing.T) {
 	if len(a.Faults) != 1 || len(b.Faults) != 1 || a.Faults[0].At != b.Faults[0].At {
 		t.Fatalf("fault schedule changed with the seed: %+v vs %+v", a.Faults, b.Faults)
 	}
-	if a.Load.P99 == b.Load.P99 && a.Load.P50 == b.Load.P50 {
+	if *a.Load.P99 == *b.Load.P99 && *a.Load.P50 == *b.Load.P50 {
 		t.Fatal("latency distribution identical across seeds: service times are not drawn from the seed")
 	}
 }
