@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/mcpsim/mcpsim/pkg/reference"
 	"github.com/mcpsim/mcpsim/pkg/report"
 	"github.com/mcpsim/mcpsim/pkg/runner"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
 type runFlags struct {
@@ -129,6 +131,7 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		}()
 		backend = pb
 	}
+	tuneGC(scs)
 	prog := newProgress(stderr, f.quiet)
 	opts := runner.Options{Backend: backend, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Version: buildVersion(), Progress: prog.update, ProgressEvery: prog.every}
 	var reports []*report.Report
@@ -270,4 +273,23 @@ func anyDir(args []string) bool {
 		}
 	}
 	return false
+}
+
+// tuneGC keeps a large run's memory near what it holds: the sim keeps
+// every request's record (24 bytes) and the verdicts a latency per
+// request; Go's default (GOGC=100) lets the heap grow to twice that
+// before collecting. Above 5 million records, the collector runs at 25%
+// growth instead: 36 million requests peak at ~1.4 GiB instead of ~2 GiB,
+// for a few percent more CPU. A user's GOGC or GOMEMLIMIT wins.
+func tuneGC(scs []*scenario.Scenario) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	for _, sc := range scs {
+		hops := scenario.HopsPerRequest(sc, sc.Spec.Load.Target)
+		if scenario.ExpectedRequests(&sc.Spec.Load)*float64(max(hops, 1)) > 5e6 {
+			debug.SetGCPercent(25)
+			return
+		}
+	}
 }

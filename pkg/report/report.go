@@ -492,11 +492,13 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 	}
 	if len(all) > 0 {
 		s.Mean = secsPtr(sum / time.Duration(len(all)))
-		slices.Sort(all)
-		s.P50 = secsPtr(timeline.QuantileSorted(all, 0.5))
-		s.P90 = secsPtr(timeline.QuantileSorted(all, 0.9))
-		s.P99 = secsPtr(timeline.QuantileSorted(all, 0.99))
-		s.Max = secsPtr(all[len(all)-1])
+		// Selection, not a sort: each quantile is found in linear time
+		// (the largest first; each later one only searches what lies
+		// below it).
+		s.Max = secsPtr(slices.Max(all))
+		s.P99 = secsPtr(timeline.QuantileSelect(all, 0.99))
+		s.P90 = secsPtr(timeline.QuantileSelect(all, 0.9))
+		s.P50 = secsPtr(timeline.QuantileSelect(all, 0.5))
 	}
 	return s, series
 }
