@@ -67,3 +67,35 @@ func BenchmarkCommandHPAScaleUp(b *testing.B) {
 	file, data, _ := scenarios.Get("hpa-scale-up")
 	benchCommand(b, file, data)
 }
+
+// BenchmarkCommand500RPS30Min is the performance issue's reference run
+// through the whole command: 10 nodes, one autoscaled service, 500 req/s
+// for 30 virtual minutes (900,000 requests), reports written.
+func BenchmarkCommand500RPS30Min(b *testing.B) {
+	src := `apiVersion: mcpsim.dev/v1alpha2
+kind: Scenario
+metadata: {name: bench-500rps}
+spec:
+  duration: 30m
+  cluster:
+    nodePools:
+      - {name: a, count: 10, cpu: "8", memory: 32Gi}
+  services:
+    - name: gateway
+      role: gateway
+      replicas: 10
+      work: {cpu: 5ms}
+      resources: {requests: {cpu: 500m}, limits: {cpu: "1"}}
+      hpa:
+        minReplicas: 5
+        maxReplicas: 20
+        metrics:
+          - type: Resource
+            resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
+  load: {profile: constant, rate: 500, timeout: 2s}
+  assertions:
+    - {name: p99, type: latency, quantile: 0.99, max: 100ms}
+    - {name: errors, type: errorRate, maxRatio: 0.01}
+`
+	benchCommand(b, "bench-500rps.yaml", []byte(src))
+}
