@@ -23,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
@@ -36,6 +37,10 @@ type Options struct {
 	// Name is the backend's name in reports: "kube" or "kind".
 	Name   string
 	Client kubernetes.Interface
+	// Dynamic reaches Chaos Mesh's objects; ChaosMesh says Chaos Mesh is
+	// installed: faults are then applied as real Chaos Mesh objects.
+	Dynamic   dynamic.Interface
+	ChaosMesh bool
 	// Target is the base URL load is sent to (the entry service as the
 	// host reaches it, e.g. http://127.0.0.1:30080).
 	Target string
@@ -81,7 +86,7 @@ func (b *Backend) Name() string { return b.opts.Name }
 // Check implements cluster.Backend.
 func (b *Backend) Check(sc *scenario.Scenario) error {
 	for i := range sc.Spec.Faults {
-		if err := checkFault(i, &sc.Spec.Faults[i]); err != nil {
+		if err := b.checkFault(i, &sc.Spec.Faults[i]); err != nil {
 			return cluster.Unsupported(b.opts.Name, "%v", err)
 		}
 	}

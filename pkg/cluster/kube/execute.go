@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/loadgen"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
 // maxWorkers bounds the attack's concurrency whatever the scenario says.
@@ -33,11 +34,17 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 		wg       sync.WaitGroup
 		attacker *vegeta.Attacker
 	)
+	chaos := &chaosObjects{b: b, ns: ns}
 	defer func() {
 		if attacker != nil {
 			attacker.Stop()
 		}
 		wg.Wait()
+		// Every Chaos Mesh object goes, recovered, whatever happened.
+		if err := chaos.removeAll(); err != nil {
+			r.event(time.Now(), "FaultCleanupFailed", "", err.Error())
+			b.logf("%v", err)
+		}
 	}()
 	// Workers: enough for the peak rate if every request took the whole
 	// client timeout, within a fixed bound.
@@ -83,13 +90,28 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			switch a.Kind {
 			case cluster.LoadStart:
 				startLoad()
+			case cluster.FaultEnd:
+				if b.opts.ChaosMesh && a.Fault.PodChaos != nil {
+					name := a.Fault.Name()
+					if err := chaos.remove(name); err != nil {
+						r.event(time.Now(), "FaultCleanupFailed", name, err.Error())
+					} else {
+						r.faultEnded(name, time.Since(t0))
+						r.event(time.Now(), "FaultRecovered", name, "the PodChaos is deleted and recovered")
+					}
+				}
 			case cluster.LoadStop:
 				if attacker != nil {
 					attacker.Stop()
 				}
 			case cluster.FaultStart:
 				at := time.Since(t0)
-				rec := b.injectPodKill(ctx, ns, a.Fault, obs, rng, at)
+				var rec timeline.Fault
+				if b.opts.ChaosMesh {
+					rec = chaos.apply(ctx, a.Fault, at)
+				} else {
+					rec = b.injectPodKill(ctx, ns, a.Fault, obs, rng, at)
+				}
 				r.fault(rec)
 				msg := fmt.Sprintf("%s %s: %s", rec.Kind, rec.Action, strings.Join(rec.Targets, ", "))
 				kind := "FaultInjected"

@@ -17,16 +17,19 @@ import (
 	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
-// checkFault says whether a fault can run without Chaos Mesh on the
-// cluster: PodChaos pod-kill can, executed by mcpsim exactly as Chaos
-// Mesh's controller does it (resolve the selector and mode, delete the
-// pods with the grace period); the other actions need Chaos Mesh's daemon.
-func checkFault(i int, f *scenario.Fault) error {
+// checkFault says whether a fault can run: with Chaos Mesh on the cluster,
+// every PodChaos action; without it, PodChaos pod-kill, executed by mcpsim
+// exactly as Chaos Mesh's controller does it (resolve the selector and
+// mode, delete the pods with the grace period).
+func (b *Backend) checkFault(i int, f *scenario.Fault) error {
 	if f.NodeOutage != nil {
 		return fmt.Errorf("spec.faults[%d]: NodeOutage is not supported on real clusters yet (the sim models it)", i)
 	}
+	if b.opts.ChaosMesh {
+		return nil
+	}
 	if pc := f.PodChaos; pc != nil && pc.Spec.Action != chaosv1alpha1.PodKillAction {
-		return fmt.Errorf("spec.faults[%d].spec.action: %s needs Chaos Mesh on the cluster, which this version does not install yet (pod-kill runs without it)", i, pc.Spec.Action)
+		return fmt.Errorf("spec.faults[%d].spec.action: %s needs Chaos Mesh on the cluster (kind: run with --chaos-mesh; pod-kill runs without it)", i, pc.Spec.Action)
 	}
 	return nil
 }

@@ -88,6 +88,17 @@ func (r *recorder) breakers(ts []timeline.BreakerTransition) {
 	}
 }
 
+// faultEnded records when a fault's object was deleted.
+func (r *recorder) faultEnded(name string, at time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.tl.Faults {
+		if r.tl.Faults[i].Name == name && r.tl.Faults[i].End == nil {
+			r.tl.Faults[i].End = &at
+		}
+	}
+}
+
 func (r *recorder) fault(f timeline.Fault) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -1,0 +1,60 @@
+package kube
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynfake "k8s.io/client-go/dynamic/fake"
+
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+)
+
+// TestChaosObjectsInTheRunNamespace: a scenario's PodChaos is created in
+// the run's namespace, its selector's "default" namespace rewritten to it,
+// labelled as mcpsim's, and removeAll leaves none behind.
+func TestChaosObjectsInTheRunNamespace(t *testing.T) {
+	sc, err := scenario.Parse("f.yaml", []byte(fakeScenario+`  faults:
+    - at: 1s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: PodChaos
+      metadata: {name: fail-one}
+      spec: {action: pod-failure, mode: one, duration: 1s, selector: {namespaces: [default], labelSelectors: {app: payment}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{podChaosGVR: "PodChaosList"})
+	b := New(Options{Name: "kind", Dynamic: dyn, ChaosMesh: true, Target: "http://127.0.0.1:1"})
+	if err := b.Check(sc); err != nil {
+		t.Fatalf("pod-failure with Chaos Mesh: %v", err)
+	}
+	c := &chaosObjects{b: b, ns: "mcpsim-f-1", targetsWait: 100 * time.Millisecond}
+	rec := c.apply(context.Background(), &sc.Spec.Faults[0], time.Second)
+	if rec.Error != "" || rec.Name != "fail-one" || rec.Action != "pod-failure" {
+		t.Fatalf("record %+v", rec)
+	}
+	got, err := dyn.Resource(podChaosGVR).Namespace("mcpsim-f-1").Get(context.Background(), "fail-one", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nss, _, _ := unstructured.NestedStringSlice(got.Object, "spec", "selector", "namespaces")
+	if len(nss) != 1 || nss[0] != "mcpsim-f-1" || got.GetLabels()["app.kubernetes.io/managed-by"] != "mcpsim" {
+		t.Fatalf("namespaces %v, labels %v", nss, got.GetLabels())
+	}
+	if err := c.removeAll(); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := dyn.Resource(podChaosGVR).Namespace("mcpsim-f-1").List(context.Background(), metav1.ListOptions{})
+	if len(list.Items) != 0 || len(c.created) != 0 {
+		t.Fatalf("left behind: %d objects", len(list.Items))
+	}
+	// Without Chaos Mesh, only pod-kill runs.
+	if err := New(Options{Name: "kind", Target: "http://127.0.0.1:1"}).Check(sc); err == nil {
+		t.Fatal("pod-failure accepted without Chaos Mesh")
+	}
+}
