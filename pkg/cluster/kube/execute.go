@@ -121,16 +121,18 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 				r.event(time.Now(), kind, rec.Name, msg)
 			case cluster.End:
 				// The last sample at the end, as the sim takes one.
+				cpu, _ := b.podCPU(ctx, ns)
 				for _, name := range obs.services {
-					r.sample(name, obs.sample(name, a.At))
+					r.sample(name, obs.sample(name, a.At, cpu))
 				}
 				return nil
 			}
 		}
 		if due == sampleAt {
 			r.breakers(breakers.scrape(ctx, obs, sampleAt))
+			cpu, _ := b.podCPU(ctx, ns) // metrics-server may not know the pods yet
 			for _, name := range obs.services {
-				s := obs.sample(name, sampleAt)
+				s := obs.sample(name, sampleAt, cpu)
 				r.sample(name, s)
 				if name == sc.Spec.Load.Target && plan.Progress != nil && plan.ProgressEvery > 0 && sampleAt >= progressAt {
 					plan.Progress(r.status(sampleAt, plan.ProgressEvery, s))

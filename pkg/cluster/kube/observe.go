@@ -115,8 +115,9 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// sample observes one service at t, as the sim's sample does.
-func (o *observer) sample(name string, t time.Duration) timeline.Sample {
+// sample observes one service at t, as the sim's sample does; cpu is
+// metrics-server's latest per-pod CPU (nil if unknown).
+func (o *observer) sample(name string, t time.Duration, cpu map[string]int64) timeline.Sample {
 	s := timeline.Sample{T: t, CPUUtilization: -1, CPUMillicores: -1}
 	if d, err := o.deploys.Deployments(o.namespace()).Get(name); err == nil {
 		s.Desired = 1
@@ -132,6 +133,12 @@ func (o *observer) sample(name string, t time.Duration) timeline.Sample {
 		s.Pods++
 		if podReady(p) {
 			s.Ready++
+		}
+		if m, ok := cpu[p.Name]; ok {
+			if s.CPUMillicores < 0 {
+				s.CPUMillicores = 0
+			}
+			s.CPUMillicores += int32(m)
 		}
 		if p.Spec.NodeName == "" {
 			s.Pending++
