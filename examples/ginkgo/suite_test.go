@@ -2,7 +2,8 @@
 // per built-in scenario, labelled with the scenario's suite label, judged
 // with the harness's Gomega matchers. It runs on the sim by default (in
 // `make test`); MCPSIM_KUBECONFIG and MCPSIM_TARGET run the same specs on a
-// real cluster (`make e2e-kind`).
+// real cluster (e.g. MCPSIM_TARGET=http://127.0.0.1:30080 on mcpsim's kind
+// cluster; -ginkgo.label-filter=smoke picks the smoke suite).
 package ginkgo_test
 
 import (
