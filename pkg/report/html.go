@@ -69,6 +69,7 @@ type serviceRow struct {
 	Mean, P50, P99                *float64
 	Desired, Ready                int32
 	HPA                           string
+	Rec                           *Recommendation
 }
 
 // A row of a capped table; Gap > 0 marks the rows left out.
@@ -124,7 +125,7 @@ func (r *Report) view() view {
 	for i := range r.Services {
 		sr := &r.Services[i]
 		row := serviceRow{Name: sr.Name, Role: sr.Role, Entry: sr.Entry, Requests: sr.Load.Requests, Degraded: sr.Load.Degraded,
-			OK: sr.Load.Successes - sr.Load.Degraded, Error: sr.Load.Failed, Mean: sr.Load.Mean, P50: sr.Load.P50, P99: sr.Load.P99, HPA: "none"}
+			OK: sr.Load.Successes - sr.Load.Degraded, Error: sr.Load.Failed, Mean: sr.Load.Mean, P50: sr.Load.P50, P99: sr.Load.P99, HPA: "none", Rec: sr.Recommendation}
 		if n := len(sr.Samples); n > 0 {
 			row.Desired, row.Ready = sr.Samples[n-1].Desired, sr.Samples[n-1].Ready
 		}
@@ -786,6 +787,11 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 {{range .Services}}<tr><td data-label="service">{{.Name}}{{if .Entry}} <span class="small">(entry)</span>{{end}}<div class="small">{{.Role}}</div></td><td data-label="requests">{{.Requests}}</td><td data-label="ok">{{.OK}}</td><td data-label="degraded">{{.Degraded}}</td><td data-label="failed">{{.Error}}</td><td data-label="mean">{{dur .Mean}}</td><td data-label="p50">{{dur .P50}}</td><td data-label="p99">{{dur .P99}}</td><td data-label="replicas at the end">{{.Ready}} ready of {{.Desired}}</td><td data-label="HPA">{{.HPA}}</td></tr>
 {{end}}</tbody></table>
 <p class="small">Requests each service received, as its callers saw them. On a real cluster only the entry service's are measured.</p>{{end}}
+{{if .Services}}<h2>CPU requests</h2>
+<table class="cards"><thead><tr><th>service</th><th>requested</th><th>recommended (target)</th><th>lower bound</th><th>upper bound</th><th>samples</th></tr></thead><tbody>
+{{range .Services}}{{if .Rec}}<tr><td data-label="service">{{.Name}}</td><td data-label="requested">{{.Rec.Requested}}m</td><td data-label="recommended">{{.Rec.Target}}m</td><td data-label="lower bound">{{.Rec.LowerBound}}m</td><td data-label="upper bound">{{.Rec.UpperBound}}m</td><td data-label="samples">{{.Rec.Samples}}</td></tr>{{end}}
+{{end}}</tbody></table>
+<p class="small">What the Vertical Pod Autoscaler's recommender would set from the CPU each pod used: the 90th percentile of per-pod usage (bounds: 50th and 95th) plus its 15% margin, at least 25m.</p>{{end}}
 <h2>Over time</h2>
 {{range .Sections}}<section><h3>{{.Title}}</h3>{{if .Note}}<p class="small">{{.Note}}</p>{{end}}
 {{range .Charts}}{{.}}{{end}}</section>

@@ -130,10 +130,13 @@ type ServiceReport struct {
 	Entry bool   `json:"entry"`
 	// HPA is the service's autoscaler as the scenario set it (null when
 	// the service has none).
-	HPA     *HPAInfo    `json:"hpa"`
-	Load    LoadSummary `json:"load"`
-	Series  []Second    `json:"series"`
-	Samples []Sample    `json:"samples"`
+	HPA  *HPAInfo    `json:"hpa"`
+	Load LoadSummary `json:"load"`
+	// Recommendation is the CPU request the observed usage supports (null
+	// without CPU data).
+	Recommendation *Recommendation `json:"recommendation"`
+	Series         []Second        `json:"series"`
+	Samples        []Sample        `json:"samples"`
 }
 
 // HPAInfo is a service's HPA: its replica bounds and its CPU utilization
@@ -415,7 +418,7 @@ func serviceReport(sc *scenario.Scenario, tl *timeline.Timeline, s *timeline.Ser
 		samples[i] = Sample{T: secs(x.T), Desired: x.Desired, Pods: x.Pods, Ready: x.Ready, Endpoints: x.Endpoints, Pending: x.Pending,
 			CPUUtilization: known(x.CPUUtilization), CPUMillicores: known(x.CPUMillicores)}
 	}
-	sr := ServiceReport{Name: s.Name, Role: s.Role, Entry: entry, Load: load, Series: series, Samples: samples}
+	sr := ServiceReport{Name: s.Name, Role: s.Role, Entry: entry, Load: load, Series: series, Samples: samples, Recommendation: recommend(sc, s)}
 	for i := range sc.Spec.Services {
 		if svc := &sc.Spec.Services[i]; svc.Name == s.Name && svc.HPA != nil {
 			sr.HPA = hpaInfo(svc.HPA)

@@ -284,3 +284,41 @@ func TestHTMLShowsServicesAndBreakers(t *testing.T) {
 		}
 	}
 }
+
+// TestRecommendationFollowsTheVPARecommender: usage samples of 100, 200,
+// ..., 1000 millicores per pod (one pod, one per second): the 90th
+// percentile (nearest rank, 9th of 10) is 900m, plus the 15% margin =
+// 1035m; the 50th is 500m → 575m; the 95th is 1000m → 1150m. A service
+// using almost nothing still gets the 25m floor.
+func TestRecommendationFollowsTheVPARecommender(t *testing.T) {
+	sc, err := scenario.Parse("r.yaml", []byte(`apiVersion: mcpsim.dev/v1alpha2
+kind: Scenario
+metadata: {name: r}
+spec:
+  duration: 10s
+  cluster: {nodePools: [{name: a, count: 1, cpu: "4", memory: 8Gi}]}
+  services:
+    - {name: gw, role: gateway, resources: {requests: {cpu: 300m}}, work: {cpu: 1ms}}
+  load: {profile: constant, rate: 1, timeout: 1s}
+  assertions: [{name: any, type: errorRate, maxRatio: 1}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &timeline.Service{Name: "gw"}
+	for i := 1; i <= 10; i++ {
+		s.Samples = append(s.Samples, timeline.Sample{T: time.Duration(i) * time.Second, Ready: 1, CPUMillicores: int32(100 * i)})
+	}
+	r := recommend(sc, s)
+	if r == nil || r.Requested != 300 || r.Target != 1035 || r.LowerBound != 575 || r.UpperBound != 1150 || r.Samples != 10 {
+		t.Fatalf("recommendation %+v", r)
+	}
+	s.Samples = []timeline.Sample{{T: time.Second, Ready: 2, CPUMillicores: 2}}
+	if r := recommend(sc, s); r == nil || r.Target != 25 {
+		t.Fatalf("floor: %+v", r)
+	}
+	s.Samples = []timeline.Sample{{T: time.Second, Ready: 2, CPUMillicores: -1}}
+	if r := recommend(sc, s); r != nil {
+		t.Fatalf("no CPU data must give none: %+v", r)
+	}
+}
