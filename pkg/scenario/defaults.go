@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/mcpsim/mcpsim/pkg/hpa"
+	"github.com/mcpsim/mcpsim/pkg/selfheal"
 )
 
 // Defaults of the pod and call model (the sim backend's fidelity section
@@ -51,6 +52,9 @@ func SetDefaults(sc *Scenario) {
 		if a.Service == "" {
 			a.Service = l.Target
 		}
+	}
+	for i := range sc.Spec.SelfHeal {
+		defaultSelfHeal(&sc.Spec.SelfHeal[i])
 	}
 	for i := range sc.Spec.Faults {
 		if pc := sc.Spec.Faults[i].PodChaos; pc != nil && pc.Spec.Action == "" {
@@ -172,4 +176,55 @@ func (sc *Scenario) ServiceByName(name string) (*Service, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Self-heal defaults: the seed's example (InstanceDown → restart, 5s, 3
+// retries) and a health check like a kubelet's probe.
+func defaultSelfHeal(p *SelfHealPolicy) {
+	if p.HealthCheck == nil {
+		p.HealthCheck = &SelfHealCheck{}
+	}
+	h := p.HealthCheck
+	if h.Path == "" {
+		h.Path = "/healthz"
+	}
+	if h.Interval == nil {
+		h.Interval = &metav1.Duration{Duration: 5 * time.Second}
+	}
+	if h.Timeout == nil {
+		h.Timeout = &metav1.Duration{Duration: time.Second}
+	}
+	if h.FailureThreshold == nil {
+		h.FailureThreshold = ptr.To[int32](3)
+	}
+	for i := range p.Subscriptions {
+		s := &p.Subscriptions[i]
+		if s.Timeout == nil {
+			s.Timeout = &metav1.Duration{Duration: 5 * time.Second}
+		}
+		if s.Retries == nil {
+			s.Retries = ptr.To[int32](3)
+		}
+	}
+	if p.RateLimit == nil {
+		p.RateLimit = &SelfHealRateLimit{}
+	}
+	if p.RateLimit.MaxConcurrent == nil {
+		p.RateLimit.MaxConcurrent = ptr.To[int32](1)
+	}
+	if p.RateLimit.MinAvailable == nil {
+		p.RateLimit.MinAvailable = ptr.To[int32](1)
+	}
+}
+
+// EnginePolicy is the policy as package selfheal takes it (defaulted).
+func (p *SelfHealPolicy) EnginePolicy() selfheal.Policy {
+	out := selfheal.Policy{Name: p.Name, Target: p.Target,
+		HealthCheck: selfheal.HealthCheck{Path: p.HealthCheck.Path, Interval: p.HealthCheck.Interval.Duration,
+			Timeout: p.HealthCheck.Timeout.Duration, FailureThreshold: int(*p.HealthCheck.FailureThreshold)},
+		RateLimit: selfheal.RateLimit{MaxConcurrent: int(*p.RateLimit.MaxConcurrent), MinAvailable: int(*p.RateLimit.MinAvailable)}}
+	for _, s := range p.Subscriptions {
+		out.Subscriptions = append(out.Subscriptions, selfheal.Subscription{Event: s.Event, Action: s.Action, Timeout: s.Timeout.Duration, Retries: int(*s.Retries)})
+	}
+	return out
 }

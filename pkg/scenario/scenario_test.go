@@ -428,3 +428,34 @@ func TestOneBadValueOneError(t *testing.T) {
 		}
 	}
 }
+
+func TestSelfHealPolicies(t *testing.T) {
+	policy := `  selfHeal:
+    - name: heal
+      target: payment
+      subscriptions: [{event: InstanceDown, action: restart}]
+`
+	sc, err := Parse("sh.yaml", []byte(topology+policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The seed's example is the default: restart, 5s, 3 retries; checks
+	// of /healthz every 5s with a 1s timeout, 3 failures.
+	p := sc.Spec.SelfHeal[0].EnginePolicy()
+	if p.Subscriptions[0].Timeout.String() != "5s" || p.Subscriptions[0].Retries != 3 || p.HealthCheck.Path != "/healthz" ||
+		p.HealthCheck.Interval.String() != "5s" || p.HealthCheck.Timeout.String() != "1s" || p.HealthCheck.FailureThreshold != 3 ||
+		p.RateLimit.MaxConcurrent != 1 || p.RateLimit.MinAvailable != 1 {
+		t.Fatalf("defaults: %+v", p)
+	}
+	for _, c := range []struct{ old, new, want string }{
+		{"target: payment", "target: cart", `spec.selfHeal[0].target: Not found: "cart"`},
+		{"event: InstanceDown", "event: Dizzy", `Unsupported value: "Dizzy"`},
+		{"action: restart", "action: reboot", `Unsupported value: "reboot"`},
+		{"action: restart}]", "action: restart, retries: 99}]", "must be between 0 and 10"},
+	} {
+		_, err := Parse("sh.yaml", []byte(topology+strings.Replace(policy, c.old, c.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", c.new, err)
+		}
+	}
+}

@@ -47,10 +47,13 @@ type Spec struct {
 	Services []Service `json:"services,omitempty"`
 	// Workload is the v1alpha1 form (one service); parsing converts it
 	// into Services and clears it.
-	Workload   *Workload   `json:"workload,omitempty"`
-	Load       Load        `json:"load"`
-	Faults     []Fault     `json:"faults,omitempty"`
-	Assertions []Assertion `json:"assertions"`
+	Workload *Workload `json:"workload,omitempty"`
+	Load     Load      `json:"load"`
+	Faults   []Fault   `json:"faults,omitempty"`
+	// SelfHeal are the self-heal controller's policies (the spec of a
+	// SelfHealPolicy, mcpsim.dev/v1alpha1).
+	SelfHeal   []SelfHealPolicy `json:"selfHeal,omitempty"`
+	Assertions []Assertion      `json:"assertions"`
 }
 
 // Cluster describes the nodes.
@@ -334,4 +337,43 @@ type Anchor struct {
 type Window struct {
 	From metav1.Duration  `json:"from"`
 	To   *metav1.Duration `json:"to,omitempty"`
+}
+
+// SelfHealPolicy is a self-heal policy: health checks of a service's
+// instances, and the repairs events call for (package selfheal decides).
+type SelfHealPolicy struct {
+	Name string `json:"name"`
+	// Target is the service whose instances are checked and repaired.
+	Target        string              `json:"target"`
+	HealthCheck   *SelfHealCheck      `json:"healthCheck,omitempty"`
+	Subscriptions []SelfHealSubscribe `json:"subscriptions"`
+	RateLimit     *SelfHealRateLimit  `json:"rateLimit,omitempty"`
+}
+
+// SelfHealCheck is an HTTP GET of Path (default /healthz) every Interval
+// (5s); a 200 within Timeout (1s) is healthy; FailureThreshold (3)
+// failures in a row make an InstanceDown event.
+type SelfHealCheck struct {
+	Path             string           `json:"path,omitempty"`
+	Interval         *metav1.Duration `json:"interval,omitempty"`
+	Timeout          *metav1.Duration `json:"timeout,omitempty"`
+	FailureThreshold *int32           `json:"failureThreshold,omitempty"`
+}
+
+// SelfHealSubscribe maps an event (InstanceDown, CircuitBreakerTripped)
+// to an action (restart, isolate, scale) with a timeout (5s) and retries
+// (3) per attempt.
+type SelfHealSubscribe struct {
+	Event   string           `json:"event"`
+	Action  string           `json:"action"`
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	Retries *int32           `json:"retries,omitempty"`
+}
+
+// SelfHealRateLimit: at most MaxConcurrent (1) repairs at once, never
+// fewer than MinAvailable (1) instances serving after a restart or
+// isolation.
+type SelfHealRateLimit struct {
+	MaxConcurrent *int32 `json:"maxConcurrent,omitempty"`
+	MinAvailable  *int32 `json:"minAvailable,omitempty"`
 }

@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/mcpsim/mcpsim/pkg/hpa"
+	"github.com/mcpsim/mcpsim/pkg/selfheal"
 )
 
 // Limits keep a scenario within what one machine can simulate: the sim
@@ -93,6 +95,7 @@ func Validate(sc *Scenario) field.ErrorList {
 	for i := range sc.Spec.Faults {
 		errs = append(errs, validateFault(&sc.Spec.Faults[i], sc.Spec.Duration.Duration, faults, spec.Child("faults").Index(i))...)
 	}
+	errs = append(errs, validateSelfHeal(sc, spec.Child("selfHeal"))...)
 	if len(sc.Spec.Assertions) == 0 {
 		errs = append(errs, field.Required(spec.Child("assertions"), "a scenario needs at least one assertion to decide pass or fail"))
 	}
@@ -781,6 +784,79 @@ func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool
 		errs = append(errs, field.Required(p.Child("type"), fmt.Sprintf("one of %v", assertionTypes)))
 	default:
 		errs = append(errs, field.NotSupported(p.Child("type"), a.Type, assertionTypes))
+	}
+	return errs
+}
+
+var (
+	selfHealEvents  = []string{selfheal.InstanceDown, selfheal.CircuitBreakerTripped}
+	selfHealActions = []string{selfheal.Restart, selfheal.Isolate, selfheal.Scale}
+)
+
+func validateSelfHeal(sc *Scenario, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := map[string]bool{}
+	for i := range sc.Spec.SelfHeal {
+		sh := &sc.Spec.SelfHeal[i]
+		pp := p.Index(i)
+		switch {
+		case sh.Name == "":
+			errs = append(errs, field.Required(pp.Child("name"), "policies are named in events and reports"))
+		case names[sh.Name]:
+			errs = append(errs, field.Duplicate(pp.Child("name"), sh.Name))
+		}
+		names[sh.Name] = true
+		if _, ok := sc.ServiceByName(sh.Target); !ok {
+			errs = append(errs, field.NotFound(pp.Child("target"), sh.Target))
+		}
+		if h := sh.HealthCheck; h != nil {
+			hp := pp.Child("healthCheck")
+			if h.Interval != nil && h.Interval.Duration < time.Second {
+				errs = append(errs, field.Invalid(hp.Child("interval"), h.Interval.Duration.String(), "must be at least 1s"))
+			}
+			if h.Timeout != nil {
+				errs = append(errs, positive(hp.Child("timeout"), *h.Timeout)...)
+				if h.Timeout.Duration > MaxDuration {
+					errs = append(errs, field.Invalid(hp.Child("timeout"), h.Timeout.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
+				}
+			}
+			if h.FailureThreshold != nil && (*h.FailureThreshold < 1 || *h.FailureThreshold > 1000) {
+				errs = append(errs, field.Invalid(hp.Child("failureThreshold"), *h.FailureThreshold, "must be between 1 and 1000"))
+			}
+			if !strings.HasPrefix(h.Path, "/") {
+				errs = append(errs, field.Invalid(hp.Child("path"), h.Path, "must start with /"))
+			}
+		}
+		if len(sh.Subscriptions) == 0 {
+			errs = append(errs, field.Required(pp.Child("subscriptions"), "at least one: {event: InstanceDown, action: restart}"))
+		}
+		for j, s := range sh.Subscriptions {
+			sp := pp.Child("subscriptions").Index(j)
+			if !slices.Contains(selfHealEvents, s.Event) {
+				errs = append(errs, field.NotSupported(sp.Child("event"), s.Event, selfHealEvents))
+			}
+			if !slices.Contains(selfHealActions, s.Action) {
+				errs = append(errs, field.NotSupported(sp.Child("action"), s.Action, selfHealActions))
+			}
+			if s.Timeout != nil {
+				errs = append(errs, positive(sp.Child("timeout"), *s.Timeout)...)
+				if s.Timeout.Duration > MaxDuration {
+					errs = append(errs, field.Invalid(sp.Child("timeout"), s.Timeout.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
+				}
+			}
+			if s.Retries != nil && (*s.Retries < 0 || *s.Retries > MaxRetries) {
+				errs = append(errs, field.Invalid(sp.Child("retries"), *s.Retries, fmt.Sprintf("must be between 0 and %d", MaxRetries)))
+			}
+		}
+		if r := sh.RateLimit; r != nil {
+			rp := pp.Child("rateLimit")
+			if r.MaxConcurrent != nil && *r.MaxConcurrent < 1 {
+				errs = append(errs, field.Invalid(rp.Child("maxConcurrent"), *r.MaxConcurrent, "must be at least 1"))
+			}
+			if r.MinAvailable != nil && *r.MinAvailable < 0 {
+				errs = append(errs, field.Invalid(rp.Child("minAvailable"), *r.MinAvailable, "must not be negative"))
+			}
+		}
 	}
 	return errs
 }

@@ -85,6 +85,9 @@ func (b *Backend) Name() string { return b.opts.Name }
 
 // Check implements cluster.Backend.
 func (b *Backend) Check(sc *scenario.Scenario) error {
+	if len(sc.Spec.SelfHeal) > 0 {
+		return cluster.Unsupported(b.opts.Name, "spec.selfHeal: the self-heal operator is not deployed on real clusters yet (the sim runs its policies)")
+	}
 	for i := range sc.Spec.Faults {
 		if err := b.checkFault(i, &sc.Spec.Faults[i]); err != nil {
 			return cluster.Unsupported(b.opts.Name, "%v", err)

@@ -76,6 +76,8 @@ type pod struct {
 	life     int
 	restarts int
 	backoff  time.Duration
+	// isolated by the self-heal controller: out of the endpoints
+	isolated bool
 	// probe streaks (probes.go)
 	readyOK, readyFail, liveFail int
 
@@ -282,7 +284,7 @@ func (w *world) becameReady(p *pod) {
 	w.tl.AddEvent(w.now, "Ready", p.name, "readiness probe succeeded")
 	s := p.svc
 	w.events.push(w.now+s.endpointsDelay, func() {
-		if p.ready && !p.gone && !p.deleting && !p.inLB {
+		if p.ready && !p.gone && !p.deleting && !p.inLB && !p.isolated {
 			p.inLB = true
 			s.lb = append(s.lb, p)
 		}
@@ -375,6 +377,7 @@ func (w *world) podGone(p *pod) {
 		}
 	}
 	w.releaseNode(p)
+	w.podGoneForHealers(p)
 	s := p.svc
 	if i := slices.Index(s.pods, p); i >= 0 {
 		s.pods = slices.Delete(s.pods, i, i+1)

@@ -26,6 +26,7 @@ const (
 	probeNone probeKind = iota
 	probeReadiness
 	probeLiveness
+	probeHealth // the self-heal controller's check (selfheal.go)
 )
 
 func (k probeKind) spec(s *service) *corev1.Probe {
@@ -86,6 +87,10 @@ func (w *world) probeDeadlines(timeout time.Duration) *fifo {
 
 // probeResult applies a probe's outcome to the pod's state.
 func (w *world) probeResult(p *pod, k probeKind, life int, ok bool) {
+	if k == probeHealth {
+		w.healthResult(life, p, ok) // life carries the healer's index
+		return
+	}
 	if p.life != life || p.gone || p.deleting {
 		return
 	}

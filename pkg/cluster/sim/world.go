@@ -126,6 +126,7 @@ type world struct {
 	downNodes map[*scenario.Fault][]*node // NodeOutage targets to bring back
 	// probe deadlines, one queue per distinct timeout (probes.go)
 	probeQueues map[time.Duration]*fifo
+	healers     []*healer // self-heal policies (selfheal.go)
 	// progress: client requests answered since the previous report
 	progLat    []time.Duration
 	progFailed int
@@ -172,6 +173,7 @@ func newWorld(plan *cluster.Plan) *world {
 			s.hpa = newHPAController(w, s)
 		}
 	}
+	w.newHealers()
 	schedule := plan.Schedule
 	if schedule == nil {
 		schedule = cluster.Schedule(sc)
