@@ -78,7 +78,7 @@ func anchor(a *scenario.Anchor, tl *timeline.Timeline) (time.Duration, string, e
 	case f.Error != "":
 		return 0, "", fmt.Errorf("fault %q failed to inject: %s", a.Fault, f.Error)
 	}
-	return f.At, fmt.Sprintf("fault %s at %s", a.Fault, f.At), nil
+	return f.At, fmt.Sprintf("fault %s at %s", a.Fault, f.At.Round(time.Millisecond)), nil
 }
 
 func count(s timeline.Sample, of string) int32 {
@@ -119,7 +119,7 @@ func replicasReach(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.S
 		if reached(c) {
 			took := s.T - t0
 			r.Value, r.EvidenceAt = took.Seconds(), at(s.T)
-			r.Measured = fmt.Sprintf("%s after %s", took, from)
+			r.Measured = fmt.Sprintf("%s after %s", took.Round(time.Millisecond), from)
 			r.Passed = s.T <= deadline
 			r.Detail = fmt.Sprintf("%s replicas reached %d at %s", a.Of, c, s.T)
 			if !r.Passed {
@@ -170,7 +170,7 @@ func readyRecovers(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.S
 		if s.Ready >= want {
 			took := s.T - t0
 			r.Value, r.EvidenceAt, r.Passed = took.Seconds(), at(s.T), took <= within
-			r.Measured = fmt.Sprintf("%s after %s", took, from)
+			r.Measured = fmt.Sprintf("%s after %s", took.Round(time.Millisecond), from)
 			r.Detail = fmt.Sprintf("ready fell to %d, back to %d at %s", low, s.Ready, s.T)
 			return
 		}
@@ -361,7 +361,7 @@ func breakerOpens(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 		}
 		took := b.T - t0
 		r.Value, r.EvidenceAt, r.Passed = took.Seconds(), at(b.T), took <= within
-		r.Measured = fmt.Sprintf("%s after %s", took, from)
+		r.Measured = fmt.Sprintf("%s after %s", took.Round(time.Millisecond), from)
 		r.Detail = fmt.Sprintf("the breaker of pod %s toward %s opened at %s", b.Pod, b.Downstream, b.T)
 		return
 	}
@@ -448,6 +448,6 @@ func breakerCloses(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 	}
 	took := closedAt - recovered
 	r.Value, r.EvidenceAt, r.Passed = took.Seconds(), at(closedAt), took <= within
-	r.Measured = fmt.Sprintf("%s after %s recovered", took, opened.Downstream)
+	r.Measured = fmt.Sprintf("%s after %s recovered", took.Round(time.Millisecond), opened.Downstream)
 	r.Detail = fmt.Sprintf("first opened at %s (pod %s); %s had a ready endpoint again at %s; every breaker closed at %s", opened.T, opened.Pod, opened.Downstream, recovered, closedAt)
 }
