@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 REPORTS ?= reports
 SEED    ?= 1
 
-.PHONY: all build demo test vet fmt-check fuzz bench conformance clean images e2e-kind
+.PHONY: all build demo test test-html vet fmt-check fuzz bench conformance clean images e2e-kind e2e-chaos e2e-suite
 
 all: build
 
@@ -22,6 +22,13 @@ demo: build
 # seconds warm). Slow suites (fuzzing, benchmarks) have their own targets.
 test: fmt-check vet
 	$(GO) test -count=1 ./...
+
+# The built-in scenarios' report pages and the suite index in headless
+# Chromium at 1280 and 420 px: no horizontal overflow, no console message,
+# nothing loaded. Debian's chromium is installed by hack/chromium.sh when
+# missing (as root). About 15 s warm.
+test-html:
+	$(GO) test -tags chromium -count=1 -run Chromium ./pkg/runner
 
 vet:
 	$(GO) vet ./...
@@ -53,5 +60,23 @@ images:
 # The real-cluster suite: images, a 3-node kind cluster in two zones, the
 # reference service behind a NodePort on 127.0.0.1, the Metrics API, then
 # clean-up. Takes about an hour cold, a few minutes warm.
-e2e-kind: images
+e2e-kind: images build
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./pkg/cluster/kind -run E2E
+	./$(BIN) cluster up --name mcpsim --reuse
+	$(GO) test -tags e2e -count=1 -timeout 30m -v ./pkg/cluster/kube -run E2E
+	$(GO) test -tags e2e -count=1 -timeout 30m -v ./examples/e2eframework
+	$(MAKE) e2e-chaos
+
+# The built-in suite on the kind cluster `mcpsim` (created if missing,
+# kept): reports under $(REPORTS)/kind. About 35 minutes.
+e2e-suite: build
+	./$(BIN) run scenarios --backend kind --cluster mcpsim --keep-cluster --out $(REPORTS)/kind
+
+# Chaos Mesh on a kind cluster (pkg/chaosmesh): install from the images and
+# CRDs of `make images`, PodChaos pod-kill, StressChaos CPU and
+# NetworkChaos partition applied as real CRs and measured, uninstall.
+# Creates its own cluster (mcpsim-e2e-chaos) and deletes it; with
+# MCPSIM_E2E_CLUSTER=NAME it uses that existing cluster instead and leaves
+# it as it found it.
+e2e-chaos: images
+	$(GO) test -tags e2e -count=1 -timeout 40m -v ./pkg/chaosmesh -run E2E

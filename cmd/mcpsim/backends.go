@@ -7,9 +7,12 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/mcpsim/mcpsim/pkg/chaosmesh"
 	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/cluster/kind"
 	"github.com/mcpsim/mcpsim/pkg/cluster/kube"
@@ -27,6 +30,7 @@ type realFlags struct {
 	nodePort         int32
 	allowNonLoopback bool
 	image            string
+	chaosMesh        bool
 }
 
 // preparedBackend is a backend and what must happen when the runs are
@@ -53,14 +57,27 @@ func kubeBackend(f *realFlags, log io.Writer) (*preparedBackend, error) {
 	if err != nil {
 		return nil, usageErr("kubeconfig: %v", err)
 	}
-	b := kube.New(kube.Options{Name: "kube", Client: client, Target: f.target, NodePort: f.nodePort, AllowNonLoopback: f.allowNonLoopback, Image: f.image, Log: log})
+	opts := kube.Options{Name: "kube", Client: client, Target: f.target, NodePort: f.nodePort, AllowNonLoopback: f.allowNonLoopback, Image: f.image, Log: log}
+	if f.chaosMesh {
+		dyn, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			return nil, usageErr("kubeconfig: %v", err)
+		}
+		st, err := chaosmesh.Status(context.Background(), client, dyn, "")
+		if err != nil || !st.Ready() {
+			return nil, &exitError{code: exitInfra, err: fmt.Errorf("--chaos-mesh: Chaos Mesh is not ready on this cluster (%v %v)", st, err)}
+		}
+		opts.Dynamic, opts.ChaosMesh = dyn, true
+	}
+	b := kube.New(opts)
 	return &preparedBackend{Backend: b, cleanup: func() error { return nil }}, nil
 }
 
 // kindBackend reuses the named kind cluster, or creates one from the first
 // scenario's node pools (deleted at the end unless --keep-cluster). One
 // cluster serves the whole suite.
-func kindBackend(ctx context.Context, f *realFlags, scs []*scenario.Scenario, log io.Writer) (*preparedBackend, error) {
+func kindBackend(cmd *cobra.Command, f *realFlags, scs []*scenario.Scenario, log io.Writer) (*preparedBackend, error) {
+	ctx := cmd.Context()
 	p := kind.NewProvider(kind.Options{NodeImage: f.nodeImage, KubeconfigDir: filepath.Join(stateDir(), "kubeconfig"), Log: log})
 	exists, err := p.Exists(f.cluster)
 	if err != nil {
@@ -93,6 +110,21 @@ func kindBackend(ctx context.Context, f *realFlags, scs []*scenario.Scenario, lo
 		cleanup()
 		return nil, &exitError{code: exitInfra, err: fmt.Errorf("loading %s into the nodes (build it with `make images`): %w", f.image, err)}
 	}
-	b := kube.New(kube.Options{Name: "kind", Client: c.Client, Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), NodePort: kind.DefaultNodePort, Image: f.image, Log: log})
+	opts := kube.Options{Name: "kind", Client: c.Client, Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), NodePort: kind.DefaultNodePort, Image: f.image, Log: log}
+	if f.chaosMesh {
+		dyn, err := dynamic.NewForConfig(c.Config)
+		if err != nil {
+			cleanup()
+			return nil, &exitError{code: exitInfra, err: err}
+		}
+		if st, err := chaosmesh.Status(ctx, c.Client, dyn, ""); err != nil || !st.Ready() {
+			if err := installChaosMesh(cmd, c); err != nil {
+				cleanup()
+				return nil, &exitError{code: exitInfra, err: fmt.Errorf("installing Chaos Mesh: %w", err)}
+			}
+		}
+		opts.Dynamic, opts.ChaosMesh = dyn, true
+	}
+	b := kube.New(opts)
 	return &preparedBackend{Backend: b, cleanup: cleanup}, nil
 }

@@ -7,10 +7,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
+	"github.com/mcpsim/mcpsim/pkg/chaosmesh"
 	"github.com/mcpsim/mcpsim/pkg/cluster/kind"
 	"github.com/mcpsim/mcpsim/pkg/cluster/kube"
 	"github.com/mcpsim/mcpsim/pkg/runner"
@@ -30,7 +35,7 @@ func stateDir() string {
 func newClusterCmd() *cobra.Command {
 	var name, image, from string
 	var load []string
-	var reuse bool
+	var reuse, withChaosMesh bool
 	provider := func(cmd *cobra.Command) *kind.Provider {
 		return kind.NewProvider(kind.Options{NodeImage: image, KubeconfigDir: filepath.Join(stateDir(), "kubeconfig"), Log: cmd.ErrOrStderr()})
 	}
@@ -72,6 +77,15 @@ func newClusterCmd() *cobra.Command {
 					return &exitError{code: exitInfra, err: fmt.Errorf("cluster %q is up, but loading %s failed (build it with `make images`): %w", name, img, err)}
 				}
 			}
+			if withChaosMesh {
+				if err := installChaosMesh(cmd, c); err != nil {
+					code := exitInfra
+					if errors.Is(err, context.Canceled) {
+						code = exitInterrupt
+					}
+					return &exitError{code: code, err: fmt.Errorf("cluster %q is up, but Chaos Mesh is not: %w", name, err)}
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cluster %q is up; kubeconfig: %s\n", name, c.Kubeconfig)
 			return nil
 		},
@@ -79,6 +93,7 @@ func newClusterCmd() *cobra.Command {
 	up.Flags().StringVar(&image, "image", DefaultNodeImage, "node image")
 	up.Flags().BoolVar(&reuse, "reuse", false, "use the cluster if it exists already")
 	up.Flags().StringVar(&from, "scenario", "", "take the nodes from this scenario's cluster section")
+	up.Flags().BoolVar(&withChaosMesh, "chaos-mesh", false, "also install Chaos Mesh (controller manager and daemons from `make images`) and wait until its webhooks answer")
 	up.Flags().StringArrayVar(&load, "load-image", []string{"mcpsim/reference:dev"}, "local image to load into every node; repeatable")
 	down := &cobra.Command{
 		Use:   "down",
@@ -94,7 +109,7 @@ func newClusterCmd() *cobra.Command {
 	}
 	status := &cobra.Command{
 		Use:   "status",
-		Short: "Show a kind cluster's nodes",
+		Short: "Show a kind cluster's nodes and whether Chaos Mesh is installed and ready",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := provider(cmd).Connect(name)
@@ -110,7 +125,19 @@ func newClusterCmd() *cobra.Command {
 			for _, n := range nodes {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", n.Name, n.Role, n.Zone, n.Ready, n.Version)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			dyn, err := dynamic.NewForConfig(c.Config)
+			if err != nil {
+				return &exitError{code: exitInfra, err: err}
+			}
+			st, err := chaosmesh.Status(cmd.Context(), c.Client, dyn, "")
+			if err != nil {
+				return &exitError{code: exitInfra, err: fmt.Errorf("chaos mesh status: %w", err)}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "\nchaos mesh: %s\n", st)
+			return nil
 		},
 	}
 	clean := &cobra.Command{
@@ -137,6 +164,41 @@ func newClusterCmd() *cobra.Command {
 	}
 	cmd.AddCommand(up, down, status, clean)
 	return cmd
+}
+
+// installChaosMesh loads Chaos Mesh's images into the nodes and installs
+// it (idempotent: on a cluster that has it, this updates it in place).
+func installChaosMesh(cmd *cobra.Command, c *kind.Cluster) error {
+	log := cmd.ErrOrStderr()
+	var ids []string
+	for _, img := range []string{chaosmesh.DefaultControllerImage, chaosmesh.DefaultDaemonImage} {
+		id, err := exec.CommandContext(cmd.Context(), "docker", "image", "inspect", "-f", "{{.Id}}", img).Output()
+		if err != nil {
+			return fmt.Errorf("image %s is not on this machine (build it with `make images`): %w", img, err)
+		}
+		ids = append(ids, strings.TrimSpace(string(id)))
+		fmt.Fprintf(log, "loading image %s into the nodes\n", img)
+		if err := c.LoadImage(cmd.Context(), img); err != nil {
+			return fmt.Errorf("loading %s: %w", img, err)
+		}
+	}
+	// Install applies ~40 objects (23 large CRDs) and polls: client-go's
+	// default rate limit (5 requests/s) would make that half a minute.
+	cfg := rest.CopyConfig(c.Config)
+	cfg.QPS, cfg.Burst = 50, 100
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	// The images keep their :dev tag when rebuilt: their IDs restart the
+	// pods when they changed.
+	res, err := chaosmesh.Install(cmd.Context(), c.Client, dyn, chaosmesh.Options{Log: log, ImageRevision: chaosmesh.Revision(ids...)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "chaos mesh %s installed in %s (%d CRDs, certificates %s)\n", res.Version, res.Total.Round(100*time.Millisecond), res.CRDs,
+		map[bool]string{true: "kept", false: "generated"}[res.CertsReused])
+	return nil
 }
 
 func newImagesCmd() *cobra.Command {

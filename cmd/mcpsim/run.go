@@ -61,6 +61,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&r.target, "target", "", "kube: URL at which this machine reaches the entry service")
 	cmd.Flags().Int32Var(&r.nodePort, "node-port", 0, "kube: expose the entry service on this NodePort")
 	cmd.Flags().BoolVar(&r.allowNonLoopback, "allow-non-loopback-target", false, "kube: allow a --target that is not a loopback address")
+	cmd.Flags().BoolVar(&r.chaosMesh, "chaos-mesh", false, "kind: install Chaos Mesh if missing; kube: Chaos Mesh is installed. Faults are then real Chaos Mesh objects (every PodChaos action)")
 	return cmd
 }
 
@@ -72,12 +73,12 @@ func backendFor(f *runFlags) (cluster.Backend, error) {
 	case "sim":
 		return sim.Backend{}, nil
 	case "kind":
-		return kube.New(kube.Options{Name: "kind", Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort)}), nil
+		return kube.New(kube.Options{Name: "kind", Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), ChaosMesh: f.real.chaosMesh}), nil
 	case "kube":
 		if f.real.target == "" {
 			return nil, usageErr("--backend kube needs --target: the URL at which this machine reaches the entry service")
 		}
-		return kube.New(kube.Options{Name: "kube", Target: f.real.target, AllowNonLoopback: f.real.allowNonLoopback}), nil
+		return kube.New(kube.Options{Name: "kube", Target: f.real.target, AllowNonLoopback: f.real.allowNonLoopback, ChaosMesh: f.real.chaosMesh}), nil
 	}
 	return nil, usageErr("unknown backend %q: use sim, kind or kube", f.backend)
 }
@@ -114,7 +115,7 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	if f.backend != "sim" {
 		var pb *preparedBackend
 		if f.backend == "kind" {
-			pb, err = kindBackend(cmd.Context(), &f.real, scs, stderr)
+			pb, err = kindBackend(cmd, &f.real, scs, stderr)
 		} else {
 			pb, err = kubeBackend(&f.real, stderr)
 		}

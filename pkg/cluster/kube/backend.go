@@ -249,7 +249,9 @@ const managedBy = "app.kubernetes.io/managed-by=mcpsim"
 // Clean deletes every namespace a run left behind (a crashed or killed
 // mcpsim), and waits until they are gone.
 func Clean(ctx context.Context, client kubernetes.Interface) ([]string, error) {
-	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: managedBy})
+	// Run namespaces only: they also name their scenario (Chaos Mesh's
+	// namespace is not one of them).
+	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: managedBy + ",mcpsim.dev/scenario"})
 	if err != nil {
 		return nil, err
 	}
