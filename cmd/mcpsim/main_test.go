@@ -206,12 +206,13 @@ func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
 	dir := t.TempDir()
 	ok := scenarioFile(t, dir, "a-ok", "200ms")
 	data, _ := os.ReadFile(ok)
+	// A zone outage: the sim models it, real clusters do not yet.
 	bad := strings.Replace(string(data), "name: a-ok", "name: b-bad", 1) + `  faults:
     - at: 10s
-      apiVersion: chaos-mesh.org/v1alpha1
-      kind: PodChaos
-      metadata: {name: fail}
-      spec: {action: pod-failure, mode: one, selector: {labelSelectors: {app: gateway}}}
+      apiVersion: mcpsim.dev/v1alpha2
+      kind: NodeOutage
+      metadata: {name: zone-down}
+      spec: {selector: {topology.kubernetes.io/zone: zone-a}}
 `
 	if !strings.Contains(bad, "  assertions:") {
 		t.Fatal("fixture changed")
@@ -230,10 +231,10 @@ func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "pod affinity and anti-affinity are not modelled yet") || !strings.Contains(stderr, "nothing was run") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	// A fault that needs Chaos Mesh on the real backends, before any
-	// cluster is touched.
+	// A fault the real backends cannot run, found before any cluster is
+	// touched.
 	code, _, stderr = run(t, "run", dir, "--backend", "kind", "--out", out)
-	if code != 2 || !strings.Contains(stderr, "pod-failure needs Chaos Mesh") {
+	if code != 2 || !strings.Contains(stderr, "NodeOutage is not supported on real clusters") {
 		t.Fatalf("kind: exit %d, stderr %q", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, "a-ok")); err == nil || stdout != "" {

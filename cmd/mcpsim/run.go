@@ -61,7 +61,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&r.target, "target", "", "kube: URL at which this machine reaches the entry service")
 	cmd.Flags().Int32Var(&r.nodePort, "node-port", 0, "kube: expose the entry service on this NodePort")
 	cmd.Flags().BoolVar(&r.allowNonLoopback, "allow-non-loopback-target", false, "kube: allow a --target that is not a loopback address")
-	cmd.Flags().BoolVar(&r.chaosMesh, "chaos-mesh", false, "kind: install Chaos Mesh if missing; kube: Chaos Mesh is installed. Faults are then real Chaos Mesh objects (every PodChaos action)")
+	cmd.Flags().BoolVar(&r.chaosMesh, "chaos-mesh", false, "kube: Chaos Mesh is installed; kind: install it if missing (automatic when a scenario has PodChaos faults). Faults are then real Chaos Mesh objects (every PodChaos action)")
 	return cmd
 }
 
@@ -87,11 +87,22 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	if f.output != "text" && f.output != "json" {
 		return usageErr("--output must be text or json, not %q", f.output)
 	}
-	backend, err := backendFor(f)
+	scs, sources, err := parseAll(cmd, args)
 	if err != nil {
 		return err
 	}
-	scs, sources, err := parseAll(cmd, args)
+	if f.backend == "kind" && !f.real.chaosMesh {
+		// A kind cluster is mcpsim's: its faults run as real Chaos Mesh
+		// objects, installed when a scenario has any.
+		for _, sc := range scs {
+			for _, fl := range sc.Spec.Faults {
+				if fl.PodChaos != nil {
+					f.real.chaosMesh = true
+				}
+			}
+		}
+	}
+	backend, err := backendFor(f)
 	if err != nil {
 		return err
 	}
