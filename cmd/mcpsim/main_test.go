@@ -257,3 +257,18 @@ func TestHelpShowsNoPhantomFlagValues(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionOfBuiltInNames: the shell completion offers the built-in
+// scenarios that start with what was typed.
+func TestCompletionOfBuiltInNames(t *testing.T) {
+	_, stdout, _ := run(t, "__complete", "run", "pa")
+	if !strings.Contains(stdout, "payment-outage") || strings.Contains(stdout, "hpa-scale-up") {
+		t.Fatalf("completion of %q:\n%s", "pa", stdout)
+	}
+	_, stdout, _ = run(t, "__complete", "validate", "")
+	for _, name := range []string{"hpa-scale-up", "mcp-topology", "payment-outage", "pod-kill-recovery"} {
+		if !strings.Contains(stdout, name) {
+			t.Errorf("completion lacks %s:\n%s", name, stdout)
+		}
+	}
+}

@@ -42,8 +42,9 @@ func newRunCmd() *cobra.Command {
 		Example: `  mcpsim run hpa-scale-up
   mcpsim run ./my-scenarios/ --seed 7 --out reports
   mcpsim run pod-kill-recovery --output json`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runScenarios(cmd, f, args) },
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeScenarios,
+		RunE:              func(cmd *cobra.Command, args []string) error { return runScenarios(cmd, f, args) },
 	}
 	cmd.Flags().StringVar(&f.backend, "backend", "sim", "cluster backend: sim, kind or kube")
 	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "seed of every random choice of the sim backend")

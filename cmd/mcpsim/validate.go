@@ -17,7 +17,8 @@ func newValidateCmd() *cobra.Command {
 		Short: "Check scenario files without running them",
 		Long: `Check scenario files (or directories, or built-in names) and report every problem with file:line:column.
 With -o json, stdout has one entry per file: {file, valid, errors: [{file, line, column, path, message}]}.`,
-		Args: cobra.MinimumNArgs(1),
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeScenarios,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
