@@ -49,6 +49,18 @@ type nodeOutageFault struct {
 	NodeOutage `json:",inline"`
 }
 
+// networkChaosFault and stressChaosFault are the file forms of those
+// Chaos Mesh kinds: the manifest plus `at`.
+type networkChaosFault struct {
+	At                         metav1.Duration `json:"at"`
+	chaosv1alpha1.NetworkChaos `json:",inline"`
+}
+
+type stressChaosFault struct {
+	At                        metav1.Duration `json:"at"`
+	chaosv1alpha1.StressChaos `json:",inline"`
+}
+
 // faultHeader is what selects the concrete fault type.
 type faultHeader struct {
 	APIVersion string `json:"apiVersion"`
@@ -56,7 +68,7 @@ type faultHeader struct {
 }
 
 // SupportedFaultKinds lists the fault kinds a scenario may use.
-var supportedFaultKinds = []string{"PodChaos", NodeOutageKind}
+var supportedFaultKinds = []string{"PodChaos", "NetworkChaos", "StressChaos", NodeOutageKind}
 
 // faultFileType returns the Go type a fault of this kind decodes into.
 func faultFileType(kind string) (reflect.Type, error) {
@@ -65,6 +77,10 @@ func faultFileType(kind string) (reflect.Type, error) {
 		return reflect.TypeOf(podChaosFault{}), nil
 	case NodeOutageKind:
 		return reflect.TypeOf(nodeOutageFault{}), nil
+	case "NetworkChaos":
+		return reflect.TypeOf(networkChaosFault{}), nil
+	case "StressChaos":
+		return reflect.TypeOf(stressChaosFault{}), nil
 	case "":
 		return nil, fmt.Errorf("kind is required: a Chaos Mesh kind, one of %v", supportedFaultKinds)
 	}
@@ -80,16 +96,37 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 	if _, err := faultFileType(h.Kind); err != nil {
 		return err
 	}
-	if h.Kind == NodeOutageKind {
-		var no nodeOutageFault
-		strict, err := sigsjson.UnmarshalStrict(data, &no)
+	strictly := func(v any) error {
+		strict, err := sigsjson.UnmarshalStrict(data, v)
 		if err != nil {
 			return err
 		}
 		if len(strict) > 0 {
 			return strict[0]
 		}
+		return nil
+	}
+	switch h.Kind {
+	case NodeOutageKind:
+		var no nodeOutageFault
+		if err := strictly(&no); err != nil {
+			return err
+		}
 		f.At, f.NodeOutage = no.At, &no.NodeOutage
+		return nil
+	case "NetworkChaos":
+		var nc networkChaosFault
+		if err := strictly(&nc); err != nil {
+			return err
+		}
+		f.At, f.NetworkChaos = nc.At, &nc.NetworkChaos
+		return nil
+	case "StressChaos":
+		var st stressChaosFault
+		if err := strictly(&st); err != nil {
+			return err
+		}
+		f.At, f.StressChaos = st.At, &st.StressChaos
 		return nil
 	}
 	var pc podChaosFault
@@ -112,6 +149,12 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 	if f.NodeOutage != nil {
 		return json.Marshal(nodeOutageFault{At: f.At, NodeOutage: *f.NodeOutage})
 	}
+	if f.NetworkChaos != nil {
+		return json.Marshal(networkChaosFault{At: f.At, NetworkChaos: *f.NetworkChaos})
+	}
+	if f.StressChaos != nil {
+		return json.Marshal(stressChaosFault{At: f.At, StressChaos: *f.StressChaos})
+	}
 	return json.Marshal(map[string]any{"at": f.At})
 }
 
@@ -122,8 +165,26 @@ func (f *Fault) Name() string {
 		return f.PodChaos.Name
 	case f.NodeOutage != nil:
 		return f.NodeOutage.Name
+	case f.NetworkChaos != nil:
+		return f.NetworkChaos.Name
+	case f.StressChaos != nil:
+		return f.StressChaos.Name
 	}
 	return ""
+}
+
+// ChaosObject is the fault's Chaos Mesh object (nil for mcpsim's own
+// kinds).
+func (f *Fault) ChaosObject() chaosv1alpha1.InnerObject {
+	switch {
+	case f.PodChaos != nil:
+		return f.PodChaos
+	case f.NetworkChaos != nil:
+		return f.NetworkChaos
+	case f.StressChaos != nil:
+		return f.StressChaos
+	}
+	return nil
 }
 
 // Duration is the fault's spec.duration, if it has one.
@@ -134,9 +195,18 @@ func (f *Fault) Duration() (time.Duration, bool) {
 		}
 		return 0, false
 	}
-	if f.PodChaos == nil || f.PodChaos.Spec.Duration == nil {
+	var spec *string
+	switch {
+	case f.PodChaos != nil:
+		spec = f.PodChaos.Spec.Duration
+	case f.NetworkChaos != nil:
+		spec = f.NetworkChaos.Spec.Duration
+	case f.StressChaos != nil:
+		spec = f.StressChaos.Spec.Duration
+	}
+	if spec == nil {
 		return 0, false
 	}
-	d, err := time.ParseDuration(*f.PodChaos.Spec.Duration)
+	d, err := time.ParseDuration(*spec)
 	return d, err == nil && d > 0
 }

@@ -459,3 +459,43 @@ func TestSelfHealPolicies(t *testing.T) {
 		}
 	}
 }
+
+func TestNetworkAndStressChaosFaults(t *testing.T) {
+	faults := `  faults:
+    - at: 1m
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: NetworkChaos
+      metadata: {name: cut}
+      spec:
+        action: partition
+        mode: all
+        direction: to
+        duration: 30s
+        selector: {labelSelectors: {app: gateway}}
+        target: {mode: all, selector: {labelSelectors: {app: payment}}}
+    - at: 2m
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: StressChaos
+      metadata: {name: burn}
+      spec:
+        mode: one
+        duration: 1m
+        selector: {labelSelectors: {app: payment}}
+        stressors: {cpu: {workers: 1, load: 100}}
+`
+	sc, err := Parse("f.yaml", []byte(topology+faults))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := sc.Spec.Faults[0]; f.NetworkChaos == nil || f.Name() != "cut" || f.ChaosObject() == nil {
+		t.Fatalf("NetworkChaos not decoded: %+v", f)
+	}
+	if d, ok := sc.Spec.Faults[1].Duration(); !ok || d != time.Minute || sc.Spec.Faults[1].StressChaos == nil {
+		t.Fatalf("StressChaos: duration %v %v", d, ok)
+	}
+	// Chaos Mesh's own validation: a StressChaos with no stressor.
+	_, err = Parse("f.yaml", []byte(topology+strings.Replace(faults, "        stressors: {cpu: {workers: 1, load: 100}}\n", "", 1)))
+	if err == nil || !strings.Contains(err.Error(), "spec.faults[1].spec") {
+		t.Fatalf("a StressChaos without stressors: %v", err)
+	}
+}

@@ -274,6 +274,9 @@ type Fault struct {
 	PodChaos *chaosv1alpha1.PodChaos
 	// NodeOutage is set when kind is NodeOutage.
 	NodeOutage *NodeOutage
+	// NetworkChaos and StressChaos are set for those kinds.
+	NetworkChaos *chaosv1alpha1.NetworkChaos
+	StressChaos  *chaosv1alpha1.StressChaos
 }
 
 // Assertion kinds.

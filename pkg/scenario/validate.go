@@ -550,6 +550,9 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 	if no := f.NodeOutage; no != nil {
 		return append(errs, validateNodeOutage(no, names, p)...)
 	}
+	if f.NetworkChaos != nil || f.StressChaos != nil {
+		return append(errs, validateChaosObject(f, names, p)...)
+	}
 	pc := f.PodChaos
 	if pc == nil {
 		return append(errs, field.Required(p.Child("kind"), "a Chaos Mesh kind"))
@@ -590,6 +593,37 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 	}
 	if _, err := metav1.LabelSelectorAsSelector(&metav1.LabelSelector{MatchLabels: pc.Spec.Selector.LabelSelectors, MatchExpressions: pc.Spec.Selector.ExpressionSelectors}); err != nil {
 		errs = append(errs, field.Invalid(sp.Child("selector"), "", err.Error()))
+	}
+	return errs
+}
+
+// validateChaosObject checks a NetworkChaos or StressChaos with Chaos
+// Mesh's own webhook validation of its spec.
+func validateChaosObject(f *Fault, names map[string]bool, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	var meta metav1.ObjectMeta
+	var apiVersion string
+	sp := p.Child("spec")
+	switch {
+	case f.NetworkChaos != nil:
+		meta, apiVersion = f.NetworkChaos.ObjectMeta, f.NetworkChaos.APIVersion
+		errs = append(errs, f.NetworkChaos.Spec.Validate(f.NetworkChaos, sp)...)
+	case f.StressChaos != nil:
+		meta, apiVersion = f.StressChaos.ObjectMeta, f.StressChaos.APIVersion
+		errs = append(errs, f.StressChaos.Spec.Validate(f.StressChaos, sp)...)
+	}
+	if apiVersion != ChaosAPIVersion {
+		errs = append(errs, field.NotSupported(p.Child("apiVersion"), apiVersion, chaosAPIVersions))
+	}
+	switch {
+	case meta.Name == "":
+		errs = append(errs, field.Required(p.Child("metadata", "name"), "faults are named so that assertions can refer to them"))
+	case names[meta.Name]:
+		errs = append(errs, field.Duplicate(p.Child("metadata", "name"), meta.Name))
+	}
+	names[meta.Name] = true
+	if d, ok := f.Duration(); ok && d > MaxDuration {
+		errs = append(errs, field.Invalid(sp.Child("duration"), d.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
 	}
 	return errs
 }

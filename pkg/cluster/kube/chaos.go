@@ -25,70 +25,113 @@ import (
 // Mesh's finalizers have run, that is until it has recovered what it did.
 // Whatever happens, every object created is deleted before the namespace.
 
-var podChaosGVR = schema.GroupVersionResource{Group: "chaos-mesh.org", Version: "v1alpha1", Resource: "podchaos"}
+var (
+	podChaosGVR     = schema.GroupVersionResource{Group: "chaos-mesh.org", Version: "v1alpha1", Resource: "podchaos"}
+	networkChaosGVR = schema.GroupVersionResource{Group: "chaos-mesh.org", Version: "v1alpha1", Resource: "networkchaos"}
+	stressChaosGVR  = schema.GroupVersionResource{Group: "chaos-mesh.org", Version: "v1alpha1", Resource: "stresschaos"}
+)
 
 // chaosObjects are the Chaos Mesh objects a run created.
 type chaosObjects struct {
 	b       *Backend
 	ns      string
-	created []string // PodChaos names
+	created []chaosRef
 	// targetsWait bounds the wait for Chaos Mesh to report its targets.
 	targetsWait time.Duration
 }
 
-// apply creates the fault's PodChaos in ns ("default" in the scenario
-// stands for the run's namespace, as on the sim) and returns its record
-// once Chaos Mesh has picked its targets (or after 20s).
-func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Duration) timeline.Fault {
-	pc := f.PodChaos.DeepCopy()
-	rec := timeline.Fault{Name: pc.Name, Kind: "PodChaos", Action: string(pc.Spec.Action), At: at}
-	pc.Namespace = c.ns
-	pc.Labels = map[string]string{"app.kubernetes.io/managed-by": "mcpsim"}
-	sel := &pc.Spec.Selector
-	for i, n := range sel.Namespaces {
+type chaosRef struct {
+	gvr  schema.GroupVersionResource
+	name string
+}
+
+// chaosKind gives a fault's Chaos Mesh object, kind and resource.
+func chaosKind(f *scenario.Fault) (runtime.Object, string, schema.GroupVersionResource) {
+	switch {
+	case f.NetworkChaos != nil:
+		return f.NetworkChaos.DeepCopy(), "NetworkChaos", networkChaosGVR
+	case f.StressChaos != nil:
+		return f.StressChaos.DeepCopy(), "StressChaos", stressChaosGVR
+	}
+	return f.PodChaos.DeepCopy(), "PodChaos", podChaosGVR
+}
+
+// inRunNamespace rewrites a selector's "default" namespace (or none) to
+// the run's, in place.
+func inRunNamespace(obj map[string]any, ns string, path ...string) {
+	sel, found, _ := unstructured.NestedMap(obj, path...)
+	if !found {
+		return
+	}
+	nss, _, _ := unstructured.NestedStringSlice(sel, "namespaces")
+	for i, n := range nss {
 		if n == "default" {
-			sel.Namespaces[i] = c.ns
+			nss[i] = ns
 		}
 	}
-	if len(sel.Namespaces) == 0 {
-		sel.Namespaces = []string{c.ns}
+	if len(nss) == 0 {
+		nss = []string{ns}
 	}
-	if len(sel.Pods) > 0 {
-		if v, ok := sel.Pods["default"]; ok {
-			delete(sel.Pods, "default")
-			sel.Pods[c.ns] = v
+	_ = unstructured.SetNestedStringSlice(sel, nss, "namespaces")
+	if pods, ok, _ := unstructured.NestedMap(sel, "pods"); ok {
+		if v, ok := pods["default"]; ok {
+			delete(pods, "default")
+			pods[ns] = v
+			_ = unstructured.SetNestedMap(sel, pods, "pods")
 		}
 	}
-	pc.TypeMeta = metav1.TypeMeta{APIVersion: "chaos-mesh.org/v1alpha1", Kind: "PodChaos"}
-	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pc)
+	_ = unstructured.SetNestedMap(obj, sel, path...)
+}
+
+// apply creates the fault's Chaos Mesh object in ns ("default" in the
+// scenario stands for the run's namespace, as on the sim) and returns its
+// record once Chaos Mesh has picked its targets (or after 20s).
+func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Duration) timeline.Fault {
+	obj, kind, gvr := chaosKind(f)
+	name := f.Name()
+	rec := timeline.Fault{Name: name, Kind: kind, At: at}
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
 		rec.Error = err.Error()
 		return rec
 	}
-	obj := &unstructured.Unstructured{Object: raw}
-	unstructured.RemoveNestedField(obj.Object, "status")
-	res := c.b.opts.Dynamic.Resource(podChaosGVR).Namespace(c.ns)
-	if _, err := res.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-		rec.Error = "creating the PodChaos: " + err.Error()
+	u := &unstructured.Unstructured{Object: raw}
+	rec.Action, _, _ = unstructured.NestedString(u.Object, "spec", "action")
+	if rec.Action == "" && kind == "StressChaos" {
+		rec.Action = "stress"
+	}
+	u.SetAPIVersion("chaos-mesh.org/v1alpha1")
+	u.SetKind(kind)
+	u.SetNamespace(c.ns)
+	u.SetLabels(map[string]string{"app.kubernetes.io/managed-by": "mcpsim"})
+	unstructured.RemoveNestedField(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	inRunNamespace(u.Object, c.ns, "spec", "selector")
+	inRunNamespace(u.Object, c.ns, "spec", "target", "selector")
+	res := c.b.opts.Dynamic.Resource(gvr).Namespace(c.ns)
+	if _, err := res.Create(ctx, u, metav1.CreateOptions{}); err != nil {
+		rec.Error = "creating the " + kind + ": " + err.Error()
 		return rec
 	}
-	c.created = append(c.created, pc.Name)
-	// The targets Chaos Mesh picked are in its status.
+	c.created = append(c.created, chaosRef{gvr, name})
 	waitFor := c.targetsWait
 	if waitFor == 0 {
 		waitFor = 20 * time.Second
 	}
+	// The targets Chaos Mesh picked are in its status (the same shape for
+	// every kind).
 	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, waitFor, true, func(ctx context.Context) (bool, error) {
-		got, err := res.Get(ctx, pc.Name, metav1.GetOptions{})
+		got, err := res.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}
-		var status chaosv1alpha1.PodChaos
-		if runtime.DefaultUnstructuredConverter.FromUnstructured(got.Object, &status) != nil {
+		var status chaosv1alpha1.ChaosStatus
+		st, _, _ := unstructured.NestedMap(got.Object, "status")
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(st, &status) != nil {
 			return false, nil
 		}
 		var targets []string
-		for _, r := range status.Status.Experiment.Records {
+		for _, r := range status.Experiment.Records {
 			id := r.Id
 			if i := strings.LastIndex(id, "/"); i >= 0 {
 				id = id[i+1:]
@@ -105,31 +148,37 @@ func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Dur
 	return rec
 }
 
-// remove deletes the named PodChaos and waits (bounded) until Chaos Mesh
-// has recovered and removed its finalizers.
+// remove deletes the named chaos object and waits (bounded) until Chaos
+// Mesh has recovered and removed its finalizers.
 func (c *chaosObjects) remove(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res := c.b.opts.Dynamic.Resource(podChaosGVR).Namespace(c.ns)
+	gvr := podChaosGVR
+	for _, r := range c.created {
+		if r.name == name {
+			gvr = r.gvr
+		}
+	}
+	res := c.b.opts.Dynamic.Resource(gvr).Namespace(c.ns)
 	if err := res.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting PodChaos %s: %w", name, err)
+		return fmt.Errorf("deleting chaos object %s: %w", name, err)
 	}
 	err := wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		_, err := res.Get(ctx, name, metav1.GetOptions{})
 		return apierrors.IsNotFound(err), nil
 	})
 	if err != nil {
-		return fmt.Errorf("PodChaos %s still there after 2 minutes (Chaos Mesh has not recovered it): %w", name, err)
+		return fmt.Errorf("chaos object %s still there after 2 minutes (Chaos Mesh has not recovered it): %w", name, err)
 	}
-	c.created = slices.DeleteFunc(c.created, func(n string) bool { return n == name })
+	c.created = slices.DeleteFunc(c.created, func(r chaosRef) bool { return r.name == name })
 	return nil
 }
 
 // removeAll deletes every object still there.
 func (c *chaosObjects) removeAll() error {
 	var errs []string
-	for _, name := range slices.Clone(c.created) {
-		if err := c.remove(name); err != nil {
+	for _, r := range slices.Clone(c.created) {
+		if err := c.remove(r.name); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +57,49 @@ func TestChaosObjectsInTheRunNamespace(t *testing.T) {
 	// Without Chaos Mesh, only pod-kill runs.
 	if err := New(Options{Name: "kind", Target: "http://127.0.0.1:1"}).Check(sc); err == nil {
 		t.Fatal("pod-failure accepted without Chaos Mesh")
+	}
+}
+
+// TestNetworkChaosInTheRunNamespace: a partition's source and target
+// selectors both name the run's namespace; without Chaos Mesh the
+// scenario is refused.
+func TestNetworkChaosInTheRunNamespace(t *testing.T) {
+	sc, err := scenario.Parse("n.yaml", []byte(fakeScenario+`  faults:
+    - at: 1s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: NetworkChaos
+      metadata: {name: cut}
+      spec:
+        action: partition
+        mode: all
+        direction: to
+        duration: 1s
+        selector: {labelSelectors: {app: gateway}}
+        target: {mode: all, selector: {namespaces: [default], labelSelectors: {app: payment}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := New(Options{Name: "kind", Target: "http://127.0.0.1:1"}).Check(sc); err == nil || !strings.Contains(err.Error(), "needs Chaos Mesh") {
+		t.Fatalf("without Chaos Mesh: %v", err)
+	}
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{networkChaosGVR: "NetworkChaosList"})
+	b := New(Options{Name: "kind", Dynamic: dyn, ChaosMesh: true, Target: "http://127.0.0.1:1"})
+	c := &chaosObjects{b: b, ns: "run-ns", targetsWait: 50 * time.Millisecond}
+	rec := c.apply(context.Background(), &sc.Spec.Faults[0], time.Second)
+	if rec.Error != "" || rec.Kind != "NetworkChaos" || rec.Action != "partition" {
+		t.Fatalf("record %+v", rec)
+	}
+	got, err := dyn.Resource(networkChaosGVR).Namespace("run-ns").Get(context.Background(), "cut", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _, _ := unstructured.NestedStringSlice(got.Object, "spec", "selector", "namespaces")
+	dst, _, _ := unstructured.NestedStringSlice(got.Object, "spec", "target", "selector", "namespaces")
+	if len(src) != 1 || src[0] != "run-ns" || len(dst) != 1 || dst[0] != "run-ns" {
+		t.Fatalf("selector namespaces %v → %v", src, dst)
+	}
+	if err := c.removeAll(); err != nil {
+		t.Fatal(err)
 	}
 }

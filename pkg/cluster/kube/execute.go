@@ -91,7 +91,7 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			case cluster.LoadStart:
 				startLoad()
 			case cluster.FaultEnd:
-				if b.opts.ChaosMesh && a.Fault.PodChaos != nil {
+				if b.opts.ChaosMesh && a.Fault.ChaosObject() != nil {
 					name := a.Fault.Name()
 					if err := chaos.remove(name); err != nil {
 						r.event(time.Now(), "FaultCleanupFailed", name, err.Error())

@@ -28,6 +28,9 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) error {
 	if b.opts.ChaosMesh {
 		return nil
 	}
+	if f.NetworkChaos != nil || f.StressChaos != nil {
+		return fmt.Errorf("spec.faults[%d]: %s needs Chaos Mesh on the cluster (kind installs it by itself; kube: --chaos-mesh)", i, f.Name())
+	}
 	if pc := f.PodChaos; pc != nil && pc.Spec.Action != chaosv1alpha1.PodKillAction {
 		return fmt.Errorf("spec.faults[%d].spec.action: %s needs Chaos Mesh on the cluster (kind: run with --chaos-mesh; pod-kill runs without it)", i, pc.Spec.Action)
 	}

@@ -163,6 +163,9 @@ func (w *world) inject(f *scenario.Fault) {
 		return
 	}
 	pc := f.PodChaos
+	if pc == nil {
+		return // other kinds are refused by Check
+	}
 	rec := timeline.Fault{Name: pc.Name, Kind: "PodChaos", Action: string(pc.Spec.Action), At: w.now}
 	ns := pc.Namespace
 	if ns == "" {

@@ -56,6 +56,9 @@ func (Backend) Name() string { return "sim" }
 // does not model yet.
 func (Backend) Check(sc *scenario.Scenario) error {
 	for i := range sc.Spec.Faults {
+		if f := &sc.Spec.Faults[i]; f.NetworkChaos != nil || f.StressChaos != nil {
+			return cluster.Unsupported("sim", "spec.faults[%d]: %s is not modelled yet (PodChaos and NodeOutage are; on kind it runs as the real Chaos Mesh object)", i, f.ChaosObject().GetObjectKind().GroupVersionKind().Kind)
+		}
 		switch pc := sc.Spec.Faults[i].PodChaos; {
 		case pc == nil:
 		case pc.Spec.Action == chaosv1alpha1.PodKillAction, pc.Spec.Action == chaosv1alpha1.ContainerKillAction, pc.Spec.Action == chaosv1alpha1.PodFailureAction:
