@@ -62,7 +62,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&r.target, "target", "", "kube: URL at which this machine reaches the entry service")
 	cmd.Flags().Int32Var(&r.nodePort, "node-port", 0, "kube: expose the entry service on this NodePort")
 	cmd.Flags().BoolVar(&r.allowNonLoopback, "allow-non-loopback-target", false, "kube: allow a --target that is not a loopback address")
-	cmd.Flags().BoolVar(&r.chaosMesh, "chaos-mesh", false, "kube: Chaos Mesh is installed; kind: install it if missing (automatic when a scenario has PodChaos faults). Faults are then real Chaos Mesh objects (every PodChaos action)")
+	cmd.Flags().BoolVar(&r.chaosMesh, "chaos-mesh", false, "kube: Chaos Mesh is installed; kind: install it if missing (automatic when a scenario has Chaos Mesh faults). Faults are then real Chaos Mesh objects (every PodChaos action)")
 	return cmd
 }
 
@@ -93,11 +93,11 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		return err
 	}
 	if f.backend == "kind" && !f.real.chaosMesh {
-		// A kind cluster is mcpsim's: its faults run as real Chaos Mesh
-		// objects, installed when a scenario has any.
+		// A kind cluster is mcpsim's: its Chaos Mesh faults run as real
+		// objects, Chaos Mesh installed when a scenario has any.
 		for _, sc := range scs {
-			for _, fl := range sc.Spec.Faults {
-				if fl.PodChaos != nil {
+			for i := range sc.Spec.Faults {
+				if sc.Spec.Faults[i].ChaosObject() != nil {
 					f.real.chaosMesh = true
 				}
 			}
