@@ -372,8 +372,9 @@ func breakerOpens(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 
 // breakerCloses: after the first opening at or after the anchor, the
 // downstream recovers at R (the first sample from then on with a ready
-// endpoint); the verdict is the first moment from R on at which every
-// breaker is closed (or gone with its pod), within Within of R.
+// endpoint, and, when the anchor is a fault that has ended, not before its
+// end); the verdict is the first moment from R on at which every breaker
+// is closed (or gone with its pod), within Within of R.
 func breakerCloses(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 	within := a.Within.Duration
 	r.Unit, r.Limit = "s", within.Seconds()
@@ -404,6 +405,19 @@ func breakerCloses(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 			if s.T >= opened.T && s.Endpoints > 0 {
 				recovered, ok = s.T, true
 				break
+			}
+		}
+	}
+	// A fault that leaves the downstream's endpoints in place (a network
+	// partition, a CPU stress) ends when its object is deleted: the
+	// downstream is back then, not before.
+	if ok && a.After != nil && a.After.Fault != "" {
+		if f, found := tl.FaultAt(a.After.Fault); found && f.End != nil && *f.End > recovered {
+			for _, s := range tl.Service(opened.Downstream).Samples {
+				if s.T >= *f.End && s.Endpoints > 0 {
+					recovered = s.T
+					break
+				}
 			}
 		}
 	}

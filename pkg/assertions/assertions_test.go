@@ -202,3 +202,26 @@ func TestBreakerCloses(t *testing.T) {
 		t.Fatalf("nothing to close after 40s: %+v", r)
 	}
 }
+
+// TestBreakerClosesAfterAFaultThatKeepsEndpoints: a partition from 10s to
+// 30s leaves pay's endpoint in place (pay always has one here); gw-1's
+// breaker opens at 12s and closes at 33s. Recovery is the fault's end
+// (30s), not the first endpoint (12s): closed 3s after it.
+func TestBreakerClosesAfterAFaultThatKeepsEndpoints(t *testing.T) {
+	t0 := tl()
+	for i := range t0.Service("pay").Samples {
+		t0.Service("pay").Samples[i].Endpoints = 1
+	}
+	end := 30 * time.Second
+	t0.Faults[0].End = &end
+	t0.Breakers = []timeline.BreakerTransition{
+		{T: 12 * time.Second, Service: "gw", Pod: "gw-1", Downstream: "pay", From: "closed", To: "open"},
+		{T: 33 * time.Second, Service: "gw", Pod: "gw-1", Downstream: "pay", From: "half-open", To: "closed"},
+	}
+	a := scenario.Assertion{Type: "breakerCloses", Service: "gw", Downstream: "pay", Within: d("5s"), After: &scenario.Anchor{Fault: "kill"}}
+	sc := &scenario.Scenario{Spec: scenario.Spec{Assertions: []scenario.Assertion{a}}}
+	r := Evaluate(sc, t0)[0]
+	if !r.Passed || r.Value != 3 {
+		t.Fatalf("closed 3s after the fault's end: %+v", r)
+	}
+}

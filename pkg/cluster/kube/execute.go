@@ -95,9 +95,11 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 					name := a.Fault.Name()
 					if err := chaos.remove(name); err != nil {
 						r.event(time.Now(), "FaultCleanupFailed", name, err.Error())
-					} else {
+					} else if a.At < sc.Spec.Duration.Duration {
+						// As on the sim, a fault deleted only because the
+						// run ended lasted to the end: no end is recorded.
 						r.faultEnded(name, time.Since(t0))
-						r.event(time.Now(), "FaultRecovered", name, "the PodChaos is deleted and recovered")
+						r.event(time.Now(), "FaultRecovered", name, "the chaos object is deleted and recovered")
 					}
 				}
 			case cluster.LoadStop:
