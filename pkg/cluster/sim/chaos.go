@@ -79,10 +79,9 @@ func (w *world) endPodFailure(p *pod) {
 // appStopped ends the application process of p: its requests in flight
 // fail, and readiness events of the old process are void.
 func (w *world) appStopped(p *pod) {
-	w.killHops(p)
+	w.killHops(p) // the pod's CPU demand is re-divided there
 	p.appDown, p.running = true, false
 	p.life++
-	w.cpuChanged(p)
 }
 
 // restartContainer starts p's container again after its start-up time.

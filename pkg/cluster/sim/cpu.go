@@ -89,8 +89,7 @@ func (w *world) setCapacity(p *pod, cores float64) {
 	}
 	s.advance(w.now)
 	s.capacity = cores
-	next, has := s.nextEvent()
-	w.servers.update(s, next, has)
+	w.reschedule(s)
 }
 
 // bindCPU puts a scheduled pod on its node's CPU.

@@ -133,16 +133,7 @@ func (w *world) nodeUp(n *node) {
 // loseHops: the requests on p get no answer any more. Each ends at its
 // caller's deadline, as a timeout.
 func (w *world) loseHops(p *pod) {
-	p.srv.advance(w.now)
-	for _, i := range p.srv.drain() {
-		w.hops[i].job = -1
-	}
-	w.servers.update(&p.srv, 0, false)
-	w.cpuChanged(p)
-	for i := range w.hops {
-		h := &w.hops[i]
-		if h.pod == p && (h.state == hopWorking || h.state == hopCalling) {
-			h.state = hopLost
-		}
+	for _, i := range w.hopsOn(p) {
+		w.hops[i].state = hopLost
 	}
 }

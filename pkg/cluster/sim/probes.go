@@ -60,17 +60,16 @@ func (w *world) probeTick(p *pod, k probeKind, life int) {
 		w.probeResult(p, k, life, false)
 		return
 	}
-	i := w.newProbeHop(p, k, life)
-	timeout := time.Duration(pr.TimeoutSeconds) * time.Second
+	w.sendProbe(p, k, life, time.Duration(pr.TimeoutSeconds)*time.Second)
+}
+
+// sendProbe sends a probe of kind k to p: a request of probeWork on its
+// CPU that fails if it takes longer than timeout. tag is the container's
+// life (kubelet probes) or the healer's index (health checks).
+func (w *world) sendProbe(p *pod, k probeKind, tag int, timeout time.Duration) {
+	i := w.newProbeHop(p, k, tag)
 	w.probeDeadlines(timeout).push(w.now+timeout, w.ref(i))
-	h := &w.hops[i]
-	h.pod, h.state = p, hopWorking
-	srv := &p.srv
-	srv.advance(w.now)
-	h.job = srv.add(i, probeWork)
-	w.cpuChanged(p)
-	next, has := srv.nextEvent()
-	w.servers.update(srv, next, has)
+	w.startWork(p, i, probeWork)
 }
 
 // probeDeadlines is the deadline queue of probes with this timeout (one
@@ -87,10 +86,6 @@ func (w *world) probeDeadlines(timeout time.Duration) *fifo {
 
 // probeResult applies a probe's outcome to the pod's state.
 func (w *world) probeResult(p *pod, k probeKind, life int, ok bool) {
-	if k == probeHealth {
-		w.healthResult(life, p, ok) // life carries the healer's index
-		return
-	}
 	if p.life != life || p.gone || p.deleting {
 		return
 	}

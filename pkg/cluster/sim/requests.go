@@ -45,10 +45,11 @@ type hop struct {
 	call     int8   // which of the parent's calls this hop is an attempt of
 	ticket   reference.Ticket
 	degraded bool
-	// probe marks a kubelet probe (probes.go) of the container life
-	// probeLife: it has no record and no caller.
-	probe     probeKind
-	probeLife int
+	// probe marks a probe (probes.go): no record, no caller. probeTag is
+	// the container life a kubelet probe belongs to, or the index of the
+	// healer whose health check it is.
+	probe    probeKind
+	probeTag int
 	// pending counts the calls not finished (parallel fan-out).
 	pending  int8
 	attempts [maxCalls]uint8
@@ -81,11 +82,11 @@ func (w *world) newHop(s *service, parent hopRef, call int8) int32 {
 	return i
 }
 
-// newProbeHop is a probe of p's container: no record, no caller.
-func (w *world) newProbeHop(p *pod, k probeKind, life int) int32 {
+// newProbeHop is a probe of p: no record, no caller.
+func (w *world) newProbeHop(p *pod, k probeKind, tag int) int32 {
 	i := w.allocHop(p.svc, noHop, 0)
 	h := &w.hops[i]
-	h.probe, h.probeLife, h.rec = k, life, -1
+	h.probe, h.probeTag, h.rec = k, tag, -1
 	return i
 }
 
@@ -162,15 +163,26 @@ func (w *world) deliver(i int32) {
 		w.finishHop(i, outcomeRefused)
 		return
 	}
-	h.pod, h.state = p, hopWorking
-	srv := &p.srv
-	srv.advance(w.now)
 	work := s.work
 	if !s.constantWork {
 		work *= w.rng.ExpFloat64()
 	}
+	w.startWork(p, i, work)
+}
+
+// startWork puts hop i's work (core-seconds) on pod p's server.
+func (w *world) startWork(p *pod, i int32, work float64) {
+	h := &w.hops[i]
+	h.pod, h.state = p, hopWorking
+	srv := &p.srv
+	srv.advance(w.now)
 	h.job = srv.add(i, work)
 	w.cpuChanged(p)
+	w.reschedule(srv)
+}
+
+// reschedule places srv in the server queue by its next completion.
+func (w *world) reschedule(srv *server) {
 	next, has := srv.nextEvent()
 	w.servers.update(srv, next, has)
 }
@@ -186,8 +198,7 @@ func (w *world) serveEvents(srv *server) {
 		w.workDone(i)
 	}
 	w.cpuChanged(srv.pod)
-	next, has := srv.nextEvent()
-	w.servers.update(srv, next, has)
+	w.reschedule(srv)
 }
 
 // workDone moves a hop whose own work is done on to its calls.
@@ -257,10 +268,14 @@ func (w *world) expired(r hopRef) {
 func (w *world) finishHop(i int32, o outcome) {
 	h := &w.hops[i]
 	if h.probe != probeNone {
-		p, k, life := h.pod, h.probe, h.probeLife
+		p, k, tag := h.pod, h.probe, h.probeTag
 		w.stopHop(i)
 		w.freeHop(i)
-		w.probeResult(p, k, life, o.ok())
+		if k == probeHealth {
+			w.healthResult(tag, p, o.ok())
+		} else {
+			w.probeResult(p, k, tag, o.ok())
+		}
 		return
 	}
 	latency := w.now - h.sent
@@ -344,8 +359,7 @@ func (w *world) stopHop(i int32) {
 			srv.cancel(h.job)
 			h.job = -1
 			w.cpuChanged(h.pod)
-			next, has := srv.nextEvent()
-			w.servers.update(srv, next, has)
+			w.reschedule(srv)
 		}
 	case hopCalling:
 		h.state = hopFinishing
@@ -369,15 +383,26 @@ func (w *world) stopHop(i int32) {
 // killHops ends every request on pod p: those in its server and those
 // waiting for their calls (their connections are reset).
 func (w *world) killHops(p *pod) {
+	for _, i := range w.hopsOn(p) {
+		w.finishHop(i, outcomeReset)
+	}
+}
+
+// hopsOn empties p's server and returns the requests on p: in its server
+// or waiting for their calls.
+func (w *world) hopsOn(p *pod) []int32 {
 	p.srv.advance(w.now)
 	for _, i := range p.srv.drain() {
 		w.hops[i].job = -1
 	}
 	w.servers.update(&p.srv, 0, false)
+	w.cpuChanged(p)
+	var out []int32
 	for i := range w.hops {
 		h := &w.hops[i]
 		if h.pod == p && (h.state == hopWorking || h.state == hopCalling) {
-			w.finishHop(int32(i), outcomeReset)
+			out = append(out, int32(i))
 		}
 	}
+	return out
 }

@@ -81,17 +81,7 @@ func (w *world) healthCheck(h *healer, pd *pod) {
 		w.healthResult(h.idx, pd, false)
 		return
 	}
-	i := w.newProbeHop(pd, probeHealth, h.idx)
-	timeout := h.eng.Policy().HealthCheck.Timeout
-	w.probeDeadlines(timeout).push(w.now+timeout, w.ref(i))
-	hp := &w.hops[i]
-	hp.pod, hp.state = pd, hopWorking
-	srv := &pd.srv
-	srv.advance(w.now)
-	hp.job = srv.add(i, probeWork)
-	w.cpuChanged(pd)
-	next, has := srv.nextEvent()
-	w.servers.update(srv, next, has)
+	w.sendProbe(pd, probeHealth, h.idx, h.eng.Policy().HealthCheck.Timeout)
 }
 
 // healthResult feeds a check's result to the engine.
