@@ -299,8 +299,7 @@ func tuneGC(scs []*scenario.Scenario) {
 		return
 	}
 	for _, sc := range scs {
-		hops := scenario.HopsPerRequest(sc, sc.Spec.Load.Target)
-		if scenario.ExpectedRequests(&sc.Spec.Load)*float64(max(hops, 1)) > 5e6 {
+		if scenario.ExpectedServiceRequests(sc) > 5e6 {
 			debug.SetGCPercent(25)
 			return
 		}

@@ -499,3 +499,26 @@ func TestNetworkAndStressChaosFaults(t *testing.T) {
 		t.Fatalf("a StressChaos without stressors: %v", err)
 	}
 }
+
+// TestRequestsPerService: in the topology fixture the gateway calls user
+// and payment once each: one request each, three in all; a cycle has no
+// finite tree.
+func TestRequestsPerService(t *testing.T) {
+	sc, err := Parse("topo.yaml", []byte(topology))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, ok := RequestsPerService(sc, "gateway")
+	if !ok || counts["gateway"] != 1 || counts["user"] != 1 || counts["payment"] != 1 || len(counts) != 3 {
+		t.Fatalf("counts %v ok %v", counts, ok)
+	}
+	// Poisson at 50 req/s for 5 minutes: 15,000 requests on average, 3
+	// service requests each.
+	if n := ExpectedServiceRequests(sc); n != 45000 {
+		t.Fatalf("expected service requests %v, want 45,000", n)
+	}
+	sc.Spec.Services[1].Calls = []Call{{Service: "gateway"}}
+	if _, ok := RequestsPerService(sc, "gateway"); ok || HopsPerRequest(sc, "gateway") != -1 {
+		t.Fatal("a cycle counted as a tree")
+	}
+}

@@ -29,9 +29,7 @@ const (
 
 // ExpectedRequests is how many requests a load profile sends (the mean,
 // for Poisson arrivals).
-func ExpectedRequests(l *Load) float64 { return expectedRequests(l) }
-
-func expectedRequests(l *Load) float64 {
+func ExpectedRequests(l *Load) float64 {
 	if l.Duration == nil {
 		return 0
 	}
@@ -106,30 +104,56 @@ func Validate(sc *Scenario) field.ErrorList {
 	return errs
 }
 
+// RequestsPerService is how many requests one request to entry makes each
+// service receive (every call made once, no retries). ok is false when the
+// call graph is not a finite tree (a cycle, or an unknown service). The
+// walk stops once the tree passes MaxHopsPerRequest: the counts are then a
+// lower bound, and HopsPerRequest exceeds the limit.
+func RequestsPerService(sc *Scenario, entry string) (counts map[string]int, ok bool) {
+	counts = map[string]int{}
+	total := 0
+	var walk func(name string, depth int) bool
+	walk = func(name string, depth int) bool {
+		s, found := sc.ServiceByName(name)
+		if !found || depth > len(sc.Spec.Services) {
+			return false
+		}
+		counts[name]++
+		if total++; total > MaxHopsPerRequest {
+			return true
+		}
+		for _, c := range s.Calls {
+			if !walk(c.Service, depth+1) {
+				return false
+			}
+			if total > MaxHopsPerRequest {
+				return true
+			}
+		}
+		return true
+	}
+	return counts, walk(entry, 0)
+}
+
 // HopsPerRequest is how many service requests one entry request causes at
 // most (every call made once, no retries), or -1 when the call graph is
 // not a finite tree (a cycle, or an unknown service).
 func HopsPerRequest(sc *Scenario, entry string) int {
-	var hops func(name string, depth int) int
-	hops = func(name string, depth int) int {
-		s, ok := sc.ServiceByName(name)
-		if !ok || depth > len(sc.Spec.Services) {
-			return -1
-		}
-		n := 1
-		for _, c := range s.Calls {
-			h := hops(c.Service, depth+1)
-			if h < 0 {
-				return -1
-			}
-			n += h
-			if n > MaxHopsPerRequest {
-				return n
-			}
-		}
-		return n
+	counts, ok := RequestsPerService(sc, entry)
+	if !ok {
+		return -1
 	}
-	return hops(entry, 0)
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
+}
+
+// ExpectedServiceRequests is how many service requests the load makes in
+// all (the mean, for Poisson arrivals): what one run records.
+func ExpectedServiceRequests(sc *Scenario) float64 {
+	return ExpectedRequests(&sc.Spec.Load) * float64(max(HopsPerRequest(sc, sc.Spec.Load.Target), 1))
 }
 
 // MaxHopsPerRequest bounds the call tree of one request (every service
@@ -469,7 +493,7 @@ func validateLoad(l *Load, sc *Scenario, p *field.Path) field.ErrorList {
 		errs = append(errs, field.NotFound(p.Child("target"), l.Target))
 	} else if hops := HopsPerRequest(sc, l.Target); hops > MaxHopsPerRequest {
 		errs = append(errs, field.Invalid(p.Child("target"), l.Target, fmt.Sprintf("one request to %s makes %d or more service requests; at most %d are simulated per request", l.Target, hops, MaxHopsPerRequest)))
-	} else if n := expectedRequests(l) * float64(max(hops, 1)); n > MaxRequests {
+	} else if n := ExpectedServiceRequests(sc); n > MaxRequests {
 		errs = append(errs, field.Invalid(p, fmt.Sprintf("%.0f service requests", n), fmt.Sprintf("more than the %d service requests one run can hold: lower the rate or shorten the load", MaxRequests)))
 	}
 	if !slices.Contains(arrivalKinds, l.Arrivals) {

@@ -205,20 +205,9 @@ func (w *world) reserveRecords() {
 		return
 	}
 	expected := scenario.ExpectedRequests(&w.sc.Spec.Load)
-	perRequest := map[*service]float64{}
-	var walk func(s *service, n float64, depth int)
-	walk = func(s *service, n float64, depth int) {
-		if depth > len(w.services) {
-			return // validation forbids cycles; this only bounds the walk
-		}
-		perRequest[s] += n
-		for _, c := range s.calls {
-			walk(c.target, n, depth+1)
-		}
-	}
-	walk(w.entry, 1, 0)
+	perRequest, _ := scenario.RequestsPerService(w.sc, w.entry.name)
 	for _, s := range w.services {
-		n := int(expected*perRequest[s]*1.02) + 1024
+		n := int(expected*float64(perRequest[s.name])*1.02) + 1024
 		s.rec.Requests = make([]timeline.Request, 0, n)
 	}
 }
