@@ -45,49 +45,32 @@ type chaosRef struct {
 	name string
 }
 
-// chaosKind gives a fault's Chaos Mesh object, kind and resource.
-func chaosKind(f *scenario.Fault) (runtime.Object, string, schema.GroupVersionResource) {
+// chaosKind gives a fault's Chaos Mesh object, with its selectors in the
+// run's namespace, its kind and its resource.
+func chaosKind(f *scenario.Fault, ns string) (runtime.Object, string, schema.GroupVersionResource) {
 	switch {
 	case f.NetworkChaos != nil:
-		return f.NetworkChaos.DeepCopy(), "NetworkChaos", networkChaosGVR
+		nc := f.NetworkChaos.DeepCopy()
+		nc.Spec.Selector = inRunNamespace(nc.Spec.Selector, ns)
+		if nc.Spec.Target != nil {
+			nc.Spec.Target.Selector = inRunNamespace(nc.Spec.Target.Selector, ns)
+		}
+		return nc, "NetworkChaos", networkChaosGVR
 	case f.StressChaos != nil:
-		return f.StressChaos.DeepCopy(), "StressChaos", stressChaosGVR
+		st := f.StressChaos.DeepCopy()
+		st.Spec.Selector = inRunNamespace(st.Spec.Selector, ns)
+		return st, "StressChaos", stressChaosGVR
 	}
-	return f.PodChaos.DeepCopy(), "PodChaos", podChaosGVR
-}
-
-// inRunNamespace rewrites a selector's "default" namespace (or none) to
-// the run's, in place.
-func inRunNamespace(obj map[string]any, ns string, path ...string) {
-	sel, found, _ := unstructured.NestedMap(obj, path...)
-	if !found {
-		return
-	}
-	nss, _, _ := unstructured.NestedStringSlice(sel, "namespaces")
-	for i, n := range nss {
-		if n == "default" {
-			nss[i] = ns
-		}
-	}
-	if len(nss) == 0 {
-		nss = []string{ns}
-	}
-	_ = unstructured.SetNestedStringSlice(sel, nss, "namespaces")
-	if pods, ok, _ := unstructured.NestedMap(sel, "pods"); ok {
-		if v, ok := pods["default"]; ok {
-			delete(pods, "default")
-			pods[ns] = v
-			_ = unstructured.SetNestedMap(sel, pods, "pods")
-		}
-	}
-	_ = unstructured.SetNestedMap(obj, sel, path...)
+	pc := f.PodChaos.DeepCopy()
+	pc.Spec.Selector = inRunNamespace(pc.Spec.Selector, ns)
+	return pc, "PodChaos", podChaosGVR
 }
 
 // apply creates the fault's Chaos Mesh object in ns ("default" in the
 // scenario stands for the run's namespace, as on the sim) and returns its
 // record once Chaos Mesh has picked its targets (or after 20s).
 func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Duration) timeline.Fault {
-	obj, kind, gvr := chaosKind(f)
+	obj, kind, gvr := chaosKind(f, c.ns)
 	name := f.Name()
 	rec := timeline.Fault{Name: name, Kind: kind, At: at}
 	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
@@ -106,8 +89,6 @@ func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Dur
 	u.SetLabels(map[string]string{"app.kubernetes.io/managed-by": "mcpsim"})
 	unstructured.RemoveNestedField(u.Object, "status")
 	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	inRunNamespace(u.Object, c.ns, "spec", "selector")
-	inRunNamespace(u.Object, c.ns, "spec", "target", "selector")
 	res := c.b.opts.Dynamic.Resource(gvr).Namespace(c.ns)
 	if _, err := res.Create(ctx, u, metav1.CreateOptions{}); err != nil {
 		rec.Error = "creating the " + kind + ": " + err.Error()

@@ -42,26 +42,7 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) error {
 func (b *Backend) injectPodKill(ctx context.Context, ns string, f *scenario.Fault, obs *observer, rng *rand.Rand, at time.Duration) timeline.Fault {
 	pc := f.PodChaos
 	rec := timeline.Fault{Name: pc.Name, Kind: "PodChaos", Action: string(pc.Spec.Action), At: at}
-	sel := pc.Spec.Selector
-	sel.Namespaces = slices.Clone(sel.Namespaces)
-	for i, n := range sel.Namespaces {
-		if n == "default" {
-			sel.Namespaces[i] = ns
-		}
-	}
-	if len(sel.Namespaces) == 0 {
-		sel.Namespaces = []string{ns}
-	}
-	if len(sel.Pods) > 0 {
-		pods := map[string][]string{}
-		for k, v := range sel.Pods {
-			if k == "default" {
-				k = ns
-			}
-			pods[k] = v
-		}
-		sel.Pods = pods
-	}
+	sel := inRunNamespace(pc.Spec.Selector, ns)
 	all, err := obs.pods.List(everything)
 	if err != nil {
 		rec.Error = err.Error()
@@ -104,4 +85,30 @@ func (b *Backend) injectPodKill(ctx context.Context, ns string, f *scenario.Faul
 		rec.Error = "deleting pods: " + strings.Join(failed, "; ")
 	}
 	return rec
+}
+
+// inRunNamespace returns a copy of a Chaos Mesh selector in the run's
+// namespace: the scenario's "default" (or no namespace) stands for it, as
+// on the sim.
+func inRunNamespace(sel chaosv1alpha1.PodSelectorSpec, ns string) chaosv1alpha1.PodSelectorSpec {
+	sel.Namespaces = slices.Clone(sel.Namespaces)
+	for i, n := range sel.Namespaces {
+		if n == "default" {
+			sel.Namespaces[i] = ns
+		}
+	}
+	if len(sel.Namespaces) == 0 {
+		sel.Namespaces = []string{ns}
+	}
+	if len(sel.Pods) > 0 {
+		pods := make(map[string][]string, len(sel.Pods))
+		for k, v := range sel.Pods {
+			if k == "default" {
+				k = ns
+			}
+			pods[k] = v
+		}
+		sel.Pods = pods
+	}
+	return sel
 }
