@@ -2,7 +2,6 @@ package kind
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
+
+	"github.com/mcpsim/mcpsim/pkg/cluster/metricsapi"
 )
 
 // MetricsServerImage is the locally built metrics-server (make images).
@@ -153,38 +154,11 @@ func (c *Cluster) podProblems(ctx context.Context, ns string, d *appsv1.Deployme
 }
 
 // PodMetrics is one pod's entry of the Metrics API.
-type PodMetrics struct {
-	Name       string
-	Containers map[string]string // container -> cpu usage
-}
+type PodMetrics = metricsapi.PodMetrics
 
 // PodMetrics reads metrics.k8s.io pod metrics of a namespace.
 func (c *Cluster) PodMetrics(ctx context.Context, ns string) ([]PodMetrics, error) {
-	raw, err := c.Client.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces", ns, "pods").DoRaw(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var list struct {
-		Items []struct {
-			Metadata   struct{ Name string }
-			Containers []struct {
-				Name  string
-				Usage map[string]string
-			}
-		}
-	}
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, err
-	}
-	var out []PodMetrics
-	for _, it := range list.Items {
-		pm := PodMetrics{Name: it.Metadata.Name, Containers: map[string]string{}}
-		for _, ct := range it.Containers {
-			pm.Containers[ct.Name] = ct.Usage["cpu"]
-		}
-		out = append(out, pm)
-	}
-	return out, nil
+	return metricsapi.Pods(ctx, c.Client, ns)
 }
 
 func (c *Cluster) waitMetricsAPI(ctx context.Context, timeout time.Duration) error {
