@@ -318,13 +318,6 @@ func (c *Cluster) waitCoreDNS(ctx context.Context) error {
 	return c.WaitAvailable(ctx, "kube-system", "coredns", 3*time.Minute)
 }
 
-func ptrOr(p *int32, def int32) int32 {
-	if p == nil {
-		return def
-	}
-	return *p
-}
-
 // LoadImage copies a local Docker image into every node's containerd.
 func (c *Cluster) LoadImage(ctx context.Context, image string) error {
 	ns, err := c.kindNodes()
