@@ -191,23 +191,7 @@ func TestE2EChaosMesh(t *testing.T) {
 func (e *e2eEnv) uninstallRecovers(t *testing.T) {
 	ns, _, _, waitAnswer := e.gatewayAndPayment(t)
 	start := time.Now()
-	nc := e.applyChaos(t, ns, `
-apiVersion: chaos-mesh.org/v1alpha1
-kind: NetworkChaos
-metadata: {name: cut-payment}
-spec:
-  action: partition
-  mode: all
-  selector:
-    namespaces: [`+ns+`]
-    labelSelectors: {app: gateway}
-  direction: to
-  target:
-    mode: all
-    selector:
-      namespaces: [`+ns+`]
-      labelSelectors: {app: payment}
-`)
+	nc := e.applyChaos(t, ns, partitionManifest(ns))
 	e.waitCondition(t, nc, "AllInjected", start, 2*time.Minute)
 	waitAnswer("fallback", time.Minute)
 	e.uninstallAndCheck(t)
@@ -671,23 +655,7 @@ func (e *e2eEnv) partition(t *testing.T) {
 	ns, gw, pay, waitAnswer := e.gatewayAndPayment(t)
 	baseline := map[string][]string{gw.Name: activeRules(e.netnsState(t, gw)), pay.Name: activeRules(e.netnsState(t, pay))}
 	start := time.Now()
-	nc := e.applyChaos(t, ns, `
-apiVersion: chaos-mesh.org/v1alpha1
-kind: NetworkChaos
-metadata: {name: cut-payment}
-spec:
-  action: partition
-  mode: all
-  selector:
-    namespaces: [`+ns+`]
-    labelSelectors: {app: gateway}
-  direction: to
-  target:
-    mode: all
-    selector:
-      namespaces: [`+ns+`]
-      labelSelectors: {app: payment}
-`)
+	nc := e.applyChaos(t, ns, partitionManifest(ns))
 	e.tm.add(t, "NetworkChaos partition: apply -> AllInjected", e.waitCondition(t, nc, "AllInjected", start, 2*time.Minute))
 	waitAnswer("fallback", time.Minute)
 	e.tm.add(t, "NetworkChaos partition: apply -> gateway's calls fail", time.Since(start))
@@ -711,4 +679,25 @@ spec:
 		}
 		t.Logf("%s after recovery: inert leftovers of upstream's daemon: %v", p.Name, inertLeftovers(s))
 	}
+}
+
+// partitionManifest cuts the gateway's traffic to payment in ns.
+func partitionManifest(ns string) string {
+	return `
+apiVersion: chaos-mesh.org/v1alpha1
+kind: NetworkChaos
+metadata: {name: cut-payment}
+spec:
+  action: partition
+  mode: all
+  selector:
+    namespaces: [` + ns + `]
+    labelSelectors: {app: gateway}
+  direction: to
+  target:
+    mode: all
+    selector:
+      namespaces: [` + ns + `]
+      labelSelectors: {app: payment}
+`
 }
