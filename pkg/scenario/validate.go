@@ -82,10 +82,7 @@ func Validate(sc *Scenario) field.ErrorList {
 			errs = append(errs, field.Invalid(md.Child("name"), sc.Metadata.Name, msg))
 		}
 	}
-	errs = append(errs, positive(spec.Child("duration"), sc.Spec.Duration)...)
-	if sc.Spec.Duration.Duration > MaxDuration {
-		errs = append(errs, field.Invalid(spec.Child("duration"), sc.Spec.Duration.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
-	}
+	errs = append(errs, positiveAtMost(spec.Child("duration"), sc.Spec.Duration)...)
 	errs = append(errs, validateCluster(&sc.Spec.Cluster, spec.Child("cluster"))...)
 	errs = append(errs, validateServices(sc.Spec.Services, spec.Child("services"))...)
 	errs = append(errs, validateLoad(&sc.Spec.Load, sc, spec.Child("load"))...)
@@ -165,6 +162,15 @@ func nonNegative(p *field.Path, d metav1.Duration) field.ErrorList {
 		return field.ErrorList{field.Invalid(p, d.Duration.String(), "must not be negative")}
 	}
 	return nil
+}
+
+// positiveAtMost: greater than zero and at most MaxDuration, so that no
+// time computed from it can overflow.
+func positiveAtMost(p *field.Path, d metav1.Duration) field.ErrorList {
+	if d.Duration > MaxDuration {
+		return field.ErrorList{field.Invalid(p, d.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration))}
+	}
+	return positive(p, d)
 }
 
 func positive(p *field.Path, d metav1.Duration) field.ErrorList {
@@ -452,10 +458,7 @@ const (
 func validateCall(c *Call, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if c.Timeout != nil {
-		errs = append(errs, positive(p.Child("timeout"), *c.Timeout)...)
-		if c.Timeout.Duration > MaxDuration {
-			errs = append(errs, field.Invalid(p.Child("timeout"), c.Timeout.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
-		}
+		errs = append(errs, positiveAtMost(p.Child("timeout"), *c.Timeout)...)
 	}
 	if c.Retries < 0 || c.Retries > MaxRetries {
 		errs = append(errs, field.Invalid(p.Child("retries"), c.Retries, fmt.Sprintf("must be between 0 and %d", MaxRetries)))
@@ -469,10 +472,7 @@ func validateCall(c *Call, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(bp.Child("consecutiveFailures"), *b.ConsecutiveFailures, "must not be negative (the breaker opens when consecutive failures exceed it)"))
 		}
 		if b.OpenFor != nil {
-			errs = append(errs, positive(bp.Child("openFor"), *b.OpenFor)...)
-			if b.OpenFor.Duration > MaxDuration {
-				errs = append(errs, field.Invalid(bp.Child("openFor"), b.OpenFor.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
-			}
+			errs = append(errs, positiveAtMost(bp.Child("openFor"), *b.OpenFor)...)
 		}
 		if b.HalfOpenRequests != nil && *b.HalfOpenRequests < 1 {
 			errs = append(errs, field.Invalid(bp.Child("halfOpenRequests"), *b.HalfOpenRequests, "must be at least 1"))
@@ -873,10 +873,7 @@ func validateSelfHeal(sc *Scenario, p *field.Path) field.ErrorList {
 				errs = append(errs, field.Invalid(hp.Child("interval"), h.Interval.Duration.String(), "must be at least 1s"))
 			}
 			if h.Timeout != nil {
-				errs = append(errs, positive(hp.Child("timeout"), *h.Timeout)...)
-				if h.Timeout.Duration > MaxDuration {
-					errs = append(errs, field.Invalid(hp.Child("timeout"), h.Timeout.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
-				}
+				errs = append(errs, positiveAtMost(hp.Child("timeout"), *h.Timeout)...)
 			}
 			if h.FailureThreshold != nil && (*h.FailureThreshold < 1 || *h.FailureThreshold > 1000) {
 				errs = append(errs, field.Invalid(hp.Child("failureThreshold"), *h.FailureThreshold, "must be between 1 and 1000"))
@@ -897,10 +894,7 @@ func validateSelfHeal(sc *Scenario, p *field.Path) field.ErrorList {
 				errs = append(errs, field.NotSupported(sp.Child("action"), s.Action, selfHealActions))
 			}
 			if s.Timeout != nil {
-				errs = append(errs, positive(sp.Child("timeout"), *s.Timeout)...)
-				if s.Timeout.Duration > MaxDuration {
-					errs = append(errs, field.Invalid(sp.Child("timeout"), s.Timeout.Duration.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
-				}
+				errs = append(errs, positiveAtMost(sp.Child("timeout"), *s.Timeout)...)
 			}
 			if s.Retries != nil && (*s.Retries < 0 || *s.Retries > MaxRetries) {
 				errs = append(errs, field.Invalid(sp.Child("retries"), *s.Retries, fmt.Sprintf("must be between 0 and %d", MaxRetries)))
