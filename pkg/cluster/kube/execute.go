@@ -72,6 +72,7 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 		}
 	}
 	breakers := newBreakerWatch(b.opts.Client, ns, callers)
+	cpu := &cpuReader{b: b, ns: ns}
 	sampleAt := time.Duration(0)
 	progressAt := plan.ProgressEvery
 	next := 0
@@ -123,18 +124,17 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 				r.event(time.Now(), kind, rec.Name, msg)
 			case cluster.End:
 				// The last sample at the end, as the sim takes one.
-				cpu, _ := b.podCPU(ctx, ns)
 				for _, name := range obs.services {
-					r.sample(name, obs.sample(name, a.At, cpu))
+					r.sample(name, obs.sample(name, a.At, cpu.get(ctx)))
 				}
 				return nil
 			}
 		}
 		if due == sampleAt {
 			r.breakers(breakers.scrape(ctx, obs, sampleAt))
-			cpu, _ := b.podCPU(ctx, ns) // metrics-server may not know the pods yet
+			usage := cpu.get(ctx)
 			for _, name := range obs.services {
-				s := obs.sample(name, sampleAt, cpu)
+				s := obs.sample(name, sampleAt, usage)
 				r.sample(name, s)
 				if name == sc.Spec.Load.Target && plan.Progress != nil && plan.ProgressEvery > 0 && sampleAt >= progressAt {
 					plan.Progress(r.status(sampleAt, plan.ProgressEvery, s))
