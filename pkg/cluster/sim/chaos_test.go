@@ -16,22 +16,6 @@ const podFaultService = `  services:
       readinessProbe: {initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 3}
   load: {profile: constant, rate: 40, timeout: 2s}`
 
-func readyAt(t *testing.T, samples []sampleView, at time.Duration) int32 {
-	t.Helper()
-	for _, s := range samples {
-		if s.T == at {
-			return s.Ready
-		}
-	}
-	t.Fatalf("no sample at %s", at)
-	return 0
-}
-
-type sampleView struct {
-	T     time.Duration
-	Ready int32
-}
-
 // TestPodFailureLastsItsDuration: pod-failure on both pods at 20s for 30s.
 // The application stops at once; the readiness probe (every 5s, 3
 // failures) turns the pods not Ready between 20s + (0, 5s] + 10s, i.e. by
@@ -47,24 +31,20 @@ func TestPodFailureLastsItsDuration(t *testing.T) {
       metadata: {name: fail}
       spec: {action: pod-failure, mode: all, duration: 30s, selector: {labelSelectors: {app: gateway}}}`)
 	tl := runScenario(t, sc, 3)
-	var samples []sampleView
-	for _, s := range tl.EntryService().Samples {
-		samples = append(samples, sampleView{s.T, s.Ready})
-	}
-	if r := readyAt(t, samples, 21*time.Second); r != 2 {
+	gw := tl.EntryService()
+	if r := readyAt(t, gw, 21*time.Second); r != 2 {
 		t.Errorf("ready at 21s = %d: the probe cannot have failed 3 times yet", r)
 	}
-	if r := readyAt(t, samples, 40*time.Second); r != 0 {
+	if r := readyAt(t, gw, 40*time.Second); r != 0 {
 		t.Errorf("ready at 40s = %d, want 0", r)
 	}
-	if r := readyAt(t, samples, 56*time.Second); r != 2 {
+	if r := readyAt(t, gw, 56*time.Second); r != 2 {
 		t.Errorf("ready at 56s = %d, want 2 (restarted at 50s + 3s, ready 1s later)", r)
 	}
 	f := tl.Faults[0]
 	if f.End == nil || *f.End != 50*time.Second || len(f.Targets) != 2 {
 		t.Fatalf("fault record %+v: want two targets and an end at 50s", f)
 	}
-	gw := tl.EntryService()
 	for _, r := range gw.Window(20*time.Second+10*time.Millisecond, 54*time.Second) {
 		if r.OK() {
 			t.Fatalf("a request sent at %s succeeded while no application ran", r.Sent)

@@ -55,13 +55,9 @@ spec:
 	}
 	tl := runScenario(t, sc, 9)
 	gw := tl.EntryService()
-	ready := map[time.Duration]int32{}
-	for _, s := range gw.Samples {
-		ready[s.T] = s.Ready
-	}
-	if ready[90*time.Second] != 4 || ready[120*time.Second] != 2 || ready[421*time.Second] != 4 {
-		t.Fatalf("ready at 90s %d (want 4: the API does not know yet), at 120s %d (want 2), at 421s %d (want 4)",
-			ready[90*time.Second], ready[120*time.Second], ready[421*time.Second])
+	r90, r120, r421 := readyAt(t, gw, 90*time.Second), readyAt(t, gw, 120*time.Second), readyAt(t, gw, 421*time.Second)
+	if r90 != 4 || r120 != 2 || r421 != 4 {
+		t.Fatalf("ready at 90s %d (want 4: the API does not know yet), at 120s %d (want 2), at 421s %d (want 4)", r90, r120, r421)
 	}
 	failed := 0
 	for _, r := range gw.Requests {

@@ -37,18 +37,12 @@ func TestSelfHealRestartsAFailedInstance(t *testing.T) {
       target: payment
       subscriptions: [{event: InstanceDown, action: restart}]`)
 	without := parse(t, "3m", selfHealBase)
-	readyAt := func(tlReady map[time.Duration]int32, at time.Duration) int32 { return tlReady[at] }
 	tlWith := runScenario(t, with, 1)
 	tlWithout := runScenario(t, without, 1)
-	rw, ro := map[time.Duration]int32{}, map[time.Duration]int32{}
-	for _, s := range tlWith.EntryService().Samples {
-		rw[s.T] = s.Ready
-	}
-	for _, s := range tlWithout.EntryService().Samples {
-		ro[s.T] = s.Ready
-	}
-	if readyAt(rw, 80*time.Second) != 3 || readyAt(ro, 80*time.Second) != 2 || readyAt(ro, 170*time.Second) != 2 {
-		t.Fatalf("ready at 80s: %d with the policy (want 3), %d without (want 2); at 170s without: %d", rw[80*time.Second], ro[80*time.Second], ro[170*time.Second])
+	rw, ro := tlWith.EntryService(), tlWithout.EntryService()
+	if readyAt(t, rw, 80*time.Second) != 3 || readyAt(t, ro, 80*time.Second) != 2 || readyAt(t, ro, 170*time.Second) != 2 {
+		t.Fatalf("ready at 80s: %d with the policy (want 3), %d without (want 2); at 170s without: %d",
+			readyAt(t, rw, 80*time.Second), readyAt(t, ro, 80*time.Second), readyAt(t, ro, 170*time.Second))
 	}
 	var detected, restarted, succeeded time.Duration
 	for _, e := range tlWith.Events {

@@ -253,13 +253,10 @@ func TestPodKillIsReplaced(t *testing.T) {
 	if len(tl.Faults) != 1 || len(tl.Faults[0].Targets) != 2 {
 		t.Fatalf("faults: %+v", tl.Faults)
 	}
-	readyAt := map[time.Duration]int32{}
-	for _, s := range tl.EntryService().Samples {
-		readyAt[s.T] = s.Ready
-	}
+	gw := tl.EntryService()
 	// Killed at 20s; replacements start 3s later and are ready 1s after.
-	if readyAt[21*time.Second] != 0 || readyAt[25*time.Second] != 2 {
-		t.Fatalf("ready at 21s = %d (want 0), at 25s = %d (want 2)", readyAt[21*time.Second], readyAt[25*time.Second])
+	if r21, r25 := readyAt(t, gw, 21*time.Second), readyAt(t, gw, 25*time.Second); r21 != 0 || r25 != 2 {
+		t.Fatalf("ready at 21s = %d (want 0), at 25s = %d (want 2)", r21, r25)
 	}
 	failed := 0
 	for _, r := range tl.EntryService().Window(20*time.Second, 26*time.Second) {

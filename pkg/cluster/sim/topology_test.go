@@ -49,6 +49,19 @@ func runScenario(t testing.TB, sc *scenario.Scenario, seed uint64) *timeline.Tim
 	return tl
 }
 
+// readyAt is a service's ready replicas in its sample at t; a missing
+// sample fails the test.
+func readyAt(t testing.TB, s *timeline.Service, at time.Duration) int32 {
+	t.Helper()
+	for _, x := range s.Samples {
+		if x.T == at {
+			return x.Ready
+		}
+	}
+	t.Fatalf("%s has no sample at %s", s.Name, at)
+	return 0
+}
+
 func meanLatency(t testing.TB, reqs []timeline.Request, tl *timeline.Timeline) (float64, int) {
 	t.Helper()
 	var sum float64
