@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
@@ -85,7 +86,7 @@ func kindBackend(cmd *cobra.Command, f *realFlags, scs []*scenario.Scenario, log
 	}
 	spec := kind.SpecFor(&scs[0].Spec.Cluster)
 	for _, sc := range scs[1:] {
-		if fmt.Sprint(kind.SpecFor(&sc.Spec.Cluster)) != fmt.Sprint(spec) {
+		if !reflect.DeepEqual(kind.SpecFor(&sc.Spec.Cluster), spec) {
 			fmt.Fprintf(log, "note: %s asks for other node pools than %s; it runs on the same cluster\n", sc.Metadata.Name, scs[0].Metadata.Name)
 		}
 	}
