@@ -47,8 +47,8 @@ type Action struct {
 }
 
 // Schedule compiles a scenario into its timed actions: the load's start
-// and stop, each fault's start and end (its Chaos Mesh duration, or the end
-// of the run), and the end of the run. The runner computes it once; every
+// and stop, each fault's start and, when its duration ends before the run
+// does, its end, and the end of the run. The runner computes it once; every
 // backend executes the same schedule on its own clock.
 func Schedule(sc *scenario.Scenario) []Action {
 	end := sc.Spec.Duration.Duration
@@ -63,11 +63,12 @@ func Schedule(sc *scenario.Scenario) []Action {
 	for i := range sc.Spec.Faults {
 		f := &sc.Spec.Faults[i]
 		out = append(out, Action{At: f.At.Duration, Kind: FaultStart, Fault: f})
-		fe := end
-		if d, ok := f.Duration(); ok {
-			fe = min(end, f.At.Duration+d)
+		// A fault without a duration, or one longer than the run, lasts to
+		// the end: it has no end of its own (backends remove what is left
+		// when the run ends).
+		if d, ok := f.Duration(); ok && f.At.Duration+d < end {
+			out = append(out, Action{At: f.At.Duration + d, Kind: FaultEnd, Fault: f})
 		}
-		out = append(out, Action{At: fe, Kind: FaultEnd, Fault: f})
 	}
 	out = append(out, Action{At: end, Kind: End})
 	slices.SortStableFunc(out, func(a, b Action) int {

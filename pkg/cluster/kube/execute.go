@@ -96,9 +96,7 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 					name := a.Fault.Name()
 					if err := chaos.remove(name); err != nil {
 						r.event(time.Now(), "FaultCleanupFailed", name, err.Error())
-					} else if a.At < sc.Spec.Duration.Duration {
-						// As on the sim, a fault deleted only because the
-						// run ended lasted to the end: no end is recorded.
+					} else {
 						r.faultEnded(name, time.Since(t0))
 						r.event(time.Now(), "FaultRecovered", name, "the chaos object is deleted and recovered")
 					}

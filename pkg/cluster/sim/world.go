@@ -188,7 +188,7 @@ func newWorld(plan *cluster.Plan) *world {
 		switch {
 		case a.Kind == cluster.FaultStart:
 			w.events.push(a.At, func() { w.inject(f) })
-		case a.Kind == cluster.FaultEnd && a.At < w.end:
+		case a.Kind == cluster.FaultEnd:
 			w.events.push(a.At, func() { w.endFault(f) })
 		}
 	}
