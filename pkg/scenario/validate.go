@@ -560,9 +560,8 @@ func validateLoad(l *Load, sc *Scenario, p *field.Path) field.ErrorList {
 }
 
 var (
-	chaosActions     = []string{string(chaosv1alpha1.PodKillAction), string(chaosv1alpha1.PodFailureAction), string(chaosv1alpha1.ContainerKillAction)}
-	chaosModes       = []string{string(chaosv1alpha1.OneMode), string(chaosv1alpha1.AllMode), string(chaosv1alpha1.FixedMode), string(chaosv1alpha1.FixedPercentMode), string(chaosv1alpha1.RandomMaxPercentMode)}
-	chaosAPIVersions = []string{ChaosAPIVersion}
+	chaosActions = []string{string(chaosv1alpha1.PodKillAction), string(chaosv1alpha1.PodFailureAction), string(chaosv1alpha1.ContainerKillAction)}
+	chaosModes   = []string{string(chaosv1alpha1.OneMode), string(chaosv1alpha1.AllMode), string(chaosv1alpha1.FixedMode), string(chaosv1alpha1.FixedPercentMode), string(chaosv1alpha1.RandomMaxPercentMode)}
 )
 
 func validateFault(f *Fault, total time.Duration, names map[string]bool, p *field.Path) field.ErrorList {
@@ -581,16 +580,7 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 	if pc == nil {
 		return append(errs, field.Required(p.Child("kind"), "a Chaos Mesh kind"))
 	}
-	if pc.APIVersion != ChaosAPIVersion {
-		errs = append(errs, field.NotSupported(p.Child("apiVersion"), pc.APIVersion, chaosAPIVersions))
-	}
-	switch {
-	case pc.Name == "":
-		errs = append(errs, field.Required(p.Child("metadata", "name"), "faults are named so that assertions can refer to them"))
-	case names[pc.Name]:
-		errs = append(errs, field.Duplicate(p.Child("metadata", "name"), pc.Name))
-	}
-	names[pc.Name] = true
+	errs = append(errs, validateFaultObject(pc.APIVersion, ChaosAPIVersion, pc.Name, names, p)...)
 	sp := p.Child("spec")
 	switch pc.Spec.Action {
 	case chaosv1alpha1.PodKillAction, chaosv1alpha1.PodFailureAction, chaosv1alpha1.ContainerKillAction:
@@ -621,6 +611,23 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 	return errs
 }
 
+// validateFaultObject checks what every fault object has: its apiVersion
+// and a name unique among the scenario's faults (names collects them).
+func validateFaultObject(apiVersion, want, name string, names map[string]bool, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if apiVersion != want {
+		errs = append(errs, field.NotSupported(p.Child("apiVersion"), apiVersion, []string{want}))
+	}
+	switch {
+	case name == "":
+		errs = append(errs, field.Required(p.Child("metadata", "name"), "faults are named so that assertions can refer to them"))
+	case names[name]:
+		errs = append(errs, field.Duplicate(p.Child("metadata", "name"), name))
+	}
+	names[name] = true
+	return errs
+}
+
 // validateChaosObject checks a NetworkChaos or StressChaos with Chaos
 // Mesh's own webhook validation of its spec.
 func validateChaosObject(f *Fault, names map[string]bool, p *field.Path) field.ErrorList {
@@ -636,16 +643,7 @@ func validateChaosObject(f *Fault, names map[string]bool, p *field.Path) field.E
 		meta, apiVersion = f.StressChaos.ObjectMeta, f.StressChaos.APIVersion
 		errs = append(errs, f.StressChaos.Spec.Validate(f.StressChaos, sp)...)
 	}
-	if apiVersion != ChaosAPIVersion {
-		errs = append(errs, field.NotSupported(p.Child("apiVersion"), apiVersion, chaosAPIVersions))
-	}
-	switch {
-	case meta.Name == "":
-		errs = append(errs, field.Required(p.Child("metadata", "name"), "faults are named so that assertions can refer to them"))
-	case names[meta.Name]:
-		errs = append(errs, field.Duplicate(p.Child("metadata", "name"), meta.Name))
-	}
-	names[meta.Name] = true
+	errs = append(errs, validateFaultObject(apiVersion, ChaosAPIVersion, meta.Name, names, p)...)
 	if d, ok := f.Duration(); ok && d > MaxDuration {
 		errs = append(errs, field.Invalid(sp.Child("duration"), d.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
 	}
@@ -654,16 +652,7 @@ func validateChaosObject(f *Fault, names map[string]bool, p *field.Path) field.E
 
 func validateNodeOutage(no *NodeOutage, names map[string]bool, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if no.APIVersion != APIVersion {
-		errs = append(errs, field.NotSupported(p.Child("apiVersion"), no.APIVersion, []string{APIVersion}))
-	}
-	switch {
-	case no.Name == "":
-		errs = append(errs, field.Required(p.Child("metadata", "name"), "faults are named so that assertions can refer to them"))
-	case names[no.Name]:
-		errs = append(errs, field.Duplicate(p.Child("metadata", "name"), no.Name))
-	}
-	names[no.Name] = true
+	errs = append(errs, validateFaultObject(no.APIVersion, APIVersion, no.Name, names, p)...)
 	sp := p.Child("spec")
 	if len(no.Spec.Selector) == 0 {
 		errs = append(errs, field.Required(sp.Child("selector"), "node labels, e.g. {topology.kubernetes.io/zone: zone-a}"))
