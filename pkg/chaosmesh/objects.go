@@ -111,28 +111,21 @@ type Objects struct {
 // webhook configurations.
 func (o *Objects) Workloads() []runtime.Object {
 	out := []runtime.Object{o.Namespace}
-	for _, x := range o.ServiceAccounts {
-		out = append(out, x)
-	}
-	for _, x := range o.ClusterRoles {
-		out = append(out, x)
-	}
-	for _, x := range o.ClusterRoleBindings {
-		out = append(out, x)
-	}
-	for _, x := range o.Roles {
-		out = append(out, x)
-	}
-	for _, x := range o.RoleBindings {
-		out = append(out, x)
-	}
-	for _, x := range o.Secrets {
-		out = append(out, x)
-	}
-	for _, x := range o.Services {
-		out = append(out, x)
-	}
+	out = appendObjects(out, o.ServiceAccounts)
+	out = appendObjects(out, o.ClusterRoles)
+	out = appendObjects(out, o.ClusterRoleBindings)
+	out = appendObjects(out, o.Roles)
+	out = appendObjects(out, o.RoleBindings)
+	out = appendObjects(out, o.Secrets)
+	out = appendObjects(out, o.Services)
 	return append(out, o.Deployment, o.DaemonSet)
+}
+
+func appendObjects[T runtime.Object](out []runtime.Object, xs []T) []runtime.Object {
+	for _, x := range xs {
+		out = append(out, x)
+	}
+	return out
 }
 
 // Webhooks are the webhook configurations (applied once the controller
