@@ -313,6 +313,13 @@ spec:
 	if r == nil || r.Requested != 300 || r.Target != 1035 || r.LowerBound != 575 || r.UpperBound != 1150 || r.Samples != 10 {
 		t.Fatalf("recommendation %+v", r)
 	}
+	// One second with 1 pod at 100m, one with 10 pods at 2000m (200m
+	// each): 11 per-pod samples, so the 50th percentile (6th) is 200m →
+	// 230m, not the 100m an unweighted median of the two seconds would give.
+	s.Samples = []timeline.Sample{{T: time.Second, Ready: 1, CPUMillicores: 100}, {T: 2 * time.Second, Ready: 10, CPUMillicores: 2000}}
+	if r := recommend(sc, s); r == nil || r.LowerBound != 230 || r.Samples != 11 {
+		t.Fatalf("weighted by pods: %+v", r)
+	}
 	s.Samples = []timeline.Sample{{T: time.Second, Ready: 2, CPUMillicores: 2}}
 	if r := recommend(sc, s); r == nil || r.Target != 25 {
 		t.Fatalf("floor: %+v", r)
