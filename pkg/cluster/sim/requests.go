@@ -91,14 +91,7 @@ func (w *world) newProbeHop(p *pod, k probeKind, tag int) int32 {
 }
 
 func (w *world) allocHop(s *service, parent hopRef, call int8) int32 {
-	var i int32
-	if n := len(w.freeHops); n > 0 {
-		i = w.freeHops[n-1]
-		w.freeHops = w.freeHops[:n-1]
-	} else {
-		w.hops = append(w.hops, hop{})
-		i = int32(len(w.hops) - 1)
-	}
+	i := takeSlot(&w.hops, &w.freeHops)
 	h := &w.hops[i]
 	*h = hop{gen: h.gen + 1, state: hopTransit, svc: s, sent: w.now, parent: parent, call: call, job: -1}
 	for c := range h.children {

@@ -68,14 +68,7 @@ func (s *server) advance(now time.Duration) {
 // add starts request hop needing work core-seconds (after advance) and
 // returns its job index.
 func (s *server) add(hop int32, work float64) int32 {
-	var i int32
-	if n := len(s.free); n > 0 {
-		i = s.free[n-1]
-		s.free = s.free[:n-1]
-	} else {
-		s.jobs = append(s.jobs, job{})
-		i = int32(len(s.jobs) - 1)
-	}
+	i := takeSlot(&s.jobs, &s.free)
 	s.jobs[i] = job{finish: s.v + work, hop: hop}
 	s.live++
 	s.heapPush(i)
