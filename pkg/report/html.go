@@ -88,22 +88,25 @@ type kv struct {
 	V int
 }
 
-// capped returns the indexes of the rows a table shows: all of them, or
-// the first and last max/2 with the number left out between.
-func capped(n, max int) (head, tail []int, gap int) {
-	if n <= max {
-		for i := 0; i < n; i++ {
-			head = append(head, i)
+// cappedRows maps items to a table's rows: all of them, or the first and
+// last max/2 with one row made by gapRow between, which stands for the
+// gap items left out (every one is still in report.json).
+func cappedRows[T, R any](items []T, max int, row func(T) R, gapRow func(int) R) (rows []R, gap int) {
+	if len(items) <= max {
+		for _, it := range items {
+			rows = append(rows, row(it))
 		}
-		return head, nil, 0
+		return rows, 0
 	}
-	for i := 0; i < max/2; i++ {
-		head = append(head, i)
+	gap = len(items) - max
+	for _, it := range items[:max/2] {
+		rows = append(rows, row(it))
 	}
-	for i := n - max/2; i < n; i++ {
-		tail = append(tail, i)
+	rows = append(rows, gapRow(gap))
+	for _, it := range items[len(items)-max/2:] {
+		rows = append(rows, row(it))
 	}
-	return head, tail, n - max
+	return rows, gap
 }
 
 func (r *Report) view() view {
@@ -138,34 +141,12 @@ func (r *Report) view() view {
 		v.Services = append(v.Services, row)
 		v.Sections = append(v.Sections, r.serviceSection(sr, markers))
 	}
-	head, tail, gap := capped(len(r.Breakers), maxTableRows)
-	addB := func(i int) {
-		b := r.Breakers[i]
-		v.Breakers = append(v.Breakers, breakerRow{T: fmtT(b.T), Service: b.Service, Pod: b.Pod, Downstream: b.Downstream, From: b.From, To: b.To})
-	}
-	for _, i := range head {
-		addB(i)
-	}
-	if gap > 0 {
-		v.Breakers, v.MoreBrk = append(v.Breakers, breakerRow{Gap: gap}), gap
-	}
-	for _, i := range tail {
-		addB(i)
-	}
-	head, tail, gap = capped(len(r.Events), maxTableRows)
-	addE := func(i int) {
-		e := r.Events[i]
-		v.Events = append(v.Events, eventRow{T: fmtT(e.T), Kind: e.Kind, Object: e.Object, Message: e.Message})
-	}
-	for _, i := range head {
-		addE(i)
-	}
-	if gap > 0 {
-		v.Events, v.More = append(v.Events, eventRow{Gap: gap}), gap
-	}
-	for _, i := range tail {
-		addE(i)
-	}
+	v.Breakers, v.MoreBrk = cappedRows(r.Breakers, maxTableRows, func(b BreakerTransition) breakerRow {
+		return breakerRow{T: fmtT(b.T), Service: b.Service, Pod: b.Pod, Downstream: b.Downstream, From: b.From, To: b.To}
+	}, func(gap int) breakerRow { return breakerRow{Gap: gap} })
+	v.Events, v.More = cappedRows(r.Events, maxTableRows, func(e Event) eventRow {
+		return eventRow{T: fmtT(e.T), Kind: e.Kind, Object: e.Object, Message: e.Message}
+	}, func(gap int) eventRow { return eventRow{Gap: gap} })
 	kinds := map[string]int{}
 	for _, e := range r.Events {
 		kinds[e.Kind]++
