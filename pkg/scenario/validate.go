@@ -618,14 +618,20 @@ func validateFaultObject(apiVersion, want, name string, names map[string]bool, p
 	if apiVersion != want {
 		errs = append(errs, field.NotSupported(p.Child("apiVersion"), apiVersion, []string{want}))
 	}
+	return append(errs, uniqueName(name, names, p.Child("metadata", "name"), "faults are named so that assertions can refer to them")...)
+}
+
+// uniqueName requires name, set at p, and that names (which it adds name
+// to) does not hold it yet; why says what the name is for.
+func uniqueName(name string, names map[string]bool, p *field.Path, why string) field.ErrorList {
 	switch {
 	case name == "":
-		errs = append(errs, field.Required(p.Child("metadata", "name"), "faults are named so that assertions can refer to them"))
+		return field.ErrorList{field.Required(p, why)}
 	case names[name]:
-		errs = append(errs, field.Duplicate(p.Child("metadata", "name"), name))
+		return field.ErrorList{field.Duplicate(p, name)}
 	}
 	names[name] = true
-	return errs
+	return nil
 }
 
 // validateChaosObject checks a NetworkChaos or StressChaos with Chaos
@@ -676,13 +682,7 @@ var assertionTypes = []string{AssertReplicasReach, AssertReadyRecovers, AssertLa
 func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	total := sc.Spec.Duration.Duration
-	switch {
-	case a.Name == "":
-		errs = append(errs, field.Required(p.Child("name"), "assertions are named in reports"))
-	case names[a.Name]:
-		errs = append(errs, field.Duplicate(p.Child("name"), a.Name))
-	}
-	names[a.Name] = true
+	errs = append(errs, uniqueName(a.Name, names, p.Child("name"), "assertions are named in reports")...)
 	svc, svcOK := sc.ServiceByName(a.Service)
 	if !svcOK && len(sc.Spec.Services) > 0 {
 		errs = append(errs, field.NotFound(p.Child("service"), a.Service))
@@ -846,13 +846,7 @@ func validateSelfHeal(sc *Scenario, p *field.Path) field.ErrorList {
 	for i := range sc.Spec.SelfHeal {
 		sh := &sc.Spec.SelfHeal[i]
 		pp := p.Index(i)
-		switch {
-		case sh.Name == "":
-			errs = append(errs, field.Required(pp.Child("name"), "policies are named in events and reports"))
-		case names[sh.Name]:
-			errs = append(errs, field.Duplicate(pp.Child("name"), sh.Name))
-		}
-		names[sh.Name] = true
+		errs = append(errs, uniqueName(sh.Name, names, pp.Child("name"), "policies are named in events and reports")...)
 		if _, ok := sc.ServiceByName(sh.Target); !ok {
 			errs = append(errs, field.NotFound(pp.Child("target"), sh.Target))
 		}
