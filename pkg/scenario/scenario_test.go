@@ -120,6 +120,9 @@ func TestParseErrorsCarryPositions(t *testing.T) {
 		{"too many replicas", "replicas: 2", "replicas: 20000", []string{"spec.workload.replicas", "between 0 and 10000"}},
 		{"sync too fast", "      requests: {cpu: 200m}", "      requests: {cpu: 200m}\n    hpaController: {syncPeriod: 1ms}", []string{"spec.workload.hpaController.syncPeriod", "at least 1s"}},
 		{"too many nodes", "count: 1", "count: 6000", []string{"spec.cluster.nodePools: Too many: 6000"}},
+		{"duplicate assertion name", "      maxRatio: 0.1\n", "      maxRatio: 0.1\n    - {name: errors, type: errorRate, maxRatio: 0.2}\n", []string{"spec.assertions[1].name: Duplicate value: \"errors\""}},
+		{"unnamed assertion", "    - name: errors\n", "    - name: \"\"\n", []string{"spec.assertions[0].name: Required value: assertions are named in reports"}},
+		{"duplicate fault name", "  assertions:\n", "    - {at: 2m, apiVersion: chaos-mesh.org/v1alpha1, kind: PodChaos, metadata: {name: kill}, spec: {action: pod-kill, mode: one, selector: {labelSelectors: {app: gateway}}}}\n  assertions:\n", []string{"spec.faults[1].metadata.name: Duplicate value: \"kill\""}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
