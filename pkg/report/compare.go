@@ -215,7 +215,7 @@ func fmtValue(v float64, unit string) string {
 	case "s":
 		return fmtDur(&v)
 	case "ratio":
-		return trimNum(v*100, 3) + "%"
+		return fmtPct(v * 100)
 	case "req/s":
 		return trimNum(v, 2) + "/s"
 	}
