@@ -173,6 +173,39 @@ func (f *Fault) Name() string {
 	return ""
 }
 
+// Kind is the fault's kind: PodChaos, NetworkChaos, StressChaos or
+// NodeOutage.
+func (f *Fault) Kind() string {
+	switch {
+	case f.PodChaos != nil:
+		return "PodChaos"
+	case f.NodeOutage != nil:
+		return NodeOutageKind
+	case f.NetworkChaos != nil:
+		return "NetworkChaos"
+	case f.StressChaos != nil:
+		return "StressChaos"
+	}
+	return ""
+}
+
+// Action is what the fault does, as reports name it: the Chaos Mesh
+// object's spec.action ("stress" for a StressChaos, which has none) or
+// "outage" for a NodeOutage.
+func (f *Fault) Action() string {
+	switch {
+	case f.PodChaos != nil:
+		return string(f.PodChaos.Spec.Action)
+	case f.NodeOutage != nil:
+		return "outage"
+	case f.NetworkChaos != nil:
+		return string(f.NetworkChaos.Spec.Action)
+	case f.StressChaos != nil:
+		return "stress"
+	}
+	return ""
+}
+
 // ChaosObject is the fault's Chaos Mesh object (nil for mcpsim's own
 // kinds).
 func (f *Fault) ChaosObject() chaosv1alpha1.InnerObject {

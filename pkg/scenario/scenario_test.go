@@ -496,6 +496,13 @@ func TestNetworkAndStressChaosFaults(t *testing.T) {
 	if d, ok := sc.Spec.Faults[1].Duration(); !ok || d != time.Minute || sc.Spec.Faults[1].StressChaos == nil {
 		t.Fatalf("StressChaos: duration %v %v", d, ok)
 	}
+	// Reports name a fault by kind and action: the NetworkChaos's
+	// spec.action, "stress" for a StressChaos (it has no action field).
+	for i, want := range [][2]string{{"NetworkChaos", "partition"}, {"StressChaos", "stress"}} {
+		if f := &sc.Spec.Faults[i]; f.Kind() != want[0] || f.Action() != want[1] {
+			t.Errorf("faults[%d]: kind %q action %q, want %q %q", i, f.Kind(), f.Action(), want[0], want[1])
+		}
+	}
 	// Chaos Mesh's own validation: a StressChaos with no stressor.
 	_, err = Parse("f.yaml", []byte(topology+strings.Replace(faults, "        stressors: {cpu: {workers: 1, load: 100}}\n", "", 1)))
 	if err == nil || !strings.Contains(err.Error(), "spec.faults[1].spec") {

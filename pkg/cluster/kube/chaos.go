@@ -72,17 +72,13 @@ func chaosKind(f *scenario.Fault, ns string) (runtime.Object, string, schema.Gro
 func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Duration) timeline.Fault {
 	obj, kind, gvr := chaosKind(f, c.ns)
 	name := f.Name()
-	rec := timeline.Fault{Name: name, Kind: kind, At: at}
+	rec := timeline.Fault{Name: name, Kind: f.Kind(), Action: f.Action(), At: at}
 	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
 		rec.Error = err.Error()
 		return rec
 	}
 	u := &unstructured.Unstructured{Object: raw}
-	rec.Action, _, _ = unstructured.NestedString(u.Object, "spec", "action")
-	if rec.Action == "" && kind == "StressChaos" {
-		rec.Action = "stress"
-	}
 	u.SetAPIVersion("chaos-mesh.org/v1alpha1")
 	u.SetKind(kind)
 	u.SetNamespace(c.ns)

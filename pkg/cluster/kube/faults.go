@@ -41,7 +41,7 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) error {
 // scenario's namespace "default" (or none) stands for it, as on the sim.
 func (b *Backend) injectPodKill(ctx context.Context, ns string, f *scenario.Fault, obs *observer, rng *rand.Rand, at time.Duration) timeline.Fault {
 	pc := f.PodChaos
-	rec := timeline.Fault{Name: pc.Name, Kind: "PodChaos", Action: string(pc.Spec.Action), At: at}
+	rec := timeline.Fault{Name: f.Name(), Kind: f.Kind(), Action: f.Action(), At: at}
 	sel := inRunNamespace(pc.Spec.Selector, ns)
 	all, err := obs.pods.List(everything)
 	if err != nil {

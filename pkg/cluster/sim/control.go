@@ -166,7 +166,7 @@ func (w *world) inject(f *scenario.Fault) {
 	if pc == nil {
 		return // other kinds are refused by Check
 	}
-	rec := timeline.Fault{Name: pc.Name, Kind: "PodChaos", Action: string(pc.Spec.Action), At: w.now}
+	rec := timeline.Fault{Name: f.Name(), Kind: f.Kind(), Action: f.Action(), At: w.now}
 	ns := pc.Namespace
 	if ns == "" {
 		ns = "default"

@@ -39,7 +39,7 @@ var unreachableTaint = corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: co
 
 func (w *world) injectNodeOutage(f *scenario.Fault) {
 	no := f.NodeOutage
-	rec := timeline.Fault{Name: no.Name, Kind: scenario.NodeOutageKind, Action: "outage", At: w.now}
+	rec := timeline.Fault{Name: f.Name(), Kind: f.Kind(), Action: f.Action(), At: w.now}
 	sel := labels.SelectorFromSet(no.Spec.Selector)
 	var down []*node
 	for _, n := range w.nodes {

@@ -57,7 +57,7 @@ func (Backend) Name() string { return "sim" }
 func (Backend) Check(sc *scenario.Scenario) error {
 	for i := range sc.Spec.Faults {
 		if f := &sc.Spec.Faults[i]; f.NetworkChaos != nil || f.StressChaos != nil {
-			return cluster.Unsupported("sim", "spec.faults[%d]: %s is not modelled yet (PodChaos and NodeOutage are; on kind it runs as the real Chaos Mesh object)", i, f.ChaosObject().GetObjectKind().GroupVersionKind().Kind)
+			return cluster.Unsupported("sim", "spec.faults[%d]: %s is not modelled yet (PodChaos and NodeOutage are; on kind it runs as the real Chaos Mesh object)", i, f.Kind())
 		}
 		switch pc := sc.Spec.Faults[i].PodChaos; {
 		case pc == nil:
