@@ -162,8 +162,11 @@ func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
-					Containers: []corev1.Container{container},
-					Affinity:   s.Affinity,
+					Containers:                []corev1.Container{container},
+					Affinity:                  s.Affinity,
+					NodeSelector:              s.NodeSelector,
+					Tolerations:               s.Tolerations,
+					TopologySpreadConstraints: s.TopologySpreadConstraints,
 					Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
 						ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: s.Name}}}}},
 				},

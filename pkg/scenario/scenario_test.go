@@ -328,6 +328,20 @@ func TestTopologyErrors(t *testing.T) {
 		{"downstream not called", "downstream: payment, within", "downstream: order, within", `spec.assertions[1].downstream: Unsupported value: "order"`},
 		{"poisson with uniform", "    rate: 50", "    rate: 50\n    arrivals: uniform", "the poisson profile has poisson arrivals"},
 		{"too many retries", "retries: 1", "retries: 11", "must be between 0 and 10"},
+		// Placement fields, with the API server's rules.
+		{"spread skew", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      topologySpreadConstraints: [{maxSkew: 0, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}]\n", "topo.yaml:14:45: spec.services[0].topologySpreadConstraints[0].maxSkew: Invalid value: 0: must be at least 1"},
+		{"spread mode", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: Never}]\n", `whenUnsatisfiable: Unsupported value: "Never"`},
+		{"minDomains soft", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      topologySpreadConstraints: [{maxSkew: 1, minDomains: 2, topologyKey: zone, whenUnsatisfiable: ScheduleAnyway}]\n", "minDomains: Invalid value: 2: only with whenUnsatisfiable: DoNotSchedule"},
+		{"spread duplicate", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}, {maxSkew: 2, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}]\n", "topologySpreadConstraints[1]: Duplicate value"},
+		{"toleration exists with value", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      tolerations: [{key: k, operator: Exists, value: v}]\n", "spec.services[0].tolerations[0].value: Invalid value: \"v\": value must be empty when operator is Exists"},
+		{"toleration seconds", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      tolerations: [{key: k, operator: Exists, effect: NoSchedule, tolerationSeconds: 30}]\n", "effect must be NoExecute when tolerationSeconds is set"},
+		{"toleration without key", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      tolerations: [{operator: Equal, value: v}]\n", "operator must be Exists when key is empty"},
+		{"anti-affinity without key", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{labelSelector: {matchLabels: {app: gateway}}}]}}\n", "spec.services[0].affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: Required value"},
+		{"affinity weight", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      affinity: {podAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 101, podAffinityTerm: {topologyKey: zone}}]}}\n", "weight: Invalid value: 101: must be in the range 1-100"},
+		{"bad selector operator", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      affinity: {podAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: zone, labelSelector: {matchExpressions: [{key: app, operator: Near}]}}]}}\n", "operator: Invalid value: \"Near\""},
+		{"bad node affinity operator", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: zone, operator: Near, values: [a]}]}]}}}\n", "spec.services[0].affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"},
+		{"taint effect", "count: 2, cpu: \"4\", memory: 8Gi}", "count: 2, cpu: \"4\", memory: 8Gi, taints: [{key: k, effect: Sometimes}]}", `spec.cluster.nodePools[0].taints[0].effect: Unsupported value: "Sometimes"`},
+		{"node selector value", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      nodeSelector: {zone: \"a b\"}\n", "spec.services[0].nodeSelector[zone]: Invalid value: \"a b\""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			old, nw := strings.ReplaceAll(c.old, "\\n", "\n"), strings.ReplaceAll(c.new, "\\n", "\n")

@@ -115,9 +115,15 @@ type Service struct {
 	Role      string                      `json:"role"`
 	Replicas  *int32                      `json:"replicas,omitempty"`
 	Resources corev1.ResourceRequirements `json:"resources"`
-	// Affinity is the pod's affinity; the sim honours required node
-	// affinity.
+	// Affinity is the pod's affinity: node affinity and pod (anti-)
+	// affinity, required and preferred, as kube-scheduler's default
+	// profile applies them.
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// NodeSelector, Tolerations and TopologySpreadConstraints are the pod
+	// spec's fields of those names.
+	NodeSelector              map[string]string                 `json:"nodeSelector,omitempty"`
+	Tolerations               []corev1.Toleration               `json:"tolerations,omitempty"`
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 	// ReadinessProbe is the container's readiness probe (GET /readyz
 	// unless a handler is given); every field is modelled.
 	ReadinessProbe *corev1.Probe `json:"readinessProbe,omitempty"`

@@ -215,13 +215,9 @@ func validateCluster(c *Cluster, p *field.Path) field.ErrorList {
 		}
 		errs = append(errs, quantityAtMost(pp.Child("cpu"), np.CPU, maxCPU)...)
 		errs = append(errs, quantityAtMost(pp.Child("memory"), np.Memory, maxMemory)...)
-		for k, v := range np.Labels {
-			for _, msg := range validation.IsQualifiedName(k) {
-				errs = append(errs, field.Invalid(pp.Child("labels").Key(k), k, msg))
-			}
-			for _, msg := range validation.IsValidLabelValue(v) {
-				errs = append(errs, field.Invalid(pp.Child("labels").Key(k), v, msg))
-			}
+		errs = append(errs, validateLabels(np.Labels, pp.Child("labels"))...)
+		for j := range np.Taints {
+			errs = append(errs, validateTaint(&np.Taints[j], pp.Child("taints").Index(j))...)
 		}
 	}
 	return errs
@@ -325,6 +321,7 @@ func validateService(w *Service, p *field.Path) field.ErrorList {
 	if !slices.Contains(fanOuts, w.FanOut) {
 		errs = append(errs, field.NotSupported(p.Child("fanOut"), w.FanOut, fanOuts))
 	}
+	errs = append(errs, validatePlacement(w, p)...)
 	for i := range w.Calls {
 		errs = append(errs, validateCall(&w.Calls[i], p.Child("calls").Index(i))...)
 	}

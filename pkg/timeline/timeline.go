@@ -85,6 +85,38 @@ type BreakerTransition struct {
 	To         string        `json:"to"`
 }
 
+// Pod is one pod's life: where it ran and when it was Ready and deleted.
+// Placement assertions read these.
+type Pod struct {
+	Name    string
+	Service string
+	Created time.Duration
+	// Node is where the pod was bound ("" while it was never scheduled),
+	// at Bound.
+	Node  string
+	Bound time.Duration
+	// FirstReady is when the pod first became Ready (-1: never).
+	FirstReady time.Duration
+	// Deleted is when its deletion began (-1: never); Cause says why:
+	// CauseScaleDown, CauseFault (a fault or its consequence, such as an
+	// eviction from a lost node) or CauseSelfHeal.
+	Deleted time.Duration
+	Cause   string
+}
+
+// Deletion causes of a Pod.
+const (
+	CauseScaleDown = "scale-down"
+	CauseFault     = "fault"
+	CauseSelfHeal  = "self-heal"
+)
+
+// Node is one node and its labels (zones, hostnames).
+type Node struct {
+	Name   string
+	Labels map[string]string
+}
+
 // Service is the record of one service.
 type Service struct {
 	Name string
@@ -110,11 +142,15 @@ type Timeline struct {
 	Start    time.Time
 	Duration time.Duration
 	// Entry names the service the load targets.
-	Entry      string
-	Services   []*Service
-	Events     []Event
-	Faults     []Fault
-	Breakers   []BreakerTransition
+	Entry    string
+	Services []*Service
+	Events   []Event
+	Faults   []Fault
+	Breakers []BreakerTransition
+	// Nodes and Pods are the cluster's nodes and every pod of the run,
+	// in creation order.
+	Nodes      []Node
+	Pods       []Pod
 	ErrorKinds []string
 	errIndex   map[string]uint16
 }

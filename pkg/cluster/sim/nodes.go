@@ -33,9 +33,13 @@ const (
 	unreachableToleration  = 300 * time.Second
 )
 
-// unreachableTaint is what the node lifecycle controller puts on a node it
-// has lost.
-var unreachableTaint = corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule}
+// unreachableTaints are what the node lifecycle controller puts on a node
+// it has lost: NoSchedule (TaintNodesByCondition) and NoExecute
+// (taint-based eviction).
+var unreachableTaints = []corev1.Taint{
+	{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule},
+	{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute},
+}
 
 func (w *world) injectNodeOutage(f *scenario.Fault) {
 	no := f.NodeOutage
@@ -86,25 +90,35 @@ func (w *world) nodeDown(n *node) {
 }
 
 func (w *world) nodeNotReady(n *node) {
-	n.taints = append(slices.Clone(n.taints), unreachableTaint)
+	n.taints = append(slices.Clone(n.taints), unreachableTaints...)
 	w.tl.AddEvent(w.now, "NodeNotReady", n.name, "the kubelet stopped posting node status")
 	outage := n.outage
+	// The taint manager evicts each pod when its toleration of the
+	// NoExecute taint runs out (300s unless its spec says otherwise).
+	evictAt := map[time.Duration]bool{}
 	for _, p := range slices.Clone(n.pods) {
 		w.setNotReady(p, "node "+n.name+" is not ready")
+		if d := p.svc.place.unreachable; d >= 0 && !evictAt[d] {
+			evictAt[d] = true
+			w.events.push(w.now+d, func() { w.evictFrom(n, outage, d) })
+		}
 	}
-	w.events.push(w.now+unreachableToleration, func() {
-		if !n.down || n.outage != outage {
-			return
+}
+
+// evictFrom deletes the pods of n that tolerate its unreachable taint for
+// d, if n is still in the same outage.
+func (w *world) evictFrom(n *node, outage int, d time.Duration) {
+	if !n.down || n.outage != outage {
+		return
+	}
+	for _, p := range slices.Clone(n.pods) {
+		if p.gone || p.deleting || p.svc.place.unreachable != d {
+			continue
 		}
-		for _, p := range slices.Clone(n.pods) {
-			if p.gone || p.deleting {
-				continue
-			}
-			p.deleting = true
-			w.tl.AddEvent(w.now, "TaintManagerEviction", p.name, "node "+n.name+" unreachable for 300s: deleting the pod")
-			w.reconcileReplicaSet(p.svc)
-		}
-	})
+		w.markDeleting(p, timeline.CauseFault)
+		w.tl.AddEvent(w.now, "TaintManagerEviction", p.name, fmt.Sprintf("node %s unreachable for %s: deleting the pod", n.name, d))
+		w.reconcileReplicaSet(p.svc)
+	}
 }
 
 // nodeUp brings n back: its taint goes, evicted pods are gone for good,
@@ -115,7 +129,7 @@ func (w *world) nodeUp(n *node) {
 	}
 	n.down = false
 	n.outage++
-	n.taints = slices.DeleteFunc(slices.Clone(n.taints), func(t corev1.Taint) bool { return t == unreachableTaint })
+	n.taints = slices.DeleteFunc(slices.Clone(n.taints), func(t corev1.Taint) bool { return slices.Contains(unreachableTaints, t) })
 	w.tl.AddEvent(w.now, "NodeReady", n.name, "the machine is back")
 	for _, p := range slices.Clone(n.pods) {
 		if p.deleting {

@@ -22,6 +22,11 @@ type node struct {
 	mem    int64 // allocatable bytes
 	reqCPU int64 // requested by bound pods
 	reqMem int64
+	// the scheduler's view (scheduler.go): index, domain of each topology
+	// key (-1: no such label), requests with the non-zero defaults
+	idx          int
+	dom          []int32
+	nzCPU, nzMem int64
 
 	// outage (nodes.go): the machine is stopped; outage counts outages so
 	// that events of an earlier one are void
@@ -50,6 +55,8 @@ type pod struct {
 	readySince time.Duration
 	inLB       bool
 	deleting   bool // graceful deletion in progress
+	counted    bool // in the scheduler's spread counts (scheduler.go)
+	rec        int  // index of the pod's record in the timeline
 	gone       bool // no longer serving (killed, or drained after deletion)
 	srv        server
 	// CPU sharing (cpu.go): the pod's cap and weight in cores, and what it
@@ -97,6 +104,7 @@ func (w *world) buildNodes() {
 				n.labels[k] = v
 			}
 			w.nodes = append(w.nodes, n)
+			w.tl.Nodes = append(w.tl.Nodes, timeline.Node{Name: n.name, Labels: n.labels})
 		}
 	}
 }
@@ -175,71 +183,13 @@ func (w *world) deletionOrder(a, b *pod) int {
 
 func (w *world) createPod(s *service) {
 	s.podSeq++
-	p := &pod{name: fmt.Sprintf("%s-%05d", s.name, s.podSeq), svc: s, created: w.now}
+	p := &pod{name: fmt.Sprintf("%s-%05d", s.name, s.podSeq), svc: s, created: w.now, rec: len(w.tl.Pods)}
+	w.tl.Pods = append(w.tl.Pods, timeline.Pod{Name: p.name, Service: s.name, Created: w.now, FirstReady: -1, Deleted: -1})
 	p.srv = server{pod: p, last: w.now, idx: -1}
 	w.newBreakers(s, p)
 	s.pods = append(s.pods, p)
 	w.tl.AddEvent(w.now, "PodCreated", p.name, "")
 	w.schedule(p)
-}
-
-// schedule binds a pod to a node (kube-scheduler): filter by taints, node
-// affinity and resources; score by least allocated (the default
-// NodeResourcesFit strategy); break ties at random as selectHost does.
-func (w *world) schedule(p *pod) bool {
-	s := p.svc
-	cpu, mem := s.podCPU, s.podMem
-	var best []*node
-	bestScore := int64(-1)
-	for _, n := range w.nodes {
-		if !s.nodeAdmits(n) || n.reqCPU+cpu > n.cpu || n.reqMem+mem > n.mem {
-			continue
-		}
-		score := (leastAllocated(n.cpu, n.reqCPU+cpu) + leastAllocated(n.mem, n.reqMem+mem)) / 2
-		switch {
-		case score > bestScore:
-			best, bestScore = []*node{n}, score
-		case score == bestScore:
-			best = append(best, n)
-		}
-	}
-	if len(best) == 0 {
-		w.tl.AddEvent(w.now, "FailedScheduling", p.name, fmt.Sprintf("0/%d nodes are available: insufficient resources or no matching node", len(w.nodes)))
-		return false
-	}
-	n := best[w.rng.IntN(len(best))]
-	n.reqCPU += cpu
-	n.reqMem += mem
-	p.node, p.bound = n, w.now
-	p.srv.last = w.now
-	w.bindCPU(p)
-	w.tl.AddEvent(w.now, "Scheduled", p.name, "assigned to "+n.name)
-	w.events.push(w.now+w.startupLatency(s), func() { w.containerStarted(p) })
-	return true
-}
-
-func leastAllocated(capacity, requested int64) int64 {
-	if capacity == 0 {
-		return 0
-	}
-	return (capacity - requested) * 100 / capacity
-}
-
-// nodeAdmits applies the taint and node-affinity filters.
-func (s *service) nodeAdmits(n *node) bool {
-	for _, t := range n.taints {
-		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
-			return false
-		}
-	}
-	if s.affinity != nil {
-		obj := &corev1.Node{}
-		obj.Labels = n.labels
-		if ok, err := s.affinity.Match(obj); err != nil || !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // retryPending schedules pods that found no node, after resources freed.
@@ -281,6 +231,9 @@ func (w *world) becameReady(p *pod) {
 		return
 	}
 	p.ready, p.readySince = true, w.now
+	if r := &w.tl.Pods[p.rec]; r.FirstReady < 0 {
+		r.FirstReady = w.now
+	}
 	w.tl.AddEvent(w.now, "Ready", p.name, "readiness probe succeeded")
 	s := p.svc
 	w.events.push(w.now+s.endpointsDelay, func() {
@@ -306,15 +259,18 @@ func (w *world) releaseNode(p *pod) {
 	if p.node == nil {
 		return
 	}
+	w.podUnbound(p)
 	p.node.reqCPU -= p.svc.podCPU
 	p.node.reqMem -= p.svc.podMem
+	p.node.nzCPU -= p.svc.place.nzCPU
+	p.node.nzMem -= p.svc.place.nzMem
 }
 
 // deletePod deletes a pod gracefully (scale-down): it leaves the endpoints
 // after the endpoints delay, finishes the requests it has, then goes. The
 // reference service handles SIGTERM by draining, so no request fails.
 func (w *world) deletePod(p *pod) {
-	p.deleting = true
+	w.markDeleting(p, timeline.CauseScaleDown)
 	p.ready = false
 	w.tl.AddEvent(w.now, "Killing", p.name, "scale down: graceful termination")
 	w.events.push(w.now+p.svc.endpointsDelay, func() {
@@ -337,11 +293,17 @@ const kubeletMinGrace = 2 * time.Second
 // grace period ends first, it is killed: requests still in flight fail
 // (connection reset). A longer grace period lets it finish them and exit.
 func (w *world) killPod(p *pod, grace time.Duration, reason string) {
+	w.killPodFor(p, grace, reason, timeline.CauseFault)
+}
+
+// killPodFor is killPod with the deletion's cause for the pod's record.
+func (w *world) killPodFor(p *pod, grace time.Duration, reason, cause string) {
 	if p.gone || p.deleting {
 		return
 	}
 	grace = max(grace, kubeletMinGrace)
-	p.deleting, p.ready = true, false
+	w.markDeleting(p, cause)
+	p.ready = false
 	w.tl.AddEvent(w.now, "Killing", p.name, fmt.Sprintf("%s (grace period %s)", reason, grace))
 	w.reconcileReplicaSet(p.svc)
 	w.events.push(w.now+p.svc.endpointsDelay, func() { w.removeFromLB(p) })

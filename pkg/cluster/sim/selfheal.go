@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/selfheal"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
 // The self-heal controller in the sim: package selfheal decides (the same
@@ -140,7 +141,7 @@ func (h *healer) carryOut(ds []selfheal.Decision, outs []selfheal.Outcome) {
 				continue
 			}
 			h.restarting[pd] = d.ID
-			w.killPod(pd, 0, "self-heal "+h.eng.Policy().Name+": restart")
+			w.killPodFor(pd, 0, "self-heal "+h.eng.Policy().Name+": restart", timeline.CauseSelfHeal)
 		case selfheal.Isolate:
 			if pd := h.find(d.Instance); pd != nil && !pd.isolated {
 				pd.isolated = true

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 
 	"github.com/mcpsim/mcpsim/pkg/reference"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
@@ -27,7 +26,8 @@ type service struct {
 	podCPU, podMem int64
 	podLimit       float64
 	podWeight      float64
-	affinity       *nodeaffinity.RequiredNodeAffinity
+	idx            int           // index in world.services
+	place          *placement    // scheduling rules (scheduler.go)
 	probe          *corev1.Probe // readiness
 	liveness       *corev1.Probe
 	startup        scenario.LatencyRange
@@ -79,10 +79,8 @@ func (w *world) newServices() {
 		}
 		s.podCPU, s.podMem, s.podLimit = podResources(ctr.Resources)
 		s.podWeight = float64(s.podCPU) / 1000
-		if a := tmpl.Spec.Affinity; a != nil && a.NodeAffinity != nil {
-			ra := nodeaffinity.GetRequiredNodeAffinity(&corev1.Pod{Spec: corev1.PodSpec{Affinity: a}})
-			s.affinity = &ra
-		}
+		s.idx = len(w.services)
+		w.podSpecs = append(w.podSpecs, tmpl)
 		s.rec = w.tl.AddService(s.name, s.role)
 		w.services = append(w.services, s)
 		byName[s.name] = s

@@ -68,9 +68,6 @@ func (Backend) Check(sc *scenario.Scenario) error {
 	}
 	for i := range sc.Spec.Services {
 		s := &sc.Spec.Services[i]
-		if a := s.Affinity; a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil) {
-			return cluster.Unsupported("sim", "spec.services[%d].affinity: pod affinity and anti-affinity are not modelled yet (node affinity is)", i)
-		}
 		if s.HPA != nil {
 			for j, m := range s.HPA.Metrics {
 				if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil || m.Resource.Name != corev1.ResourceCPU {
@@ -109,6 +106,8 @@ type world struct {
 
 	nodes    []*node
 	services []*service
+	podSpecs []*corev1.PodTemplateSpec // the services' pod templates
+	sched    *scheduler
 	entry    *service
 
 	// Requests in flight (requests.go).
@@ -161,6 +160,8 @@ func newWorld(plan *cluster.Plan) *world {
 	}
 	w.reserveRecords()
 	w.buildNodes()
+	w.newScheduler()
+	w.resolveSymmetry()
 	if plan.Pacer != nil && w.entry != nil {
 		w.arrivals = loadgen.NewArrivals(plan.Pacer, plan.LoadStart, plan.LoadDuration)
 		w.nextArrival, w.hasArrival = w.arrivals.Next()
