@@ -56,6 +56,10 @@ func Evaluate(sc *scenario.Scenario, tl *timeline.Timeline) []Result {
 			breakerOpens(a, tl, &r)
 		case scenario.AssertBreakerCloses:
 			breakerCloses(a, tl, &r)
+		case scenario.AssertPlacement:
+			placement(a, tl, &r)
+		case scenario.AssertRescheduledWithin:
+			rescheduledWithin(a, tl, &r)
 		default:
 			r.Detail = fmt.Sprintf("unknown assertion type %q", a.Type)
 		}

@@ -49,6 +49,9 @@ func SetDefaults(sc *Scenario) {
 		if a.Type == AssertReplicasReach && a.Of == "" {
 			a.Of = "ready"
 		}
+		if a.Type == AssertPlacement && a.TopologyKey == "" {
+			a.TopologyKey = corev1.LabelTopologyZone
+		}
 		if a.Service == "" {
 			a.Service = l.Target
 		}

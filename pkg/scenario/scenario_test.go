@@ -328,6 +328,11 @@ func TestTopologyErrors(t *testing.T) {
 		{"downstream not called", "downstream: payment, within", "downstream: order, within", `spec.assertions[1].downstream: Unsupported value: "order"`},
 		{"poisson with uniform", "    rate: 50", "    rate: 50\n    arrivals: uniform", "the poisson profile has poisson arrivals"},
 		{"too many retries", "retries: 1", "retries: 11", "must be between 0 and 10"},
+		{"placement without criterion", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99}\n    - {name: spread, type: placement}", "spec.assertions[1].maxSkew: Required value: what must hold"},
+		{"placement skew zero", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99}\n    - {name: spread, type: placement, maxPerNode: 0}", "spec.assertions[1].maxPerNode: Invalid value: 0: must be at least 1"},
+		{"placement with a window", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99}\n    - {name: spread, type: placement, maxSkew: 1, window: {from: 1m}}", "spec.assertions[1].window: Forbidden: not used by type placement"},
+		{"rescheduled without within", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99}\n    - {name: moved, type: rescheduledWithin}", "spec.assertions[1].within: Required value"},
+		{"skew on a latency", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99, maxSkew: 1}", "spec.assertions[0].maxSkew: Forbidden: not used by type availability"},
 		// Placement fields, with the API server's rules.
 		{"spread skew", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      topologySpreadConstraints: [{maxSkew: 0, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}]\n", "topo.yaml:14:45: spec.services[0].topologySpreadConstraints[0].maxSkew: Invalid value: 0: must be at least 1"},
 		{"spread mode", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: Never}]\n", `whenUnsatisfiable: Unsupported value: "Never"`},

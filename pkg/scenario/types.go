@@ -295,6 +295,14 @@ const (
 	AssertAvailability  = "availability"
 	AssertBreakerOpens  = "breakerOpens"
 	AssertBreakerCloses = "breakerCloses"
+	// AssertPlacement: the service's pods keep MaxSkew across the domains
+	// of TopologyKey, at most MaxPerNode on a node, and only in Domains,
+	// at every moment from After (default: time 0).
+	AssertPlacement = "placement"
+	// AssertRescheduledWithin: every pod of the service deleted by a
+	// fault (killed, or evicted from a lost node) after After has a
+	// replacement Ready within Within of its deletion.
+	AssertRescheduledWithin = "rescheduledWithin"
 )
 
 // Assertion is one pass/fail check over the run's timeline.
@@ -334,6 +342,15 @@ type Assertion struct {
 
 	// Window limits the request kinds to requests sent in [from, to).
 	Window *Window `json:"window,omitempty"`
+
+	// placement: TopologyKey (default topology.kubernetes.io/zone) names
+	// the domains; MaxSkew bounds the difference between the most and the
+	// fewest pods in a domain of a Ready node; MaxPerNode bounds the pods
+	// on one node; Domains are the values of TopologyKey allowed.
+	TopologyKey string   `json:"topologyKey,omitempty"`
+	MaxSkew     *int32   `json:"maxSkew,omitempty"`
+	MaxPerNode  *int32   `json:"maxPerNode,omitempty"`
+	Domains     []string `json:"domains,omitempty"`
 }
 
 // Anchor is a moment of the run: a time offset or the injection of a fault.

@@ -674,7 +674,22 @@ func validateNodeOutage(no *NodeOutage, names map[string]bool, p *field.Path) fi
 	return errs
 }
 
-var assertionTypes = []string{AssertReplicasReach, AssertReadyRecovers, AssertLatency, AssertErrorRate, AssertDegradedRate, AssertAvailability, AssertBreakerOpens, AssertBreakerCloses}
+var assertionTypes = []string{AssertReplicasReach, AssertReadyRecovers, AssertLatency, AssertErrorRate, AssertDegradedRate, AssertAvailability, AssertBreakerOpens, AssertBreakerCloses, AssertPlacement, AssertRescheduledWithin}
+
+// assertionFields lists the optional fields each assertion type reads;
+// setting any other is an error (it would be silently ignored).
+var assertionFields = map[string][]string{
+	AssertReplicasReach:     {"atLeast", "atMost", "of", "within", "after"},
+	AssertReadyRecovers:     {"atLeast", "within", "after"},
+	AssertBreakerOpens:      {"downstream", "within", "after"},
+	AssertBreakerCloses:     {"downstream", "within", "after"},
+	AssertLatency:           {"quantile", "max", "window"},
+	AssertErrorRate:         {"maxRatio", "window"},
+	AssertDegradedRate:      {"maxRatio", "window"},
+	AssertAvailability:      {"minRatio", "window"},
+	AssertPlacement:         {"topologyKey", "maxSkew", "maxPerNode", "domains", "after"},
+	AssertRescheduledWithin: {"within", "after"},
+}
 
 func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -689,9 +704,20 @@ func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool
 			errs = append(errs, field.Required(p.Child(name), why))
 		}
 	}
-	unused := func(name string, set bool) {
-		if set {
-			errs = append(errs, field.Forbidden(p.Child(name), fmt.Sprintf("not used by type %s", a.Type)))
+	if allowed, known := assertionFields[a.Type]; known {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"downstream", a.Downstream != ""}, {"atLeast", a.AtLeast != nil}, {"atMost", a.AtMost != nil}, {"of", a.Of != ""},
+			{"within", a.Within != nil}, {"after", a.After != nil}, {"quantile", a.Quantile != nil}, {"max", a.Max != nil},
+			{"maxRatio", a.MaxRatio != nil}, {"minRatio", a.MinRatio != nil}, {"window", a.Window != nil},
+			{"topologyKey", a.TopologyKey != ""}, {"maxSkew", a.MaxSkew != nil}, {"maxPerNode", a.MaxPerNode != nil}, {"domains", a.Domains != nil},
+		} {
+			// of defaults to "ready" for replicasReach only.
+			if f.set && !slices.Contains(allowed, f.name) {
+				errs = append(errs, field.Forbidden(p.Child(f.name), fmt.Sprintf("not used by type %s", a.Type)))
+			}
 		}
 	}
 	ratio := func(name string, v *float64, why string) {
@@ -736,9 +762,6 @@ func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool
 			errs = append(errs, field.NotSupported(p.Child("downstream"), a.Downstream, called))
 		}
 	}
-	if !isBreaker {
-		unused("downstream", a.Downstream != "")
-	}
 	switch a.Type {
 	case AssertReplicasReach, AssertReadyRecovers:
 		if a.Type == AssertReplicasReach {
@@ -747,7 +770,6 @@ func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool
 			}
 		} else {
 			required("atLeast", a.AtLeast != nil, "the replica count to reach")
-			unused("atMost", a.AtMost != nil)
 		}
 		checkWithin()
 		required("after", a.After != nil, "the moment the clock starts: {time: 2m} or {fault: NAME}")
@@ -759,32 +781,35 @@ func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool
 		if a.Type == AssertReplicasReach && a.Of != "ready" && a.Of != "desired" {
 			errs = append(errs, field.NotSupported(p.Child("of"), a.Of, []string{"ready", "desired"}))
 		}
-		if a.Type == AssertReadyRecovers {
-			unused("of", a.Of != "")
-			if a.After != nil && a.After.Fault == "" {
-				errs = append(errs, field.Required(p.Child("after", "fault"), "readyRecovers counts from a fault's injection"))
-			}
+		if a.Type == AssertReadyRecovers && a.After != nil && a.After.Fault == "" {
+			errs = append(errs, field.Required(p.Child("after", "fault"), "readyRecovers counts from a fault's injection"))
 		}
 		checkAfter()
-		unused("quantile", a.Quantile != nil)
-		unused("max", a.Max != nil)
-		unused("maxRatio", a.MaxRatio != nil)
-		unused("minRatio", a.MinRatio != nil)
-		unused("window", a.Window != nil)
 	case AssertBreakerOpens, AssertBreakerCloses:
 		checkWithin()
 		if a.Type == AssertBreakerOpens {
 			required("after", a.After != nil, "the moment the clock starts: {time: 2m} or {fault: NAME}")
 		}
 		checkAfter()
-		unused("atLeast", a.AtLeast != nil)
-		unused("atMost", a.AtMost != nil)
-		unused("of", a.Of != "")
-		unused("quantile", a.Quantile != nil)
-		unused("max", a.Max != nil)
-		unused("maxRatio", a.MaxRatio != nil)
-		unused("minRatio", a.MinRatio != nil)
-		unused("window", a.Window != nil)
+	case AssertPlacement:
+		if a.MaxSkew == nil && a.MaxPerNode == nil && a.Domains == nil {
+			errs = append(errs, field.Required(p.Child("maxSkew"), "what must hold: maxSkew (across topologyKey's domains), maxPerNode (1: never share a node) or domains (the allowed values of topologyKey)"))
+		}
+		for name, v := range map[string]*int32{"maxSkew": a.MaxSkew, "maxPerNode": a.MaxPerNode} {
+			if v != nil && *v < 1 {
+				errs = append(errs, field.Invalid(p.Child(name), *v, "must be at least 1"))
+			}
+		}
+		if a.Domains != nil && len(a.Domains) == 0 {
+			errs = append(errs, field.Required(p.Child("domains"), "at least one value of topologyKey"))
+		}
+		if a.TopologyKey != "" {
+			errs = append(errs, validateTopologyKey(a.TopologyKey, p.Child("topologyKey"))...)
+		}
+		checkAfter()
+	case AssertRescheduledWithin:
+		checkWithin()
+		checkAfter()
 	case AssertLatency, AssertErrorRate, AssertDegradedRate, AssertAvailability:
 		switch a.Type {
 		case AssertLatency:
@@ -796,18 +821,10 @@ func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool
 			if a.Max != nil {
 				errs = append(errs, positive(p.Child("max"), *a.Max)...)
 			}
-			unused("maxRatio", a.MaxRatio != nil)
-			unused("minRatio", a.MinRatio != nil)
 		case AssertErrorRate, AssertDegradedRate:
 			ratio("maxRatio", a.MaxRatio, "the largest allowed share of requests, e.g. 0.01")
-			unused("minRatio", a.MinRatio != nil)
-			unused("quantile", a.Quantile != nil)
-			unused("max", a.Max != nil)
 		case AssertAvailability:
 			ratio("minRatio", a.MinRatio, "the smallest allowed share of answered (ok or degraded) requests, e.g. 0.999")
-			unused("maxRatio", a.MaxRatio != nil)
-			unused("quantile", a.Quantile != nil)
-			unused("max", a.Max != nil)
 		}
 		if w := a.Window; w != nil {
 			wp := p.Child("window")
@@ -819,11 +836,6 @@ func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool
 				errs = append(errs, field.Invalid(wp.Child("from"), w.From.Duration.String(), "starts after the end of the scenario"))
 			}
 		}
-		unused("atLeast", a.AtLeast != nil)
-		unused("atMost", a.AtMost != nil)
-		unused("within", a.Within != nil)
-		unused("after", a.After != nil)
-		unused("of", a.Of != "")
 	case "":
 		errs = append(errs, field.Required(p.Child("type"), fmt.Sprintf("one of %v", assertionTypes)))
 	default:
