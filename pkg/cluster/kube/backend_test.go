@@ -19,6 +19,7 @@ import (
 	"github.com/mcpsim/mcpsim/pkg/loadgen"
 	"github.com/mcpsim/mcpsim/pkg/reference"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
 const fakeScenario = `apiVersion: mcpsim.dev/v1alpha2
@@ -56,10 +57,19 @@ func TestRunOnAFakeCluster(t *testing.T) {
 		w.Write([]byte("{}"))
 	}))
 	defer target.Close()
-	client := fake.NewClientset()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{corev1.LabelTopologyZone: "zone-a"}}}
+	client := fake.NewClientset(node)
 	client.PrependReactor("create", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		d := a.(k8stesting.CreateAction).GetObject().(*appsv1.Deployment)
 		d.Status.Replicas, d.Status.ReadyReplicas, d.Status.UpdatedReplicas = *d.Spec.Replicas, *d.Spec.Replicas, *d.Spec.Replicas
+		// One Ready pod of the Deployment on n1, as a ReplicaSet would
+		// make it: the pod informer records where it runs.
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: d.Name + "-x1", Namespace: d.Namespace, Labels: d.Spec.Template.Labels},
+			Spec:   corev1.PodSpec{NodeName: "n1"},
+			Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
+		if err := client.Tracker().Add(pod); err != nil {
+			t.Error(err)
+		}
 		return false, nil, nil
 	})
 	var namespaces []string
@@ -107,6 +117,18 @@ func TestRunOnAFakeCluster(t *testing.T) {
 		if len(s.Samples) != 4 || s.Samples[3].T != 3*time.Second {
 			t.Fatalf("%s: %d samples (last %+v), want 0s..3s", s.Name, len(s.Samples), s.Samples[len(s.Samples)-1])
 		}
+	}
+	if len(tl.Nodes) != 1 || tl.Nodes[0].Labels[corev1.LabelTopologyZone] != "zone-a" {
+		t.Fatalf("nodes %+v, want n1 in zone-a", tl.Nodes)
+	}
+	var gwPod *timeline.Pod
+	for i := range tl.Pods {
+		if tl.Pods[i].Name == "gateway-x1" {
+			gwPod = &tl.Pods[i]
+		}
+	}
+	if gwPod == nil || gwPod.Service != "gateway" || gwPod.Node != "n1" || gwPod.FirstReady == -1 {
+		t.Fatalf("pod records %+v: want gateway-x1 of gateway on n1, Ready", tl.Pods)
 	}
 	if last := tl.Service("gateway").Samples[3]; last.Desired != 2 {
 		t.Fatalf("gateway desired %d, want 2 from its Deployment", last.Desired)

@@ -8,6 +8,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -42,13 +43,37 @@ func startObserver(ctx context.Context, client kubernetes.Interface, ns string, 
 	for i := range sc.Spec.Services {
 		o.services = append(o.services, sc.Spec.Services[i].Name)
 	}
+	// The nodes and their labels, for placement assertions; a user who
+	// may not list nodes gets runs without them (those assertions then
+	// say so).
+	if nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
+		var ns []timeline.Node
+		for _, n := range nodes.Items {
+			ns = append(ns, timeline.Node{Name: n.Name, Labels: n.Labels})
+		}
+		r.nodes(ns)
+	}
 	podInf := f.Core().V1().Pods()
 	evInf := f.Core().V1().Events()
 	o.pods = podInf.Lister()
 	o.deploys = f.Apps().V1().Deployments().Lister()
 	o.hpas = f.Autoscaling().V2().HorizontalPodAutoscalers().Lister()
 	o.endpoints = f.Discovery().V1().EndpointSlices().Lister()
+	services := map[string]bool{}
+	for _, s := range o.services {
+		services[s] = true
+	}
+	recordPod := func(now time.Time, pod *corev1.Pod) {
+		if svc := pod.Labels["app"]; services[svc] {
+			r.pod(now, pod.Name, svc, pod.CreationTimestamp.Time, pod.Spec.NodeName, podReady(pod), pod.DeletionTimestamp != nil)
+		}
+	}
 	_, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if pod, ok := obj.(*corev1.Pod); ok {
+				recordPod(time.Now(), pod)
+			}
+		},
 		UpdateFunc: func(oldObj, newObj any) {
 			old, okOld := oldObj.(*corev1.Pod)
 			pod, okNew := newObj.(*corev1.Pod)
@@ -56,6 +81,7 @@ func startObserver(ctx context.Context, client kubernetes.Interface, ns string, 
 				return
 			}
 			now := time.Now()
+			recordPod(now, pod)
 			if was, is := podReady(old), podReady(pod); was != is {
 				if is {
 					r.event(now, "Ready", pod.Name, "readiness probe succeeded")

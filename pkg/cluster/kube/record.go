@@ -28,6 +28,16 @@ type recorder struct {
 	entry    *timeline.Service
 	faults   []string
 	recent   []timeline.Request // since the last progress report
+	pods     map[string]*wallPod
+	podOrder []string
+}
+
+// wallPod is a pod's life on the wall clock, placed on the scenario's
+// clock at the end (as events are).
+type wallPod struct {
+	service                       string
+	node                          string
+	created, bound, ready, delete time.Time
 }
 
 type wallEvent struct {
@@ -36,7 +46,7 @@ type wallEvent struct {
 }
 
 func newRecorder(sc *scenario.Scenario, plan *cluster.Plan) *recorder {
-	r := &recorder{tl: timeline.New(time.Time{}), services: map[string]*timeline.Service{}}
+	r := &recorder{tl: timeline.New(time.Time{}), services: map[string]*timeline.Service{}, pods: map[string]*wallPod{}}
 	r.tl.Duration = sc.Spec.Duration.Duration
 	r.tl.Entry = sc.Spec.Load.Target
 	for i := range sc.Spec.Services {
@@ -85,6 +95,73 @@ func (r *recorder) breakers(ts []timeline.BreakerTransition) {
 	r.tl.Breakers = append(r.tl.Breakers, ts...)
 	for _, b := range ts {
 		r.events = append(r.events, wallEvent{r.t0.Add(b.T), "CircuitBreaker", b.Pod, fmt.Sprintf("breaker to %s: %s → %s", b.Downstream, b.From, b.To)})
+	}
+}
+
+// pod records what the pod informer saw of a pod of service svc at now:
+// its creation, its binding to a node, its first Ready and the start of
+// its deletion, each the first time it is seen.
+func (r *recorder) pod(now time.Time, name, svc string, created time.Time, node string, ready, deleting bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pods[name]
+	if p == nil {
+		p = &wallPod{service: svc, created: created}
+		r.pods[name] = p
+		r.podOrder = append(r.podOrder, name)
+	}
+	if node != "" && p.node == "" {
+		p.node, p.bound = node, now
+	}
+	if ready && p.ready.IsZero() {
+		p.ready = now
+	}
+	if deleting && p.delete.IsZero() {
+		p.delete = now
+	}
+}
+
+// nodes records the cluster's nodes and their labels.
+func (r *recorder) nodes(ns []timeline.Node) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tl.Nodes = ns
+}
+
+// podRecords places the pods on the scenario's clock. A deletion is the
+// fault's when the pod was a fault's target or the taint manager evicted
+// it, the ReplicaSet's (a scale-down) otherwise.
+func (r *recorder) podRecords() {
+	byFault := map[string]bool{}
+	for _, f := range r.tl.Faults {
+		for _, t := range f.Targets {
+			byFault[t] = true
+		}
+	}
+	for _, e := range r.events {
+		if e.kind == "TaintManagerEviction" {
+			byFault[e.object] = true
+		}
+	}
+	rel := func(t time.Time) time.Duration {
+		if t.IsZero() {
+			return -1
+		}
+		return t.Sub(r.t0)
+	}
+	for _, name := range r.podOrder {
+		p := r.pods[name]
+		rec := timeline.Pod{Name: name, Service: p.service, Created: p.created.Sub(r.t0), Node: p.node, FirstReady: rel(p.ready), Deleted: rel(p.delete)}
+		if p.node != "" {
+			rec.Bound = p.bound.Sub(r.t0)
+		}
+		if rec.Deleted >= 0 {
+			rec.Cause = timeline.CauseScaleDown
+			if byFault[name] {
+				rec.Cause = timeline.CauseFault
+			}
+		}
+		r.tl.Pods = append(r.tl.Pods, rec)
 	}
 }
 
@@ -138,6 +215,7 @@ func (r *recorder) finish() *timeline.Timeline {
 		r.tl.AddEvent(e.at.Sub(r.t0), e.kind, e.object, e.message)
 	}
 	slices.SortStableFunc(r.tl.Breakers, func(a, b timeline.BreakerTransition) int { return cmp.Compare(a.T, b.T) })
+	r.podRecords()
 	r.tl.SortRequests()
 	return r.tl
 }
