@@ -60,6 +60,8 @@ func Evaluate(sc *scenario.Scenario, tl *timeline.Timeline) []Result {
 			placement(a, tl, &r)
 		case scenario.AssertRescheduledWithin:
 			rescheduledWithin(a, tl, &r)
+		case scenario.AssertReadinessFlaps:
+			readinessFlaps(a, tl, &r)
 		default:
 			r.Detail = fmt.Sprintf("unknown assertion type %q", a.Type)
 		}
@@ -192,14 +194,20 @@ func readyRecovers(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.S
 
 // window returns the requests of an assertion's window and its bounds.
 func window(w *scenario.Window, tl *timeline.Timeline, svc *timeline.Service) ([]timeline.Request, time.Duration, time.Duration) {
-	from, to := time.Duration(0), tl.Duration
+	from, to := bounds(w, tl)
+	return svc.Window(from, to), from, to
+}
+
+// bounds is a window's span, the whole run by default.
+func bounds(w *scenario.Window, tl *timeline.Timeline) (from, to time.Duration) {
+	from, to = 0, tl.Duration
 	if w != nil {
 		from = w.From.Duration
 		if w.To != nil {
 			to = w.To.Duration
 		}
 	}
-	return svc.Window(from, to), from, to
+	return from, to
 }
 
 func latency(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service, r *Result) {

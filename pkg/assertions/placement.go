@@ -248,3 +248,46 @@ func rescheduledWithin(a *scenario.Assertion, tl *timeline.Timeline, r *Result) 
 	r.Passed = worst <= within
 	r.Detail = fmt.Sprintf("%d pods deleted by faults after %s; slowest: %s", len(evicted), from, worstPod)
 }
+
+// readinessFlaps counts the service's pods' Ready → not Ready transitions
+// (the NotReady events of its pods) in the window.
+func readinessFlaps(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
+	from, to := bounds(a.Window, tl)
+	ofService := map[string]bool{}
+	for _, p := range tl.Pods {
+		if p.Service == a.Service {
+			ofService[p.Name] = true
+		}
+	}
+	count, first, last := 0, time.Duration(-1), time.Duration(-1)
+	pods := map[string]int{}
+	for _, e := range tl.Events {
+		if e.Kind != "NotReady" || !ofService[e.Object] || e.T < from || e.T >= to {
+			continue
+		}
+		count++
+		pods[e.Object]++
+		if first < 0 {
+			first = e.T
+		}
+		last = e.T
+	}
+	r.Unit, r.Value = "count", float64(count)
+	r.Measured = fmt.Sprintf("%d transitions", count)
+	span := fmt.Sprintf("[%s, %s)", from, to)
+	if a.AtMost != nil {
+		r.Limit = float64(*a.AtMost)
+		r.Threshold = fmt.Sprintf("%s Ready → not Ready ≤ %d in %s", a.Service, *a.AtMost, span)
+		r.Passed = count <= int(*a.AtMost)
+	} else {
+		r.Limit = float64(*a.AtLeast)
+		r.Threshold = fmt.Sprintf("%s Ready → not Ready ≥ %d in %s", a.Service, *a.AtLeast, span)
+		r.Passed = count >= int(*a.AtLeast)
+	}
+	if count == 0 {
+		r.Detail = fmt.Sprintf("no pod of %s turned not Ready in %s", a.Service, span)
+		return
+	}
+	r.EvidenceAt = at(first)
+	r.Detail = fmt.Sprintf("%d pods turned not Ready %d times in %s, first at %s, last at %s", len(pods), count, span, first, last)
+}

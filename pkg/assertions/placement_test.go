@@ -121,3 +121,33 @@ func TestRescheduledWithin(t *testing.T) {
 		t.Fatalf("never Ready: %+v", r)
 	}
 }
+
+func TestReadinessFlaps(t *testing.T) {
+	tl := zoneTimeline()
+	s := time.Second
+	// p2 flaps at 30s and 90s, p3 at 95s; p1 at 70s; a NotReady of a pod
+	// of another service does not count.
+	tl.Pods = append(tl.Pods, timeline.Pod{Name: "other-1", Service: "other", FirstReady: -1, Deleted: -1})
+	for _, e := range []struct {
+		t   time.Duration
+		pod string
+	}{{30 * s, "p2"}, {70 * s, "p1"}, {90 * s, "p2"}, {95 * s, "p3"}, {96 * s, "other-1"}} {
+		tl.Events = append(tl.Events, timeline.Event{T: e.t, Kind: "NotReady", Object: e.pod})
+	}
+	win := &scenario.Window{From: *d("60s"), To: d("100s")}
+	// In [60s, 100s): p1 at 70s, p2 at 90s, p3 at 95s = 3.
+	r := evalOn(tl, scenario.Assertion{Type: scenario.AssertReadinessFlaps, AtLeast: ptr.To[int32](3), Window: win})
+	if !r.Passed || r.Value != 3 || *r.EvidenceAt != 70*s {
+		t.Fatalf("atLeast 3: %+v", r)
+	}
+	if r := evalOn(tl, scenario.Assertion{Type: scenario.AssertReadinessFlaps, AtMost: ptr.To[int32](2), Window: win}); r.Passed {
+		t.Fatalf("atMost 2: %+v", r)
+	}
+	// The whole run: 4 of api's.
+	if r := evalOn(tl, scenario.Assertion{Type: scenario.AssertReadinessFlaps, AtMost: ptr.To[int32](4)}); !r.Passed || r.Value != 4 {
+		t.Fatalf("atMost 4 over the run: %+v", r)
+	}
+	if r := evalOn(tl, scenario.Assertion{Type: scenario.AssertReadinessFlaps, AtMost: ptr.To[int32](0), Window: &scenario.Window{From: *d("100s")}}); !r.Passed || r.Value != 0 {
+		t.Fatalf("none after 100s: %+v", r)
+	}
+}

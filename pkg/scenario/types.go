@@ -303,6 +303,10 @@ const (
 	// fault (killed, or evicted from a lost node) after After has a
 	// replacement Ready within Within of its deletion.
 	AssertRescheduledWithin = "rescheduledWithin"
+	// AssertReadinessFlaps: the service's pods turned from Ready to not
+	// Ready (while not being deleted) at least AtLeast or at most AtMost
+	// times in Window: flapping under overload, or its absence.
+	AssertReadinessFlaps = "readinessFlaps"
 )
 
 // Assertion is one pass/fail check over the run's timeline.

@@ -674,7 +674,7 @@ func validateNodeOutage(no *NodeOutage, names map[string]bool, p *field.Path) fi
 	return errs
 }
 
-var assertionTypes = []string{AssertReplicasReach, AssertReadyRecovers, AssertLatency, AssertErrorRate, AssertDegradedRate, AssertAvailability, AssertBreakerOpens, AssertBreakerCloses, AssertPlacement, AssertRescheduledWithin}
+var assertionTypes = []string{AssertReplicasReach, AssertReadyRecovers, AssertLatency, AssertErrorRate, AssertDegradedRate, AssertAvailability, AssertBreakerOpens, AssertBreakerCloses, AssertPlacement, AssertRescheduledWithin, AssertReadinessFlaps}
 
 // assertionFields lists the optional fields each assertion type reads;
 // setting any other is an error (it would be silently ignored).
@@ -689,6 +689,7 @@ var assertionFields = map[string][]string{
 	AssertAvailability:      {"minRatio", "window"},
 	AssertPlacement:         {"topologyKey", "maxSkew", "maxPerNode", "domains", "after"},
 	AssertRescheduledWithin: {"within", "after"},
+	AssertReadinessFlaps:    {"atLeast", "atMost", "window"},
 }
 
 func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool, p *field.Path) field.ErrorList {
@@ -810,6 +811,16 @@ func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool
 	case AssertRescheduledWithin:
 		checkWithin()
 		checkAfter()
+	case AssertReadinessFlaps:
+		if (a.AtLeast == nil) == (a.AtMost == nil) {
+			errs = append(errs, field.Required(p.Child("atLeast"), "the count of Ready → not Ready transitions: atLeast (flapping is expected) or atMost (0: none allowed), one of them"))
+		}
+		for name, v := range map[string]*int32{"atLeast": a.AtLeast, "atMost": a.AtMost} {
+			if v != nil && *v < 0 {
+				errs = append(errs, field.Invalid(p.Child(name), *v, "must not be negative"))
+			}
+		}
+		errs = append(errs, validateWindow(a.Window, total, p.Child("window"))...)
 	case AssertLatency, AssertErrorRate, AssertDegradedRate, AssertAvailability:
 		switch a.Type {
 		case AssertLatency:
@@ -826,20 +837,25 @@ func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool
 		case AssertAvailability:
 			ratio("minRatio", a.MinRatio, "the smallest allowed share of answered (ok or degraded) requests, e.g. 0.999")
 		}
-		if w := a.Window; w != nil {
-			wp := p.Child("window")
-			errs = append(errs, nonNegative(wp.Child("from"), w.From)...)
-			if w.To != nil && w.To.Duration <= w.From.Duration {
-				errs = append(errs, field.Invalid(wp.Child("to"), w.To.Duration.String(), "must be after from"))
-			}
-			if total > 0 && w.From.Duration >= total {
-				errs = append(errs, field.Invalid(wp.Child("from"), w.From.Duration.String(), "starts after the end of the scenario"))
-			}
-		}
+		errs = append(errs, validateWindow(a.Window, total, p.Child("window"))...)
 	case "":
 		errs = append(errs, field.Required(p.Child("type"), fmt.Sprintf("one of %v", assertionTypes)))
 	default:
 		errs = append(errs, field.NotSupported(p.Child("type"), a.Type, assertionTypes))
+	}
+	return errs
+}
+
+func validateWindow(w *Window, total time.Duration, wp *field.Path) field.ErrorList {
+	if w == nil {
+		return nil
+	}
+	errs := nonNegative(wp.Child("from"), w.From)
+	if w.To != nil && w.To.Duration <= w.From.Duration {
+		errs = append(errs, field.Invalid(wp.Child("to"), w.To.Duration.String(), "must be after from"))
+	}
+	if total > 0 && w.From.Duration >= total {
+		errs = append(errs, field.Invalid(wp.Child("from"), w.From.Duration.String(), "starts after the end of the scenario"))
 	}
 	return errs
 }
