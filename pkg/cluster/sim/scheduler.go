@@ -687,13 +687,22 @@ func (w *world) spreadMin(c *spreadConstraint, pl *placement, obj *corev1.Node) 
 	counts := w.sched.domCount[c.key]
 	clear(counts)
 	present := w.sched.present(c.key)
-	for _, n := range w.nodes {
-		if !w.spreadIncludes(n, pl, pl.hard, c, obj) {
-			continue
+	if len(pl.hard) == 1 && w.includesEveryNode(c, pl) {
+		// Every node with the key counts: the per-domain totals kept as
+		// pods come and go are the answer, without a pass over the nodes.
+		for d := range counts {
+			present[d] = true
+			counts[d] = w.domainTotal(c.key, int32(d), c.matches)
 		}
-		d := n.dom[c.key]
-		present[d] = true
-		counts[d] += w.matchingOnNode(c.matches, n)
+	} else {
+		for _, n := range w.nodes {
+			if !w.spreadIncludes(n, pl, pl.hard, c, obj) {
+				continue
+			}
+			d := n.dom[c.key]
+			present[d] = true
+			counts[d] += w.matchingOnNode(c.matches, n)
+		}
 	}
 	domains, lo := int32(0), int32(math.MaxInt32)
 	for d, ok := range present {
@@ -706,6 +715,24 @@ func (w *world) spreadMin(c *spreadConstraint, pl *placement, obj *corev1.Node) 
 		return 0
 	}
 	return lo
+}
+
+// includesEveryNode: constraint c's inclusion policies exclude no node
+// that has its key.
+func (w *world) includesEveryNode(c *spreadConstraint, pl *placement) bool {
+	return !(c.honorAffinity && pl.hasRequired) && !c.honorTaints
+}
+
+// domainTotal counts the not-terminating pods of the matching services in
+// domain d of key k.
+func (w *world) domainTotal(k int, d int32, matches []bool) int32 {
+	c := int32(0)
+	for si, m := range matches {
+		if m {
+			c += w.sched.spread[k][si][d]
+		}
+	}
+	return c
 }
 
 // spreadIncludes: n counts for constraint c when it has every key of the
@@ -874,9 +901,17 @@ func (w *world) spreadScores(pl *placement, feasible []*node, out []int64, obj *
 				size++
 			}
 		}
-		if c.key == 0 {
+		switch {
+		case c.key == 0:
 			size = len(feasible) - nIgnored
-		} else {
+		case (pl.softDefaulted || len(pl.soft) == 1) && w.includesEveryNode(c, pl):
+			// No node is ignored or excluded: the kept per-domain totals.
+			for d, ok := range inFeasible {
+				if ok {
+					counts[d] = w.domainTotal(c.key, int32(d), c.matches)
+				}
+			}
+		default:
 			for _, n := range w.nodes {
 				d := n.dom[c.key]
 				if d < 0 || !inFeasible[d] || ignored(n) || !w.spreadIncludes(n, pl, nil, c, obj) {
