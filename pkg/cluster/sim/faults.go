@@ -14,12 +14,13 @@ import (
 	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
-// The sim's fault kinds, one file each: PodChaos (podchaos.go) and
-// NodeOutage (nodes.go).
+// The sim's fault kinds, one file each: PodChaos (podchaos.go),
+// NodeOutage (nodes.go), NetworkChaos (network.go).
 func faultKinds() faults.Registry[*world] {
 	return faults.Registry[*world]{
 		"PodChaos":              {Check: checkPodChaos, Inject: (*world).injectPodChaos},
 		scenario.NodeOutageKind: {Check: func(*scenario.Fault, *field.Path) error { return nil }, Inject: (*world).injectNodeOutage},
+		"NetworkChaos":          {Check: checkNetworkChaos, Inject: (*world).injectNetworkChaos},
 	}
 }
 

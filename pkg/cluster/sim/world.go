@@ -119,6 +119,7 @@ type world struct {
 	faults     []string                // names of faults injected so far
 	injected   map[*scenario.Fault]int // fault -> its timeline record
 	recoveries map[*scenario.Fault]faults.Recovery
+	netFaults  []*netFault // NetworkChaos in force (network.go)
 	// probe deadlines, one queue per distinct timeout (probes.go)
 	probeQueues map[time.Duration]*fifo
 	healers     []*healer // self-heal policies (selfheal.go)
