@@ -15,12 +15,14 @@ import (
 )
 
 // The sim's fault kinds, one file each: PodChaos (podchaos.go),
-// NodeOutage (nodes.go), NetworkChaos (network.go).
+// NodeOutage (nodes.go), NetworkChaos (network.go), StressChaos
+// (stress.go).
 func faultKinds() faults.Registry[*world] {
 	return faults.Registry[*world]{
 		"PodChaos":              {Check: checkPodChaos, Inject: (*world).injectPodChaos},
 		scenario.NodeOutageKind: {Check: func(*scenario.Fault, *field.Path) error { return nil }, Inject: (*world).injectNodeOutage},
 		"NetworkChaos":          {Check: checkNetworkChaos, Inject: (*world).injectNetworkChaos},
+		"StressChaos":           {Check: checkStressChaos, Inject: (*world).injectStressChaos},
 	}
 }
 

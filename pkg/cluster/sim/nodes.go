@@ -70,6 +70,7 @@ func (w *world) nodeDown(n *node) {
 	w.tl.AddEvent(w.now, "NodeDown", n.name, "the machine stopped")
 	for _, p := range slices.Clone(n.pods) {
 		w.loseHops(p)
+		w.stopStress(p, nil)
 		p.appDown = true
 	}
 	// The last heartbeat was up to 10s ago; the controller notices at its
