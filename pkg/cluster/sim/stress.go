@@ -143,6 +143,14 @@ func checkStressChaos(f *scenario.Fault, p *field.Path) error {
 
 func (w *world) injectStressChaos(f *scenario.Fault) ([]string, func() faults.Recovery, error) {
 	st := f.StressChaos
+	// Check refuses these; a plan that skipped it gets an error, not a
+	// panic.
+	if st.Spec.Stressors == nil || st.Spec.Stressors.CPUStressor == nil || st.Spec.Stressors.CPUStressor.Workers <= 0 {
+		return nil, nil, errors.New("the sim runs CPU stressors with at least one worker only")
+	}
+	if l := st.Spec.Stressors.CPUStressor.Load; l != nil && (*l < 0 || *l > 100) {
+		return nil, nil, errors.New("stressors.cpu.load must be between 0 and 100")
+	}
 	selected, err := w.selectPods(st.Spec.PodSelector, st.Namespace)
 	if err != nil {
 		return nil, nil, err

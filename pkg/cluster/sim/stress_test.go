@@ -237,3 +237,19 @@ func TestStressChaosChecksAndDeterminism(t *testing.T) {
 		}
 	}
 }
+
+// TestStressChaosWithoutCheck: a plan that skipped Check (a library
+// caller) gets a failed fault in its timeline, not a panic.
+func TestStressChaosWithoutCheck(t *testing.T) {
+	sc := parse(t, "30s", `  services:
+    - name: gateway
+      role: gateway
+      resources: {requests: {cpu: 500m}}
+      work: {cpu: 1ms}
+  load: {profile: constant, rate: 10, timeout: 2s}`+stressChaos("{labelSelectors: {app: gateway}}", "{workers: 1}"))
+	sc.Spec.Faults[0].StressChaos.Spec.Stressors.CPUStressor = nil
+	tl := runScenario(t, sc, 1)
+	if len(tl.Faults) != 1 || tl.Faults[0].Error == "" {
+		t.Fatalf("faults %+v: want one failed fault", tl.Faults)
+	}
+}
