@@ -219,16 +219,18 @@ func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
 	}
 	writeFile(t, dir, "b-bad.yaml", bad)
 	out := filepath.Join(t.TempDir(), "reports")
-	// The sim models pod-failure but not pod anti-affinity.
+	// The sim models NetworkChaos delay but not bandwidth limits.
 	simDir := t.TempDir()
 	writeFile(t, simDir, "a-ok.yaml", string(data))
-	if !strings.Contains(string(data), "    replicas: 2\n") {
-		t.Fatal("fixture changed")
-	}
-	writeFile(t, simDir, "b-bad.yaml", strings.Replace(strings.Replace(string(data), "name: a-ok", "name: b-bad", 1), "    replicas: 2\n",
-		"    replicas: 2\n    affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: gateway}}}]}}\n", 1))
+	writeFile(t, simDir, "b-bad.yaml", strings.Replace(string(data), "name: a-ok", "name: b-bad", 1)+`  faults:
+    - at: 10s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: NetworkChaos
+      metadata: {name: slow}
+      spec: {action: bandwidth, mode: all, selector: {labelSelectors: {app: gateway}}, bandwidth: {rate: 1mbps, limit: 100, buffer: 10000}}
+`)
 	code, stdout, stderr := run(t, "run", simDir, "--out", out)
-	if code != 2 || !strings.Contains(stderr, "pod affinity and anti-affinity are not modelled yet") || !strings.Contains(stderr, "nothing was run") {
+	if code != 2 || !strings.Contains(stderr, "spec.faults[0].spec.action: Unsupported value: \"bandwidth\"") || !strings.Contains(stderr, "nothing was run") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	// A fault the real backends cannot run, found before any cluster is

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mcpsim/mcpsim/pkg/report"
+	"github.com/mcpsim/mcpsim/scenarios"
 )
 
 func TestSchemaReportPrintsTheSchema(t *testing.T) {
@@ -152,7 +153,7 @@ func TestRunDirectoryWritesSuitePages(t *testing.T) {
 func TestJSONOutputOfListValidateVersion(t *testing.T) {
 	code, stdout, _ := run(t, "list", "-o", "json")
 	var list []struct{ Name, Description, File string }
-	if err := json.Unmarshal([]byte(stdout), &list); err != nil || code != 0 || len(list) != 4 || list[0].Name != "hpa-scale-up" || list[0].File != "scenarios/hpa-scale-up.yaml" {
+	if err := json.Unmarshal([]byte(stdout), &list); err != nil || code != 0 || len(list) != len(scenarios.Names()) || list[0].Name != "hpa-scale-up" || list[0].File != "scenarios/hpa-scale-up.yaml" {
 		t.Fatalf("list: %d %v %s", code, err, stdout)
 	}
 	code, stdout, _ = run(t, "version", "-o", "json")

@@ -642,13 +642,19 @@ func validateChaosObject(f *Fault, names map[string]bool, p *field.Path) field.E
 	case f.NetworkChaos != nil:
 		meta, apiVersion = f.NetworkChaos.ObjectMeta, f.NetworkChaos.APIVersion
 		errs = append(errs, f.NetworkChaos.Spec.Validate(f.NetworkChaos, sp)...)
+		errs = append(errs, validateNetworkChaos(f.NetworkChaos, sp)...)
 	case f.StressChaos != nil:
 		meta, apiVersion = f.StressChaos.ObjectMeta, f.StressChaos.APIVersion
 		errs = append(errs, f.StressChaos.Spec.Validate(f.StressChaos, sp)...)
+		errs = append(errs, validateStressChaos(f.StressChaos, sp)...)
 	}
 	errs = append(errs, validateFaultObject(apiVersion, ChaosAPIVersion, meta.Name, names, p)...)
 	if d, ok := f.Duration(); ok && d > MaxDuration {
 		errs = append(errs, field.Invalid(sp.Child("duration"), d.String(), fmt.Sprintf("must be at most %s", MaxDuration)))
+	} else if s := chaosDuration(f); s != nil {
+		if d, err := time.ParseDuration(*s); err != nil || d < 0 {
+			errs = append(errs, field.Invalid(sp.Child("duration"), *s, "must be a non-negative duration such as 30s"))
+		}
 	}
 	return errs
 }

@@ -36,8 +36,22 @@ func BenchmarkHPAScaleUp(b *testing.B) {
 
 // Benchmark500RPS30Min is 500 req/s for 30 virtual minutes (900,000
 // requests) on an autoscaled Deployment of 10 pods.
-func Benchmark500RPS30Min(b *testing.B) {
-	sc := build(b, "30m", `      - {name: a, count: 4, cpu: "8", memory: 32Gi}`, `    service: gateway
+func Benchmark500RPS30Min(b *testing.B) { benchRun(b, bench500RPS(b, "")) }
+
+// Benchmark500RPS30MinNetworkDelay is the same with a NetworkChaos delay
+// (10ms, jitter 2ms) on every pod for the whole run: the cost of holding
+// every answer in the network.
+func Benchmark500RPS30MinNetworkDelay(b *testing.B) {
+	benchRun(b, bench500RPS(b, `  faults:
+    - at: 0s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: NetworkChaos
+      metadata: {name: slow}
+      spec: {action: delay, mode: all, selector: {labelSelectors: {app: gateway}}, delay: {latency: 10ms, jitter: 2ms}}`))
+}
+
+func bench500RPS(b *testing.B, faults string) *scenario.Scenario {
+	return build(b, "30m", `      - {name: a, count: 4, cpu: "8", memory: 32Gi}`, `    service: gateway
     replicas: 10
     resources: {requests: {cpu: 500m}, limits: {cpu: "1"}}
     hpa:
@@ -48,6 +62,5 @@ func Benchmark500RPS30Min(b *testing.B) {
           resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}`, `    profile: constant
     rate: 500
     cpuPerRequest: 5ms
-    timeout: 2s`, "")
-	benchRun(b, sc)
+    timeout: 2s`, faults)
 }

@@ -79,7 +79,8 @@ func (w *world) endPodFailure(p *pod) {
 // appStopped ends the application process of p: its requests in flight
 // fail, and readiness events of the old process are void.
 func (w *world) appStopped(p *pod) {
-	w.killHops(p) // the pod's CPU demand is re-divided there
+	w.stopStress(p, nil) // stressors die with their container
+	w.killHops(p)        // the pod's CPU demand is re-divided there
 	p.appDown, p.running = true, false
 	p.life++
 }

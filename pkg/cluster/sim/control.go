@@ -3,18 +3,11 @@ package sim
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
-	"time"
 
-	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/mcpsim/mcpsim/pkg/faults"
 	"github.com/mcpsim/mcpsim/pkg/hpa"
-	"github.com/mcpsim/mcpsim/pkg/scenario"
-	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
 // scheduleMetricsServer scrapes every pod's CPU counter each metric
@@ -154,94 +147,3 @@ func (c *hpaController) ObjectMetric(string, autoscalingv2.CrossVersionObjectRef
 
 // ExternalMetric implements hpa.MetricsSource.
 func (c *hpaController) ExternalMetric(string) ([]int64, error) { return nil, errNoCustomMetrics }
-
-// inject applies a fault: Chaos Mesh resolves the selector against the
-// pods that exist now, picks by mode, then acts.
-func (w *world) inject(f *scenario.Fault) {
-	if f.NodeOutage != nil {
-		w.injectNodeOutage(f)
-		return
-	}
-	pc := f.PodChaos
-	if pc == nil {
-		return // other kinds are refused by Check
-	}
-	rec := timeline.Fault{Name: f.Name(), Kind: f.Kind(), Action: f.Action(), At: w.now}
-	ns := pc.Namespace
-	if ns == "" {
-		ns = "default"
-	}
-	sel := pc.Spec.Selector
-	if len(sel.Namespaces) == 0 {
-		sel.Namespaces = []string{ns}
-	}
-	var candidates []*pod
-	for _, s := range w.services {
-		for _, p := range s.pods {
-			if p.deleting || p.gone {
-				continue
-			}
-			t := faults.Target{Name: p.name, Namespace: "default", Phase: string(corev1.PodPending), Labels: s.labels}
-			var nodeLabels map[string]string
-			if p.node != nil {
-				t.Node, nodeLabels = p.node.name, p.node.labels
-			}
-			if p.running {
-				t.Phase = string(corev1.PodRunning)
-			}
-			if ok, err := faults.Matches(&sel, t, nodeLabels); err == nil && ok {
-				candidates = append(candidates, p)
-			}
-		}
-	}
-	slices.SortFunc(candidates, func(a, b *pod) int { return strings.Compare(a.name, b.name) })
-	idx, err := faults.SelectByMode(w.rng, pc.Spec.Mode, pc.Spec.Value, len(candidates))
-	if err != nil {
-		rec.Error = err.Error()
-		w.tl.Faults = append(w.tl.Faults, rec)
-		w.tl.AddEvent(w.now, "FaultFailed", pc.Name, err.Error())
-		return
-	}
-	for _, i := range idx {
-		rec.Targets = append(rec.Targets, candidates[i].name)
-	}
-	w.tl.Faults = append(w.tl.Faults, rec)
-	w.faults = append(w.faults, pc.Name)
-	w.tl.AddEvent(w.now, "FaultInjected", pc.Name, fmt.Sprintf("%s %s: %s", rec.Kind, rec.Action, strings.Join(rec.Targets, ", ")))
-	w.injected[f] = len(w.tl.Faults) - 1
-	reason := "PodChaos " + pc.Name + ": " + string(pc.Spec.Action)
-	for _, i := range idx {
-		p := candidates[i]
-		switch pc.Spec.Action {
-		case chaosv1alpha1.PodKillAction:
-			w.killPod(p, time.Duration(pc.Spec.GracePeriod)*time.Second, reason)
-		case chaosv1alpha1.ContainerKillAction:
-			w.containerKill(p, reason)
-		case chaosv1alpha1.PodFailureAction:
-			w.podFailure(p, reason)
-			w.failed[f] = append(w.failed[f], p)
-		}
-	}
-}
-
-// endFault is a fault's end: its Chaos Mesh object is deleted (its
-// duration is over, or the run ended) and Chaos Mesh recovers what it
-// did: a pod-failure's pods get their images back. Killed pods and
-// containers have nothing to undo.
-func (w *world) endFault(f *scenario.Fault) {
-	i, ok := w.injected[f]
-	if !ok {
-		return
-	}
-	end := w.now
-	w.tl.Faults[i].End = &end
-	for _, p := range w.failed[f] {
-		w.endPodFailure(p)
-	}
-	delete(w.failed, f)
-	for _, n := range w.downNodes[f] {
-		w.nodeUp(n)
-	}
-	delete(w.downNodes, f)
-	w.tl.AddEvent(w.now, "FaultRecovered", w.tl.Faults[i].Name, "the chaos object is deleted")
-}

@@ -14,15 +14,15 @@ import (
 // its allocatable CPU, each gets what it wants; beyond that, the node's CPU
 // is divided by weighted max-min fairness (water-filling): no pod gets
 // more than it wants, and the rest is shared in proportion to requests.
-// A pod wants min(limit, requests in flight) cores (one request runs on
-// one core at a time).
+// A pod wants min(limit, requests in flight + its stressors' load) cores
+// (one request runs on one core at a time; stress.go).
 
 // minWeight is CFS's smallest cpu.shares (2) in cores: a pod with no CPU
 // request still gets a sliver.
 const minWeight = 0.002
 
 // want is the CPU pod p would use now, in cores.
-func (p *pod) want() float64 { return math.Min(p.limit, float64(p.srv.live)) }
+func (p *pod) want() float64 { return math.Min(p.limit, float64(p.srv.live)+p.srv.stressWant) }
 
 // cpuChanged re-divides p's node after the requests in flight on p
 // changed (or p left the node).

@@ -3,12 +3,12 @@ package sim
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/mcpsim/mcpsim/pkg/faults"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
@@ -41,31 +41,31 @@ var unreachableTaints = []corev1.Taint{
 	{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute},
 }
 
-func (w *world) injectNodeOutage(f *scenario.Fault) {
+func (w *world) injectNodeOutage(f *scenario.Fault) ([]string, func() faults.Recovery, error) {
 	no := f.NodeOutage
-	rec := timeline.Fault{Name: f.Name(), Kind: f.Kind(), Action: f.Action(), At: w.now}
 	sel := labels.SelectorFromSet(no.Spec.Selector)
 	var down []*node
+	var names []string
 	for _, n := range w.nodes {
 		if !n.down && sel.Matches(labels.Set(n.labels)) {
 			down = append(down, n)
-			rec.Targets = append(rec.Targets, n.name)
+			names = append(names, n.name)
 		}
 	}
 	if len(down) == 0 {
-		rec.Error = fmt.Sprintf("no node matches %v", no.Spec.Selector)
-		w.tl.Faults = append(w.tl.Faults, rec)
-		w.tl.AddEvent(w.now, "FaultFailed", no.Name, rec.Error)
-		return
+		return nil, nil, fmt.Errorf("no node matches %v", no.Spec.Selector)
 	}
-	w.tl.Faults = append(w.tl.Faults, rec)
-	w.injected[f] = len(w.tl.Faults) - 1
-	w.faults = append(w.faults, no.Name)
-	w.tl.AddEvent(w.now, "FaultInjected", no.Name, "NodeOutage: "+strings.Join(rec.Targets, ", "))
-	for _, n := range down {
-		w.nodeDown(n)
+	act := func() faults.Recovery {
+		for _, n := range down {
+			w.nodeDown(n)
+		}
+		return func() {
+			for _, n := range down {
+				w.nodeUp(n)
+			}
+		}
 	}
-	w.downNodes[f] = down
+	return names, act, nil
 }
 
 func (w *world) nodeDown(n *node) {
@@ -75,6 +75,7 @@ func (w *world) nodeDown(n *node) {
 	w.tl.AddEvent(w.now, "NodeDown", n.name, "the machine stopped")
 	for _, p := range slices.Clone(n.pods) {
 		w.loseHops(p)
+		w.stopStress(p, nil)
 		p.appDown = true
 	}
 	// The last heartbeat was up to 10s ago; the controller notices at its

@@ -69,6 +69,9 @@ func (w *world) probeTick(p *pod, k probeKind, life int) {
 func (w *world) sendProbe(p *pod, k probeKind, tag int, timeout time.Duration) {
 	i := w.newProbeHop(p, k, tag)
 	w.probeDeadlines(timeout).push(w.now+timeout, w.ref(i))
+	if len(w.netFaults) > 0 && w.holdRequest(i, p) {
+		return
+	}
 	w.startWork(p, i, probeWork)
 }
 

@@ -20,7 +20,9 @@ const (
 	hopWorking         // in its pod's server
 	hopCalling         // its own work done, waiting for its calls
 	hopFinishing       // being finished: its calls must not report back
-	hopLost            // on a machine that stopped: only its deadline ends it
+	hopLost            // on a machine that stopped, or lost by the network: only its deadline ends it
+	hopHeld            // its request held by a network fault on its way to pod (network.go)
+	hopReplying        // its answer (reply) held by a network fault on its way back
 )
 
 // inFlight marks the record of a request that has no outcome yet; those
@@ -45,6 +47,7 @@ type hop struct {
 	call     int8   // which of the parent's calls this hop is an attempt of
 	ticket   reference.Ticket
 	degraded bool
+	reply    uint16 // the status of an answer held by the network
 	// probe marks a probe (probes.go): no record, no caller. probeTag is
 	// the container life a kubelet probe belongs to, or the index of the
 	// healer whose health check it is.
@@ -144,6 +147,15 @@ func (w *world) deliver(i int32) {
 		return
 	}
 	p := s.lb[w.rng.IntN(len(s.lb))]
+	if len(w.netFaults) > 0 && w.holdRequest(i, p) {
+		return
+	}
+	w.reach(i, p)
+}
+
+// reach is hop i's request reaching pod p.
+func (w *world) reach(i int32, p *pod) {
+	h := &w.hops[i]
 	if p.node != nil && p.node.down {
 		// A dead host answers nothing: the request hangs until its
 		// caller's deadline.
@@ -156,6 +168,11 @@ func (w *world) deliver(i int32) {
 		w.finishHop(i, outcomeRefused)
 		return
 	}
+	if h.probe != probeNone {
+		w.startWork(p, i, probeWork)
+		return
+	}
+	s := h.svc
 	work := s.work
 	if !s.constantWork {
 		work *= w.rng.ExpFloat64()
@@ -259,6 +276,9 @@ func (w *world) expired(r hopRef) {
 // finishHop ends hop i: it records the outcome at its service, abandons
 // its calls still in flight and reports to its caller.
 func (w *world) finishHop(i int32, o outcome) {
+	if len(w.netFaults) > 0 && w.holdReply(i, o) {
+		return
+	}
 	h := &w.hops[i]
 	if h.probe != probeNone {
 		p, k, tag := h.pod, h.probe, h.probeTag

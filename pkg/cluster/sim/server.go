@@ -26,6 +26,10 @@ type server struct {
 	last     time.Duration
 	live     int     // requests in flight
 	cpu      float64 // CPU used so far, core-seconds
+	// stress are the CPU stressors running in the pod's cgroup, and
+	// stressWant the cores they want together (stress.go).
+	stress     []*stressor
+	stressWant float64
 
 	jobs []job
 	free []int32
@@ -48,6 +52,10 @@ func (s *server) rate() float64 {
 	if s.live == 0 {
 		return 0
 	}
+	if s.stress != nil {
+		r, _ := s.stressShares()
+		return r
+	}
 	return math.Min(1, s.capacity/float64(s.live))
 }
 
@@ -56,7 +64,12 @@ func (s *server) advance(now time.Duration) {
 	if now <= s.last {
 		return
 	}
-	if s.live > 0 {
+	if s.stress != nil {
+		dt := (now - s.last).Seconds()
+		r, stress := s.stressShares()
+		s.v += r * dt
+		s.cpu += (r*float64(s.live) + stress) * dt
+	} else if s.live > 0 {
 		dt := (now - s.last).Seconds()
 		r := s.rate()
 		s.v += r * dt

@@ -14,11 +14,11 @@ import (
 	"math/rand/v2"
 	"time"
 
-	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
+	"github.com/mcpsim/mcpsim/pkg/faults"
 	"github.com/mcpsim/mcpsim/pkg/loadgen"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
@@ -55,16 +55,8 @@ func (Backend) Name() string { return "sim" }
 // Check implements cluster.Backend: what the schema allows but the sim
 // does not model yet.
 func (Backend) Check(sc *scenario.Scenario) error {
-	for i := range sc.Spec.Faults {
-		if f := &sc.Spec.Faults[i]; f.NetworkChaos != nil || f.StressChaos != nil {
-			return cluster.Unsupported("sim", "spec.faults[%d]: %s is not modelled yet (PodChaos and NodeOutage are; on kind it runs as the real Chaos Mesh object)", i, f.Kind())
-		}
-		switch pc := sc.Spec.Faults[i].PodChaos; {
-		case pc == nil:
-		case pc.Spec.Action == chaosv1alpha1.PodKillAction, pc.Spec.Action == chaosv1alpha1.ContainerKillAction, pc.Spec.Action == chaosv1alpha1.PodFailureAction:
-		default:
-			return cluster.Unsupported("sim", "spec.faults[%d].spec.action: %s is not modelled yet", i, pc.Spec.Action)
-		}
+	if err := checkFaults(sc); err != nil {
+		return err
 	}
 	for i := range sc.Spec.Services {
 		s := &sc.Spec.Services[i]
@@ -122,10 +114,11 @@ type world struct {
 	hasArrival    bool
 	clientTimeout time.Duration
 
-	faults    []string                    // names of faults injected so far
-	injected  map[*scenario.Fault]int     // fault -> its timeline record
-	failed    map[*scenario.Fault][]*pod  // pod-failure targets to recover
-	downNodes map[*scenario.Fault][]*node // NodeOutage targets to bring back
+	kinds      faults.Registry[*world]
+	faults     []string                // names of faults injected so far
+	injected   map[*scenario.Fault]int // fault -> its timeline record
+	recoveries map[*scenario.Fault]faults.Recovery
+	netFaults  []*netFault // NetworkChaos in force (network.go)
 	// probe deadlines, one queue per distinct timeout (probes.go)
 	probeQueues map[time.Duration]*fifo
 	healers     []*healer // self-heal policies (selfheal.go)
@@ -145,8 +138,8 @@ func newWorld(plan *cluster.Plan) *world {
 		clientTimeout:   sc.Spec.Load.Timeout.Duration,
 		clientDeadlines: &fifo{},
 		injected:        map[*scenario.Fault]int{},
-		failed:          map[*scenario.Fault][]*pod{},
-		downNodes:       map[*scenario.Fault][]*node{},
+		kinds:           faultKinds(),
+		recoveries:      map[*scenario.Fault]faults.Recovery{},
 		probeQueues:     map[time.Duration]*fifo{},
 	}
 	w.tl.Duration = w.end
