@@ -78,6 +78,64 @@ func TestRampProfile(t *testing.T) {
 	}
 }
 
+// TestRampFromZero: a ramp from 0 to 100/s over 60s sends its n-th hit
+// when the rate's integral, (100/60)·t²/2, reaches n (as Vegeta's
+// constant pacer sends its n-th at n/rate): the first at sqrt(1.2) =
+// 1.095s, 3000 in all, the last at exactly 60s. By 10s the integral is
+// 83.3: 83 hits; in [50s, 60s) it grows from 2083.3 to 3000: hits 2084
+// to 2999, 916; in [1s, 2s) from 0.83 to 3.33: hits 1 to 3. Vegeta's LinearPacer sent one hit in six minutes here
+// (it waited 1/rate(now) for the next, and the rate starts at 0).
+func TestRampFromZero(t *testing.T) {
+	dur := d("60s")
+	n, per := count(t, scenario.Load{Profile: "ramp", From: 0, To: 100, Duration: &dur}, 60*time.Second)
+	if n != 3000 {
+		t.Fatalf("ramp 0→100/s over 60s sent %d, want 3000", n)
+	}
+	first10, last10 := 0, 0
+	for s := 0; s < 10; s++ {
+		first10 += per[s]
+		last10 += per[50+s]
+	}
+	if first10 != 83 || last10 != 916 || per[0] != 0 || per[1] != 3 || per[60] != 1 {
+		t.Fatalf("first 10s %d (want 83), last 10s %d (want 916), seconds 0, 1, 60: %d %d %d (want 0 3 1)", first10, last10, per[0], per[1], per[60])
+	}
+	// Falling to zero: the mirror image, 3000 in all, the last second
+	// holding the fewest.
+	n, per = count(t, scenario.Load{Profile: "ramp", From: 100, To: 0, Duration: &dur}, 60*time.Second)
+	if n != 3000 || per[0] < 99 || per[59] > 2 {
+		t.Fatalf("ramp 100→0/s sent %d (want 3000), first second %d (want ~100), last %d (want ~1)", n, per[0], per[59])
+	}
+}
+
+func TestRampPacerHitTimes(t *testing.T) {
+	// From 10/s rising 1/s per second: hit n at t = 2n/(10 + sqrt(100 +
+	// 2n)). n = 1: 2/(10 + sqrt(102)) = 2/20.0995049 = 99.504938ms;
+	// n = 2400: 4800/(10 + sqrt(4900)) = 4800/80 = 60s exactly.
+	p := RampPacer{From: 10, Slope: 1}
+	if at, ok := p.hitAt(1); !ok || (at-99504938*time.Nanosecond).Abs() > time.Microsecond {
+		t.Fatalf("hit 1 at %v, want 99.504938ms", at)
+	}
+	if at, ok := p.hitAt(2400); !ok || at != 60*time.Second {
+		t.Fatalf("hit 2400 at %v, want 60s", at)
+	}
+	// Pace: after 0 hits at time 0, wait for hit 1.
+	if wait, stop := p.Pace(0, 0); stop || (wait-99504938*time.Nanosecond).Abs() > time.Microsecond {
+		t.Fatalf("first wait %v", wait)
+	}
+	// A falling ramp that reaches 0 at 10s has sent its last hit then:
+	// the integral is 10·10 - 10²/2 = 50.
+	fall := RampPacer{From: 10, Slope: -1}
+	if at, ok := fall.hitAt(50); !ok || at != 10*time.Second {
+		t.Fatalf("hit 50 at %v, want 10s", at)
+	}
+	if _, ok := fall.hitAt(51); ok {
+		t.Fatal("a ramp falling to 0 after 50 hits promised a 51st")
+	}
+	if _, stop := fall.Pace(0, 50); !stop {
+		t.Fatal("Pace did not stop the attack after the last hit")
+	}
+}
+
 func TestSineProfile(t *testing.T) {
 	period := d("40s")
 	l := scenario.Load{Profile: "sine", Mean: 100, Amplitude: 50, Period: &period}

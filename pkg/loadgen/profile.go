@@ -54,13 +54,7 @@ func shapePacer(l *scenario.Load) (vegeta.Pacer, error) {
 		if l.Duration == nil || l.Duration.Duration <= 0 {
 			return nil, fmt.Errorf("ramp profile needs a load duration")
 		}
-		slope := float64(l.To-l.From) / l.Duration.Seconds()
-		if l.From == 0 {
-			// LinearPacer treats a zero start rate as "infinitely fast";
-			// start at a rate that rounds to nothing instead.
-			return vegeta.LinearPacer{StartAt: vegeta.ConstantPacer{Freq: 1, Per: time.Hour}, Slope: slope}, nil
-		}
-		return vegeta.LinearPacer{StartAt: vegeta.ConstantPacer{Freq: l.From, Per: time.Second}, Slope: slope}, nil
+		return RampPacer{From: float64(l.From), Slope: float64(l.To-l.From) / l.Duration.Seconds()}, nil
 	case scenario.ProfileSteps:
 		return NewStepsPacer(l.Steps), nil
 	case scenario.ProfileSine:
@@ -149,4 +143,62 @@ func (p *StepsPacer) Rate(elapsed time.Duration) float64 {
 		return 0
 	}
 	return p.steps[i].pacer.Rate(0)
+}
+
+// RampPacer sends hits at a rate rising linearly from From (per second)
+// by Slope per second, the n-th hit at the instant the rate's integral
+// reaches n (Vegeta's ConstantPacer's convention: the first hit after one
+// interval). It stands in for Vegeta's LinearPacer, whose Pace waits
+// 1/rate(now) per hit: a ramp from 0 starts at a rate of nothing and
+// waited hours for its second hit (and a zero start rate means "as fast
+// as possible" to it), and from a low rate its waits lag the ramp.
+type RampPacer struct {
+	From, Slope float64
+}
+
+var _ vegeta.Pacer = RampPacer{}
+
+// Pace implements vegeta.Pacer.
+func (p RampPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	at, ok := p.hitAt(float64(hits + 1))
+	if !ok {
+		return 0, true
+	}
+	if wait := at - elapsed; wait > 0 {
+		return wait, false
+	}
+	return 0, false
+}
+
+// hitAt solves From*t + Slope*t²/2 = k (k > 0) for the first t >= 0; ok
+// is false when the rate never brings the integral to k (a falling ramp
+// past zero).
+func (p RampPacer) hitAt(k float64) (time.Duration, bool) {
+	var t float64
+	switch {
+	case p.Slope == 0:
+		if p.From <= 0 {
+			return 0, false
+		}
+		t = k / p.From
+	default:
+		disc := p.From*p.From + 2*p.Slope*k
+		if disc < 0 {
+			return 0, false
+		}
+		// The root written to avoid cancellation when Slope is small.
+		t = 2 * k / (p.From + math.Sqrt(disc))
+		if t < 0 || math.IsInf(t, 0) || math.IsNaN(t) {
+			return 0, false
+		}
+	}
+	if t > float64(math.MaxInt64)/1e9 {
+		return 0, false
+	}
+	return time.Duration(math.Round(t * 1e9)), true
+}
+
+// Rate implements vegeta.Pacer.
+func (p RampPacer) Rate(elapsed time.Duration) float64 {
+	return max(p.From+p.Slope*elapsed.Seconds(), 0)
 }
