@@ -77,6 +77,7 @@ through one circuit breaker per downstream.`,
 	f.DurationVar(&timeout, "timeout", 2*time.Second, "timeout of each downstream call")
 	f.DurationVar(&opts.DrainDelay, "drain-delay", reference.DefaultDrainDelay, "how long to keep serving after SIGTERM, while endpoints update")
 	f.BoolVar(&opts.AdminCPU, "admin-cpu", false, "enable POST /admin/cpu?d=DURATION, which burns CPU (a test knob)")
+	f.BoolVar(&opts.AdminHang, "admin-hang", false, "enable POST /admin/hang?for=DURATION and DELETE /admin/hang: every other request waits unanswered (the PodHang fault)")
 	f.IntVar(&opts.MaxConns, "max-conns", 1024, "open client connections at most (idle ones are closed to admit new ones)")
 	return cmd
 }

@@ -62,6 +62,10 @@ func Evaluate(sc *scenario.Scenario, tl *timeline.Timeline) []Result {
 			rescheduledWithin(a, tl, &r)
 		case scenario.AssertReadinessFlaps:
 			readinessFlaps(a, tl, &r)
+		case scenario.AssertSelfHealWithin:
+			selfHealWithin(a, tl, &r)
+		case scenario.AssertNoCollateral:
+			noCollateral(a, tl, svc, &r)
 		default:
 			r.Detail = fmt.Sprintf("unknown assertion type %q", a.Type)
 		}

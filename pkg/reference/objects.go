@@ -146,12 +146,13 @@ func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
 		Name:            "app",
 		Image:           image,
 		ImagePullPolicy: corev1.PullNever, // built locally, loaded into the nodes
-		Args:            []string{"--config", ConfigPath, "--listen", fmt.Sprintf("0.0.0.0:%d", Port)},
-		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: Port}},
-		Resources:       s.Resources,
-		ReadinessProbe:  withHandler(s.ReadinessProbe, "/readyz"),
-		LivenessProbe:   withHandler(s.LivenessProbe, "/healthz"),
-		VolumeMounts:    []corev1.VolumeMount{{Name: "config", MountPath: "/etc/mcpsim", ReadOnly: true}},
+		// --admin-hang: the harness delivers PodHang faults through it.
+		Args:           []string{"--config", ConfigPath, "--listen", fmt.Sprintf("0.0.0.0:%d", Port), "--admin-hang"},
+		Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: Port}},
+		Resources:      s.Resources,
+		ReadinessProbe: withHandler(s.ReadinessProbe, "/readyz"),
+		LivenessProbe:  withHandler(s.LivenessProbe, "/healthz"),
+		VolumeMounts:   []corev1.VolumeMount{{Name: "config", MountPath: "/etc/mcpsim", ReadOnly: true}},
 	}
 	dep := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},

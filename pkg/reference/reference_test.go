@@ -415,3 +415,48 @@ func TestTimeBudgetReachesTheDownstream(t *testing.T) {
 		}
 	}
 }
+
+// TestHangHoldsEverythingButAdmin: after POST /admin/hang, a request and
+// /healthz get no answer within 200ms (each client gives up), the port
+// stays open (the connection is accepted), and DELETE /admin/hang, which
+// is not held, lets the next ones through. A hang with for=100ms ends by
+// itself.
+func TestHangHoldsEverythingButAdmin(t *testing.T) {
+	svc := httptest.NewServer(newService(t, ServiceConfig{Role: "user"}, Options{AdminHang: true}).Handler())
+	defer svc.Close()
+	do := func(method, path string, timeout time.Duration) (int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, method, svc.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := do("POST", "/admin/hang", time.Second); err != nil || code != 200 {
+		t.Fatalf("hang: %d %v", code, err)
+	}
+	for _, path := range []string{"/", "/healthz", "/readyz"} {
+		if code, err := do("GET", path, 200*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("GET %s while hung: %d %v, want no answer before the client's deadline", path, code, err)
+		}
+	}
+	if code, err := do("DELETE", "/admin/hang", time.Second); err != nil || code != 200 {
+		t.Fatalf("unhang: %d %v", code, err)
+	}
+	if code, err := do("GET", "/healthz", time.Second); err != nil || code != 200 {
+		t.Fatalf("healthz after the hang: %d %v", code, err)
+	}
+	if code, _ := do("POST", "/admin/hang?for=100ms", time.Second); code != 200 {
+		t.Fatal("timed hang refused")
+	}
+	start := time.Now()
+	if code, err := do("GET", "/healthz", 5*time.Second); err != nil || code != 200 || time.Since(start) < 50*time.Millisecond {
+		t.Fatalf("healthz during a 100ms hang: %d %v after %v, want an answer once it ends", code, err, time.Since(start))
+	}
+	if code, _ := do("POST", "/admin/hang?for=-1s", time.Second); code != 400 {
+		t.Fatalf("negative hang: %d, want 400", code)
+	}
+}

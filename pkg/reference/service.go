@@ -43,6 +43,10 @@ type Options struct {
 	// MaxConns bounds open client connections (default 1024); idle ones
 	// are closed to admit new ones, so probes always get in.
 	MaxConns int
+	// AdminHang enables POST /admin/hang?for=DURATION and DELETE
+	// /admin/hang: every other request, /healthz and /readyz included,
+	// waits without an answer until the hang ends (the PodHang fault).
+	AdminHang bool
 }
 
 // Service is one running reference service.
@@ -60,6 +64,7 @@ type Service struct {
 	bstate   *prometheus.GaugeVec
 	mux      *http.ServeMux
 	lim      atomic.Pointer[connLimiter]
+	hang     hangSwitch
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -124,11 +129,15 @@ func New(cfg ServiceConfig, opts Options) (*Service, error) {
 	if opts.AdminCPU {
 		s.mux.HandleFunc("POST /admin/cpu", s.adminCPU)
 	}
+	if opts.AdminHang {
+		s.mux.HandleFunc("POST /admin/hang", s.adminHang)
+		s.mux.HandleFunc("DELETE /admin/hang", s.adminUnhang)
+	}
 	return s, nil
 }
 
 // Handler is the service's HTTP handler.
-func (s *Service) Handler() http.Handler { return s.mux }
+func (s *Service) Handler() http.Handler { return s.hang.wrap(s.mux) }
 
 // SetReady flips readiness.
 func (s *Service) SetReady(v bool) { s.ready.Store(v) }
@@ -387,7 +396,7 @@ const (
 // Server returns the http.Server of the service with its timeouts and
 // connection limit (see Serve).
 func (s *Service) server() *http.Server {
-	return &http.Server{Handler: s.mux, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
+	return &http.Server{Handler: s.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
 }
 
 // Serve serves on ln until ctx is done, then stops being ready, keeps

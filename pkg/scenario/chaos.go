@@ -8,6 +8,7 @@ import (
 	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -51,7 +52,7 @@ var (
 )
 
 // validatePodSelector checks a Chaos Mesh selector's mode and value (the
-// webhook's own check) and its label expressions.
+// webhook's own check) and that its label selectors parse.
 func validatePodSelector(ps *chaosv1alpha1.PodSelector, root any, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	switch ps.Mode {
@@ -61,6 +62,9 @@ func validatePodSelector(ps *chaosv1alpha1.PodSelector, root any, p *field.Path)
 		errs = append(errs, field.Required(p.Child("mode"), fmt.Sprintf("one of %v", chaosModes)))
 	default:
 		errs = append(errs, field.NotSupported(p.Child("mode"), ps.Mode, chaosModes))
+	}
+	if _, err := metav1.LabelSelectorAsSelector(&metav1.LabelSelector{MatchLabels: ps.Selector.LabelSelectors, MatchExpressions: ps.Selector.ExpressionSelectors}); err != nil {
+		errs = append(errs, field.Invalid(p.Child("selector"), "", err.Error()))
 	}
 	return errs
 }

@@ -49,6 +49,34 @@ type nodeOutageFault struct {
 	NodeOutage `json:",inline"`
 }
 
+// PodHangKind is mcpsim's own fault kind for a pod that is alive but does
+// not serve: the reference service's process keeps running and its port
+// open, but every request, /healthz and /readyz included, hangs (a
+// deadlock, an exhausted pool). Kubernetes does not see it unless a probe
+// times out; it is what a self-heal policy is for. Real backends deliver
+// it through the reference service's admin endpoint (POST /admin/hang).
+const PodHangKind = "PodHang"
+
+// PodHang makes the pods picked by its selector and mode hang for
+// Duration (to the end of the run if unset).
+type PodHang struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              PodHangSpec `json:"spec"`
+}
+
+// PodHangSpec picks the pods as Chaos Mesh's PodSelector does (selector,
+// mode, value).
+type PodHangSpec struct {
+	chaosv1alpha1.PodSelector `json:",inline"`
+	Duration                  *metav1.Duration `json:"duration,omitempty"`
+}
+
+type podHangFault struct {
+	At      metav1.Duration `json:"at"`
+	PodHang `json:",inline"`
+}
+
 // networkChaosFault and stressChaosFault are the file forms of those
 // Chaos Mesh kinds: the manifest plus `at`.
 type networkChaosFault struct {
@@ -68,7 +96,7 @@ type faultHeader struct {
 }
 
 // SupportedFaultKinds lists the fault kinds a scenario may use.
-var supportedFaultKinds = []string{"PodChaos", "NetworkChaos", "StressChaos", NodeOutageKind}
+var supportedFaultKinds = []string{"PodChaos", "NetworkChaos", "StressChaos", NodeOutageKind, PodHangKind}
 
 // faultFileType returns the Go type a fault of this kind decodes into.
 func faultFileType(kind string) (reflect.Type, error) {
@@ -77,6 +105,8 @@ func faultFileType(kind string) (reflect.Type, error) {
 		return reflect.TypeOf(podChaosFault{}), nil
 	case NodeOutageKind:
 		return reflect.TypeOf(nodeOutageFault{}), nil
+	case PodHangKind:
+		return reflect.TypeOf(podHangFault{}), nil
 	case "NetworkChaos":
 		return reflect.TypeOf(networkChaosFault{}), nil
 	case "StressChaos":
@@ -114,6 +144,13 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 		}
 		f.At, f.NodeOutage = no.At, &no.NodeOutage
 		return nil
+	case PodHangKind:
+		var ph podHangFault
+		if err := strictly(&ph); err != nil {
+			return err
+		}
+		f.At, f.PodHang = ph.At, &ph.PodHang
+		return nil
 	case "NetworkChaos":
 		var nc networkChaosFault
 		if err := strictly(&nc); err != nil {
@@ -149,6 +186,9 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 	if f.NodeOutage != nil {
 		return json.Marshal(nodeOutageFault{At: f.At, NodeOutage: *f.NodeOutage})
 	}
+	if f.PodHang != nil {
+		return json.Marshal(podHangFault{At: f.At, PodHang: *f.PodHang})
+	}
 	if f.NetworkChaos != nil {
 		return json.Marshal(networkChaosFault{At: f.At, NetworkChaos: *f.NetworkChaos})
 	}
@@ -165,6 +205,8 @@ func (f *Fault) Name() string {
 		return f.PodChaos.Name
 	case f.NodeOutage != nil:
 		return f.NodeOutage.Name
+	case f.PodHang != nil:
+		return f.PodHang.Name
 	case f.NetworkChaos != nil:
 		return f.NetworkChaos.Name
 	case f.StressChaos != nil:
@@ -173,14 +215,16 @@ func (f *Fault) Name() string {
 	return ""
 }
 
-// Kind is the fault's kind: PodChaos, NetworkChaos, StressChaos or
-// NodeOutage.
+// Kind is the fault's kind: PodChaos, NetworkChaos, StressChaos,
+// NodeOutage or PodHang.
 func (f *Fault) Kind() string {
 	switch {
 	case f.PodChaos != nil:
 		return "PodChaos"
 	case f.NodeOutage != nil:
 		return NodeOutageKind
+	case f.PodHang != nil:
+		return PodHangKind
 	case f.NetworkChaos != nil:
 		return "NetworkChaos"
 	case f.StressChaos != nil:
@@ -191,13 +235,15 @@ func (f *Fault) Kind() string {
 
 // Action is what the fault does, as reports name it: the Chaos Mesh
 // object's spec.action ("stress" for a StressChaos, which has none) or
-// "outage" for a NodeOutage.
+// "outage" for a NodeOutage, "hang" for a PodHang.
 func (f *Fault) Action() string {
 	switch {
 	case f.PodChaos != nil:
 		return string(f.PodChaos.Spec.Action)
 	case f.NodeOutage != nil:
 		return "outage"
+	case f.PodHang != nil:
+		return "hang"
 	case f.NetworkChaos != nil:
 		return string(f.NetworkChaos.Spec.Action)
 	case f.StressChaos != nil:
@@ -222,9 +268,16 @@ func (f *Fault) ChaosObject() chaosv1alpha1.InnerObject {
 
 // Duration is the fault's spec.duration, if it has one.
 func (f *Fault) Duration() (time.Duration, bool) {
-	if f.NodeOutage != nil {
-		if d := f.NodeOutage.Spec.Duration; d != nil && d.Duration > 0 {
-			return d.Duration, true
+	var own *metav1.Duration
+	switch {
+	case f.NodeOutage != nil:
+		own = f.NodeOutage.Spec.Duration
+	case f.PodHang != nil:
+		own = f.PodHang.Spec.Duration
+	}
+	if f.NodeOutage != nil || f.PodHang != nil {
+		if own != nil && own.Duration > 0 {
+			return own.Duration, true
 		}
 		return 0, false
 	}

@@ -334,6 +334,11 @@ func TestTopologyErrors(t *testing.T) {
 		{"rescheduled without within", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99}\n    - {name: moved, type: rescheduledWithin}", "spec.assertions[1].within: Required value"},
 		{"flaps without a count", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99}\n    - {name: flaps, type: readinessFlaps, window: {from: 1m}}", "spec.assertions[1].atLeast: Required value: the count of Ready"},
 		{"flaps with both counts", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99}\n    - {name: flaps, type: readinessFlaps, atLeast: 1, atMost: 2}", "spec.assertions[1].atLeast: Required value"},
+		{"hang without mode", "  assertions:\n", "  faults:\n    - {at: 1m, apiVersion: mcpsim.dev/v1alpha2, kind: PodHang, metadata: {name: h}, spec: {selector: {labelSelectors: {app: gateway}}}}\n  assertions:\n", "spec.faults[0].spec.mode: Required value"},
+		{"hang with a chaos apiVersion", "  assertions:\n", "  faults:\n    - {at: 1m, apiVersion: chaos-mesh.org/v1alpha1, kind: PodHang, metadata: {name: h}, spec: {mode: one, selector: {labelSelectors: {app: gateway}}}}\n  assertions:\n", `spec.faults[0].apiVersion: Unsupported value: "chaos-mesh.org/v1alpha1"`},
+		{"hang unknown field", "  assertions:\n", "  faults:\n    - {at: 1m, apiVersion: mcpsim.dev/v1alpha2, kind: PodHang, metadata: {name: h}, spec: {mode: one, forever: true, selector: {labelSelectors: {app: gateway}}}}\n  assertions:\n", `unknown field "forever"`},
+		{"selfHealWithin after a time", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99}\n    - {name: healed, type: selfHealWithin, within: 20s, after: {time: 1m}}", "spec.assertions[1].after.fault: Required value"},
+		{"noCollateral without a count", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99}\n    - {name: safe, type: noCollateral}", "spec.assertions[1].atLeast: Required value"},
 		{"skew on a latency", "    - {name: avail, type: availability, minRatio: 0.99}", "    - {name: avail, type: availability, minRatio: 0.99, maxSkew: 1}", "spec.assertions[0].maxSkew: Forbidden: not used by type availability"},
 		// Placement fields, with the API server's rules.
 		{"spread skew", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      topologySpreadConstraints: [{maxSkew: 0, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}]\n", "topo.yaml:14:45: spec.services[0].topologySpreadConstraints[0].maxSkew: Invalid value: 0: must be at least 1"},
@@ -551,5 +556,32 @@ func TestRequestsPerService(t *testing.T) {
 	sc.Spec.Services[1].Calls = []Call{{Service: "gateway"}}
 	if _, ok := RequestsPerService(sc, "gateway"); ok || HopsPerRequest(sc, "gateway") != -1 {
 		t.Fatal("a cycle counted as a tree")
+	}
+}
+
+func TestPodHangFault(t *testing.T) {
+	src := strings.Replace(topology, "  assertions:\n", `  faults:
+    - at: 1m
+      apiVersion: mcpsim.dev/v1alpha2
+      kind: PodHang
+      metadata: {name: stuck}
+      spec: {mode: fixed, value: "2", duration: 30s, selector: {labelSelectors: {app: gateway}}}
+  assertions:
+`, 1)
+	sc, err := Parse("hang.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &sc.Spec.Faults[0]
+	if d, ok := f.Duration(); f.Kind() != PodHangKind || f.Action() != "hang" || f.Name() != "stuck" || !ok || d != 30*time.Second || f.PodHang.Spec.Value != "2" {
+		t.Fatalf("kind %s action %s name %s duration %v %v value %q", f.Kind(), f.Action(), f.Name(), d, ok, f.PodHang.Spec.Value)
+	}
+	out, err := f.MarshalJSON()
+	if err != nil || !strings.Contains(string(out), `"kind":"PodHang"`) || !strings.Contains(string(out), `"at":"1m0s"`) {
+		t.Fatalf("file form %s (%v)", out, err)
+	}
+	var back Fault
+	if err := back.UnmarshalJSON(out); err != nil || back.PodHang == nil || back.PodHang.Spec.Mode != "fixed" {
+		t.Fatalf("round trip: %+v %v", back, err)
 	}
 }

@@ -280,6 +280,8 @@ type Fault struct {
 	PodChaos *chaosv1alpha1.PodChaos
 	// NodeOutage is set when kind is NodeOutage.
 	NodeOutage *NodeOutage
+	// PodHang is set when kind is PodHang.
+	PodHang *PodHang
 	// NetworkChaos and StressChaos are set for those kinds.
 	NetworkChaos *chaosv1alpha1.NetworkChaos
 	StressChaos  *chaosv1alpha1.StressChaos
@@ -307,6 +309,14 @@ const (
 	// Ready (while not being deleted) at least AtLeast or at most AtMost
 	// times in Window: flapping under overload, or its absence.
 	AssertReadinessFlaps = "readinessFlaps"
+	// AssertSelfHealWithin: every pod of the service that a fault left
+	// alive but broken (the fault After names, or every PodHang and
+	// pod-failure) is repaired by a self-heal policy within Within of the
+	// injection.
+	AssertSelfHealWithin = "selfHealWithin"
+	// AssertNoCollateral: while self-heal has a pod of the service out,
+	// at least AtLeast pods serve (the rate limit held).
+	AssertNoCollateral = "noCollateral"
 )
 
 // Assertion is one pass/fail check over the run's timeline.

@@ -570,6 +570,9 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 	if no := f.NodeOutage; no != nil {
 		return append(errs, validateNodeOutage(no, names, p)...)
 	}
+	if ph := f.PodHang; ph != nil {
+		return append(errs, validatePodHang(ph, names, p)...)
+	}
 	if f.NetworkChaos != nil || f.StressChaos != nil {
 		return append(errs, validateChaosObject(f, names, p)...)
 	}
@@ -585,15 +588,7 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 	default:
 		errs = append(errs, field.NotSupported(sp.Child("action"), pc.Spec.Action, chaosActions))
 	}
-	switch pc.Spec.Mode {
-	case chaosv1alpha1.OneMode, chaosv1alpha1.AllMode, chaosv1alpha1.FixedMode, chaosv1alpha1.FixedPercentMode, chaosv1alpha1.RandomMaxPercentMode:
-		// Chaos Mesh's own webhook validation of mode and value.
-		errs = append(errs, pc.Spec.PodSelector.Validate(pc, sp)...)
-	case "":
-		errs = append(errs, field.Required(sp.Child("mode"), fmt.Sprintf("one of %v", chaosModes)))
-	default:
-		errs = append(errs, field.NotSupported(sp.Child("mode"), pc.Spec.Mode, chaosModes))
-	}
+	errs = append(errs, validatePodSelector(&pc.Spec.PodSelector, pc, sp)...)
 	if pc.Spec.GracePeriod < 0 {
 		errs = append(errs, field.Invalid(sp.Child("gracePeriod"), pc.Spec.GracePeriod, "must not be negative"))
 	}
@@ -601,9 +596,6 @@ func validateFault(f *Fault, total time.Duration, names map[string]bool, p *fiel
 		if d, err := time.ParseDuration(*pc.Spec.Duration); err != nil || d < 0 {
 			errs = append(errs, field.Invalid(sp.Child("duration"), *pc.Spec.Duration, "must be a non-negative duration such as 30s"))
 		}
-	}
-	if _, err := metav1.LabelSelectorAsSelector(&metav1.LabelSelector{MatchLabels: pc.Spec.Selector.LabelSelectors, MatchExpressions: pc.Spec.Selector.ExpressionSelectors}); err != nil {
-		errs = append(errs, field.Invalid(sp.Child("selector"), "", err.Error()))
 	}
 	return errs
 }
@@ -680,7 +672,17 @@ func validateNodeOutage(no *NodeOutage, names map[string]bool, p *field.Path) fi
 	return errs
 }
 
-var assertionTypes = []string{AssertReplicasReach, AssertReadyRecovers, AssertLatency, AssertErrorRate, AssertDegradedRate, AssertAvailability, AssertBreakerOpens, AssertBreakerCloses, AssertPlacement, AssertRescheduledWithin, AssertReadinessFlaps}
+func validatePodHang(ph *PodHang, names map[string]bool, p *field.Path) field.ErrorList {
+	errs := validateFaultObject(ph.APIVersion, APIVersion, ph.Name, names, p)
+	sp := p.Child("spec")
+	errs = append(errs, validatePodSelector(&ph.Spec.PodSelector, ph, sp)...)
+	if d := ph.Spec.Duration; d != nil {
+		errs = append(errs, positiveAtMost(sp.Child("duration"), *d)...)
+	}
+	return errs
+}
+
+var assertionTypes = []string{AssertReplicasReach, AssertReadyRecovers, AssertLatency, AssertErrorRate, AssertDegradedRate, AssertAvailability, AssertBreakerOpens, AssertBreakerCloses, AssertPlacement, AssertRescheduledWithin, AssertReadinessFlaps, AssertSelfHealWithin, AssertNoCollateral}
 
 // assertionFields lists the optional fields each assertion type reads;
 // setting any other is an error (it would be silently ignored).
@@ -696,6 +698,8 @@ var assertionFields = map[string][]string{
 	AssertPlacement:         {"topologyKey", "maxSkew", "maxPerNode", "domains", "after"},
 	AssertRescheduledWithin: {"within", "after"},
 	AssertReadinessFlaps:    {"atLeast", "atMost", "window"},
+	AssertSelfHealWithin:    {"within", "after"},
+	AssertNoCollateral:      {"atLeast"},
 }
 
 func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool, p *field.Path) field.ErrorList {
@@ -817,6 +821,17 @@ func validateAssertion(a *Assertion, sc *Scenario, faults, names map[string]bool
 	case AssertRescheduledWithin:
 		checkWithin()
 		checkAfter()
+	case AssertSelfHealWithin:
+		checkWithin()
+		if a.After != nil && a.After.Fault == "" {
+			errs = append(errs, field.Required(p.Child("after", "fault"), "selfHealWithin counts from a fault's injection: {fault: NAME}, or leave after out for every PodHang and pod-failure"))
+		}
+		checkAfter()
+	case AssertNoCollateral:
+		required("atLeast", a.AtLeast != nil, "the fewest serving pods allowed while self-heal repairs")
+		if a.AtLeast != nil && *a.AtLeast < 0 {
+			errs = append(errs, field.Invalid(p.Child("atLeast"), *a.AtLeast, "must not be negative"))
+		}
 	case AssertReadinessFlaps:
 		if (a.AtLeast == nil) == (a.AtMost == nil) {
 			errs = append(errs, field.Required(p.Child("atLeast"), "the count of Ready → not Ready transitions: atLeast (flapping is expected) or atMost (0: none allowed), one of them"))

@@ -110,6 +110,10 @@ type Outcome struct {
 type View struct {
 	// Serving counts the target's instances in its endpoints.
 	Serving int
+	// TargetOut says the event's instance is not among them (Kubernetes
+	// took it out already): restarting or isolating it takes nothing
+	// more away from the service.
+	TargetOut bool
 }
 
 // Engine decides for one policy.
@@ -189,7 +193,23 @@ func (e *Engine) Handle(ev Event, v View, now time.Time) ([]Decision, []Outcome)
 		}
 		out = append(out, e.start(ev, sub, 1, now))
 	}
+	if len(out) == 0 && ev.Type == InstanceDown && !e.repairing(ev.Instance) {
+		// Nothing could be done now (the rate limit): the instance is
+		// still down, and its next failed check raises the event again,
+		// as a controller requeues what it could not reconcile.
+		e.inst(ev.Instance).down = false
+	}
 	return out, skipped
+}
+
+// repairing says whether an attempt on the instance is in progress.
+func (e *Engine) repairing(instance string) bool {
+	for _, a := range e.pending {
+		if a.d.Instance == instance {
+			return true
+		}
+	}
+	return false
 }
 
 // refuse says why the rate limit forbids an action now ("" if it allows).
@@ -202,7 +222,7 @@ func (e *Engine) refuse(action string, ev Event, v View) string {
 			return "the same repair is in progress"
 		}
 	}
-	if (action == Restart || action == Isolate) && v.Serving-1 < e.p.RateLimit.MinAvailable {
+	if (action == Restart || action == Isolate) && !v.TargetOut && v.Serving-1 < e.p.RateLimit.MinAvailable {
 		return fmt.Sprintf("%d instance(s) serving; one fewer would go below minAvailable %d", v.Serving, e.p.RateLimit.MinAvailable)
 	}
 	return ""

@@ -106,3 +106,52 @@ func TestScaleOnTrippingBreakers(t *testing.T) {
 		t.Fatalf("%+v: scale is not held back by minAvailable", ds)
 	}
 }
+
+// TestRefusedRepairIsRaisedAgain: a repair the rate limit refuses is not
+// forgotten: the instance's next failed check raises InstanceDown again
+// (threshold 3: checks 1-3 raise it, the 4th raises it again after the
+// refusal), while an instance whose repair is in progress is not raised
+// twice.
+func TestRefusedRepairIsRaisedAgain(t *testing.T) {
+	e := New(seedPolicy()) // threshold 3, minAvailable 2
+	t0 := time.Unix(0, 0)
+	var ev *Event
+	for i := 0; i < 3; i++ {
+		ev, _ = e.Health("p-1", false, t0)
+	}
+	if ev == nil {
+		t.Fatal("no InstanceDown at the third failure")
+	}
+	// Two serving (p-1 among them): restarting it would leave one.
+	if ds, skipped := e.Handle(*ev, View{Serving: 2}, t0); len(ds) != 0 || len(skipped) != 1 {
+		t.Fatalf("%+v %+v", ds, skipped)
+	}
+	ev, _ = e.Health("p-1", false, t0.Add(5*time.Second))
+	if ev == nil {
+		t.Fatal("the refused instance was not raised again at its next failure")
+	}
+	ds, _ := e.Handle(*ev, View{Serving: 3}, t0.Add(5*time.Second))
+	if len(ds) != 1 {
+		t.Fatalf("with 3 serving the restart should start: %+v", ds)
+	}
+	if again, _ := e.Health("p-1", false, t0.Add(10*time.Second)); again != nil {
+		t.Fatal("raised again while its restart is in progress")
+	}
+}
+
+// TestTargetAlreadyOut: an instance Kubernetes already took out of the
+// endpoints costs nothing to restart: with 2 serving and minAvailable 2
+// the restart of a third, not serving, is allowed; of a serving one, not.
+func TestTargetAlreadyOut(t *testing.T) {
+	p := seedPolicy()
+	p.RateLimit.MinAvailable = 2
+	e := New(p)
+	t0 := time.Unix(0, 0)
+	if ds, _ := e.Handle(Event{Type: InstanceDown, Instance: "p-3"}, View{Serving: 2, TargetOut: true}, t0); len(ds) != 1 {
+		t.Fatalf("restart of an instance out of the endpoints refused: %+v", ds)
+	}
+	e2 := New(p)
+	if ds, _ := e2.Handle(Event{Type: InstanceDown, Instance: "p-2"}, View{Serving: 2}, t0); len(ds) != 0 {
+		t.Fatalf("restart of a serving instance allowed with 2 serving and minAvailable 2: %+v", ds)
+	}
+}

@@ -111,6 +111,28 @@ const (
 	CauseSelfHeal  = "self-heal"
 )
 
+// Repair is one step of a self-heal policy's work on an instance: its
+// detection, an action started, or an action's outcome.
+type Repair struct {
+	T      time.Duration
+	Policy string
+	Pod    string
+	// Stage is RepairDetected, RepairAction or RepairOutcome.
+	Stage string
+	// Event is what was detected (InstanceDown, CircuitBreakerTripped);
+	// Action the repair (restart, isolate, scale, rejoin); Result an
+	// outcome's ("succeeded", "skipped: …", "gave up: …", "attempt n
+	// failed; retrying").
+	Event, Action, Result string
+}
+
+// Repair stages.
+const (
+	RepairDetected = "detected"
+	RepairAction   = "action"
+	RepairOutcome  = "outcome"
+)
+
 // Node is one node and its labels (zones, hostnames).
 type Node struct {
 	Name   string
@@ -149,8 +171,10 @@ type Timeline struct {
 	Breakers []BreakerTransition
 	// Nodes and Pods are the cluster's nodes and every pod of the run,
 	// in creation order.
-	Nodes      []Node
-	Pods       []Pod
+	Nodes []Node
+	Pods  []Pod
+	// Repairs are the self-heal controller's steps, in time order.
+	Repairs    []Repair
 	ErrorKinds []string
 	errIndex   map[string]uint16
 }

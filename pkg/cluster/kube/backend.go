@@ -59,7 +59,12 @@ type Options struct {
 }
 
 // Backend is the real-cluster cluster.Backend.
-type Backend struct{ opts Options }
+type Backend struct {
+	opts Options
+	// adminCall sends a request to a pod's admin endpoint through the API
+	// server's pod proxy (the host cannot reach pod IPs); tests replace it.
+	adminCall func(ctx context.Context, ns, pod, method, path string, query url.Values) error
+}
 
 var _ cluster.Backend = (*Backend)(nil)
 
@@ -77,7 +82,9 @@ func New(opts Options) *Backend {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	return &Backend{opts: opts}
+	b := &Backend{opts: opts}
+	b.adminCall = b.proxyAdminCall
+	return b
 }
 
 // Name implements cluster.Backend.

@@ -2,8 +2,12 @@ package kube
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +25,70 @@ import (
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
+
+// fakeCluster is client-go's fake clientset with one node, n1 in zone-a,
+// where every Deployment is ready once created and has one Ready pod,
+// <name>-x1, on n1, as a ReplicaSet would make it.
+func fakeCluster(t *testing.T) *fake.Clientset {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{corev1.LabelTopologyZone: "zone-a"}}}
+	client := fake.NewClientset(node)
+	client.PrependReactor("create", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		d := a.(k8stesting.CreateAction).GetObject().(*appsv1.Deployment)
+		d.Status.Replicas, d.Status.ReadyReplicas, d.Status.UpdatedReplicas = *d.Spec.Replicas, *d.Spec.Replicas, *d.Spec.Replicas
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: d.Name + "-x1", Namespace: d.Namespace, Labels: d.Spec.Template.Labels},
+			Spec:   corev1.PodSpec{NodeName: "n1"},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
+		if err := client.Tracker().Add(pod); err != nil {
+			t.Error(err)
+		}
+		return false, nil, nil
+	})
+	return client
+}
+
+// TestPodHangThroughTheAdminEndpoint: a PodHang of gateway's pod at 1s
+// for 1s is a POST /admin/hang?for=1s to gateway-x1 through the pod
+// proxy at 1s and a DELETE at 2s, recorded as a fault with its target
+// and end.
+func TestPodHangThroughTheAdminEndpoint(t *testing.T) {
+	src := strings.Replace(fakeScenario, "  assertions:\n", `  faults:
+    - {at: 1s, apiVersion: mcpsim.dev/v1alpha2, kind: PodHang, metadata: {name: stuck}, spec: {mode: one, duration: 1s, selector: {labelSelectors: {app: gateway}}}}
+  assertions:
+`, 1)
+	sc, err := scenario.Parse("fake.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("{}")) }))
+	defer target.Close()
+	b := New(Options{Name: "kube", Client: fakeCluster(t), Target: target.URL, NodePort: 30080})
+	var mu sync.Mutex
+	var calls []string
+	b.adminCall = func(_ context.Context, _, pod, method, path string, q url.Values) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, fmt.Sprintf("%s %s %s?%s", method, pod, path, q.Encode()))
+		return nil
+	}
+	if err := b.Check(sc); err != nil {
+		t.Fatal(err)
+	}
+	pacer, _ := loadgen.Pacer(&sc.Spec.Load, 1)
+	tl, err := b.Run(context.Background(), &cluster.Plan{Scenario: sc, Seed: 1, Schedule: cluster.Schedule(sc), Pacer: pacer, LoadDuration: sc.Spec.Load.Duration.Duration})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"POST gateway-x1 admin/hang?for=1s", "DELETE gateway-x1 admin/hang?"}
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Fatalf("admin calls %q, want %q", calls, want)
+	}
+	if len(tl.Faults) != 1 || tl.Faults[0].Kind != scenario.PodHangKind || fmt.Sprint(tl.Faults[0].Targets) != "[gateway-x1]" || tl.Faults[0].End == nil {
+		t.Fatalf("fault record %+v", tl.Faults)
+	}
+	if at, end := tl.Faults[0].At, *tl.Faults[0].End; at < time.Second || end < 2*time.Second || end > 3*time.Second {
+		t.Fatalf("hang from %v to %v, want from 1s to 2s", at, end)
+	}
+}
 
 const fakeScenario = `apiVersion: mcpsim.dev/v1alpha2
 kind: Scenario
@@ -57,21 +125,7 @@ func TestRunOnAFakeCluster(t *testing.T) {
 		w.Write([]byte("{}"))
 	}))
 	defer target.Close()
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{corev1.LabelTopologyZone: "zone-a"}}}
-	client := fake.NewClientset(node)
-	client.PrependReactor("create", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		d := a.(k8stesting.CreateAction).GetObject().(*appsv1.Deployment)
-		d.Status.Replicas, d.Status.ReadyReplicas, d.Status.UpdatedReplicas = *d.Spec.Replicas, *d.Spec.Replicas, *d.Spec.Replicas
-		// One Ready pod of the Deployment on n1, as a ReplicaSet would
-		// make it: the pod informer records where it runs.
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: d.Name + "-x1", Namespace: d.Namespace, Labels: d.Spec.Template.Labels},
-			Spec:   corev1.PodSpec{NodeName: "n1"},
-			Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
-		if err := client.Tracker().Add(pod); err != nil {
-			t.Error(err)
-		}
-		return false, nil, nil
-	})
+	client := fakeCluster(t)
 	var namespaces []string
 	client.PrependReactor("create", "namespaces", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		namespaces = append(namespaces, a.(k8stesting.CreateAction).GetObject().(*corev1.Namespace).Name)

@@ -35,6 +35,9 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 		attacker *vegeta.Attacker
 	)
 	chaos := &chaosObjects{b: b, ns: ns}
+	// PodHang faults in force: their targets, to end the hang at the
+	// fault's end (the namespace's deletion ends it otherwise).
+	hung := map[string][]string{}
 	defer func() {
 		if attacker != nil {
 			attacker.Stop()
@@ -92,6 +95,16 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			case cluster.LoadStart:
 				startLoad()
 			case cluster.FaultEnd:
+				if targets, ok := hung[a.Fault.Name()]; ok {
+					name := a.Fault.Name()
+					delete(hung, name)
+					if err := b.unhangPods(ctx, ns, targets); err != nil {
+						r.event(time.Now(), "FaultCleanupFailed", name, err.Error())
+					} else {
+						r.faultEnded(name, time.Since(t0))
+						r.event(time.Now(), "FaultRecovered", name, "the pods answer again")
+					}
+				}
 				if b.opts.ChaosMesh && a.Fault.ChaosObject() != nil {
 					name := a.Fault.Name()
 					if err := chaos.remove(name); err != nil {
@@ -108,9 +121,13 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			case cluster.FaultStart:
 				at := time.Since(t0)
 				var rec timeline.Fault
-				if b.opts.ChaosMesh {
+				switch {
+				case a.Fault.PodHang != nil:
+					rec = b.injectPodHang(ctx, ns, a.Fault, obs, rng, at)
+					hung[rec.Name] = rec.Targets
+				case b.opts.ChaosMesh:
 					rec = chaos.apply(ctx, a.Fault, at)
-				} else {
+				default:
 					rec = b.injectPodKill(ctx, ns, a.Fault, obs, rng, at)
 				}
 				r.fault(rec)

@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/mcpsim/mcpsim/pkg/faults"
+	"github.com/mcpsim/mcpsim/pkg/reference"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
@@ -25,7 +28,8 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) error {
 	if f.NodeOutage != nil {
 		return fmt.Errorf("spec.faults[%d]: NodeOutage is not supported on real clusters yet (the sim models it)", i)
 	}
-	if b.opts.ChaosMesh {
+	if b.opts.ChaosMesh || f.PodHang != nil {
+		// PodHang goes through the reference service's admin endpoint.
 		return nil
 	}
 	if f.NetworkChaos != nil || f.StressChaos != nil {
@@ -42,11 +46,88 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) error {
 func (b *Backend) injectPodKill(ctx context.Context, ns string, f *scenario.Fault, obs *observer, rng *rand.Rand, at time.Duration) timeline.Fault {
 	pc := f.PodChaos
 	rec := timeline.Fault{Name: f.Name(), Kind: f.Kind(), Action: f.Action(), At: at}
-	sel := inRunNamespace(pc.Spec.Selector, ns)
-	all, err := obs.pods.List(everything)
+	targets, err := b.selectPods(ctx, ns, pc.Spec.PodSelector, obs, rng)
 	if err != nil {
 		rec.Error = err.Error()
 		return rec
+	}
+	rec.Targets = targets
+	var failed []string
+	for _, name := range rec.Targets {
+		err := b.opts.Client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(pc.Spec.GracePeriod)})
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	if len(failed) > 0 {
+		rec.Error = "deleting pods: " + strings.Join(failed, "; ")
+	}
+	return rec
+}
+
+// injectPodHang delivers a PodHang through each picked pod's admin
+// endpoint (POST /admin/hang, for the fault's duration when it has one);
+// unhangPods ends it.
+func (b *Backend) injectPodHang(ctx context.Context, ns string, f *scenario.Fault, obs *observer, rng *rand.Rand, at time.Duration) timeline.Fault {
+	ph := f.PodHang
+	rec := timeline.Fault{Name: f.Name(), Kind: f.Kind(), Action: f.Action(), At: at}
+	targets, err := b.selectPods(ctx, ns, ph.Spec.PodSelector, obs, rng)
+	if err != nil {
+		rec.Error = err.Error()
+		return rec
+	}
+	rec.Targets = targets
+	q := url.Values{}
+	if d, ok := f.Duration(); ok {
+		q.Set("for", d.String())
+	}
+	var failed []string
+	for _, name := range targets {
+		if err := b.adminCall(ctx, ns, name, "POST", "admin/hang", q); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	if len(failed) > 0 {
+		rec.Error = "hanging pods: " + strings.Join(failed, "; ")
+	}
+	return rec
+}
+
+// unhangPods ends a PodHang on its targets (those still there).
+func (b *Backend) unhangPods(ctx context.Context, ns string, targets []string) error {
+	var failed []string
+	for _, name := range targets {
+		if err := b.adminCall(ctx, ns, name, "DELETE", "admin/hang", nil); err != nil && !apierrors.IsNotFound(err) {
+			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("ending the hang: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// proxyAdminCall sends method path?query to the pod's reference service
+// through the API server's pod proxy.
+func (b *Backend) proxyAdminCall(ctx context.Context, ns, pod, method, path string, query url.Values) error {
+	req := b.opts.Client.CoreV1().RESTClient().Verb(method).Namespace(ns).Resource("pods").
+		Name(fmt.Sprintf("http:%s:%d", pod, reference.Port)).SubResource("proxy").Suffix(path)
+	for k, vs := range query {
+		for _, v := range vs {
+			req = req.Param(k, v)
+		}
+	}
+	return req.Do(ctx).Error()
+}
+
+// selectPods resolves a Chaos Mesh pod selector and mode in the run's
+// namespace as Chaos Mesh's controller does: the pods that match now, in
+// name order, picked by mode.
+func (b *Backend) selectPods(ctx context.Context, ns string, ps chaosv1alpha1.PodSelector, obs *observer, rng *rand.Rand) ([]string, error) {
+	sel := inRunNamespace(ps.Selector, ns)
+	all, err := obs.pods.List(everything)
+	if err != nil {
+		return nil, err
 	}
 	var candidates []string
 	for _, p := range all {
@@ -65,26 +146,16 @@ func (b *Backend) injectPodKill(ctx context.Context, ns string, f *scenario.Faul
 		}
 	}
 	slices.Sort(candidates)
-	idx, err := faults.SelectByMode(rng, pc.Spec.Mode, pc.Spec.Value, len(candidates))
+	idx, err := faults.SelectByMode(rng, ps.Mode, ps.Value, len(candidates))
 	if err != nil {
-		rec.Error = err.Error()
-		return rec
+		return nil, err
 	}
+	var targets []string
 	for _, i := range idx {
-		rec.Targets = append(rec.Targets, candidates[i])
+		targets = append(targets, candidates[i])
 	}
-	slices.Sort(rec.Targets)
-	var failed []string
-	for _, name := range rec.Targets {
-		err := b.opts.Client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(pc.Spec.GracePeriod)})
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
-		}
-	}
-	if len(failed) > 0 {
-		rec.Error = "deleting pods: " + strings.Join(failed, "; ")
-	}
-	return rec
+	slices.Sort(targets)
+	return targets, nil
 }
 
 // inRunNamespace returns a copy of a Chaos Mesh selector in the run's

@@ -16,13 +16,14 @@ import (
 
 // The sim's fault kinds, one file each: PodChaos (podchaos.go),
 // NodeOutage (nodes.go), NetworkChaos (network.go), StressChaos
-// (stress.go).
+// (stress.go), PodHang (hang.go).
 func faultKinds() faults.Registry[*world] {
 	return faults.Registry[*world]{
 		"PodChaos":              {Check: checkPodChaos, Inject: (*world).injectPodChaos},
 		scenario.NodeOutageKind: {Check: func(*scenario.Fault, *field.Path) error { return nil }, Inject: (*world).injectNodeOutage},
 		"NetworkChaos":          {Check: checkNetworkChaos, Inject: (*world).injectNetworkChaos},
 		"StressChaos":           {Check: checkStressChaos, Inject: (*world).injectStressChaos},
+		scenario.PodHangKind:    {Check: func(*scenario.Fault, *field.Path) error { return nil }, Inject: (*world).injectPodHang},
 	}
 }
 
@@ -55,7 +56,7 @@ func (w *world) inject(f *scenario.Fault) {
 // faultLabel names what a fault does in its events: kind and action
 // ("PodChaos pod-kill"), or the kind alone when it has a single action.
 func faultLabel(f *scenario.Fault) string {
-	if f.NodeOutage != nil {
+	if f.NodeOutage != nil || f.PodHang != nil {
 		return f.Kind()
 	}
 	return f.Kind() + " " + f.Action()

@@ -85,6 +85,8 @@ type pod struct {
 	backoff  time.Duration
 	// isolated by the self-heal controller: out of the endpoints
 	isolated bool
+	// hung: the application answers nothing (hang.go)
+	hung bool
 	// probe streaks (probes.go)
 	readyOK, readyFail, liveFail int
 

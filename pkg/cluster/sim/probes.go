@@ -72,6 +72,11 @@ func (w *world) sendProbe(p *pod, k probeKind, tag int, timeout time.Duration) {
 	if len(w.netFaults) > 0 && w.holdRequest(i, p) {
 		return
 	}
+	if p.hung {
+		// No answer: the probe fails at its deadline.
+		w.hops[i].pod, w.hops[i].state = p, hopLost
+		return
+	}
 	w.startWork(p, i, probeWork)
 }
 

@@ -156,9 +156,9 @@ func (w *world) deliver(i int32) {
 // reach is hop i's request reaching pod p.
 func (w *world) reach(i int32, p *pod) {
 	h := &w.hops[i]
-	if p.node != nil && p.node.down {
-		// A dead host answers nothing: the request hangs until its
-		// caller's deadline.
+	if (p.node != nil && p.node.down) || p.hung {
+		// A dead host (or a hung application) answers nothing: the
+		// request hangs until its caller's deadline.
 		h.pod, h.state = p, hopLost
 		return
 	}
@@ -398,6 +398,16 @@ func (w *world) stopHop(i int32) {
 func (w *world) killHops(p *pod) {
 	for _, i := range w.hopsOn(p) {
 		w.finishHop(i, outcomeReset)
+	}
+	if p.node != nil && p.node.down {
+		return
+	}
+	// Requests that hung on the process (PodHang) are reset with it: the
+	// kernel closes its connections.
+	for i := range w.hops {
+		if h := &w.hops[i]; h.pod == p && h.state == hopLost {
+			w.finishHop(int32(i), outcomeReset)
+		}
 	}
 }
 

@@ -98,6 +98,7 @@ func (w *world) healthResult(idx int, pd *pod, ok bool) {
 	}
 	if ev != nil {
 		h.event("SelfHealDetected", pd.name, fmt.Sprintf("%s after %d failed health checks", ev.Type, h.eng.Policy().HealthCheck.FailureThreshold))
+		h.repair(timeline.Repair{Pod: pd.name, Stage: timeline.RepairDetected, Event: ev.Type})
 		h.handle(*ev)
 	}
 }
@@ -116,7 +117,11 @@ func (w *world) breakerOpened(caller *pod, downstream string) {
 }
 
 func (h *healer) handle(ev selfheal.Event) {
-	ds, outs := h.eng.Handle(ev, selfheal.View{Serving: len(h.svc.lb)}, h.now())
+	v := selfheal.View{Serving: len(h.svc.lb)}
+	if pd := h.find(ev.Instance); pd != nil && !pd.inLB {
+		v.TargetOut = true
+	}
+	ds, outs := h.eng.Handle(ev, v, h.now())
 	h.record(outs)
 	h.carryOut(ds, nil)
 }
@@ -124,7 +129,14 @@ func (h *healer) handle(ev selfheal.Event) {
 func (h *healer) record(outs []selfheal.Outcome) {
 	for _, o := range outs {
 		h.event("SelfHealOutcome", o.Event.Instance, fmt.Sprintf("%s for %s: %s", o.Action, o.Event, o.Result))
+		h.repair(timeline.Repair{Pod: o.Event.Instance, Stage: timeline.RepairOutcome, Event: o.Event.Type, Action: o.Action, Result: o.Result})
 	}
+}
+
+// repair records a step of the policy's work for assertions.
+func (h *healer) repair(r timeline.Repair) {
+	r.T, r.Policy = h.w.now, h.eng.Policy().Name
+	h.w.tl.Repairs = append(h.w.tl.Repairs, r)
 }
 
 // carryOut executes decisions.
@@ -133,6 +145,7 @@ func (h *healer) carryOut(ds []selfheal.Decision, outs []selfheal.Outcome) {
 	h.record(outs)
 	for _, d := range ds {
 		h.event("SelfHealAction", d.Instance, fmt.Sprintf("%s (attempt %d) for %s", d.Action, d.Attempt, d.Event))
+		h.repair(timeline.Repair{Pod: d.Instance, Stage: timeline.RepairAction, Event: d.Event.Type, Action: d.Action})
 		switch d.Action {
 		case selfheal.Restart:
 			pd := h.find(d.Instance)
@@ -194,6 +207,7 @@ func (h *healer) rejoin(pd *pod) {
 	}
 	pd.isolated = false
 	h.event("SelfHealAction", pd.name, "rejoin: its health check passes again")
+	h.repair(timeline.Repair{Pod: pd.name, Stage: timeline.RepairAction, Action: selfheal.Rejoin})
 	w := h.w
 	w.events.push(w.now+pd.svc.endpointsDelay, func() {
 		if pd.ready && !pd.gone && !pd.deleting && !pd.inLB && !pd.isolated {

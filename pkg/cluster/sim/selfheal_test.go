@@ -1,9 +1,12 @@
 package sim
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
 const selfHealBase = `  services:
@@ -61,8 +64,15 @@ func TestSelfHealRestartsAFailedInstance(t *testing.T) {
 }
 
 // TestSelfHealKeepsMinAvailable: with minAvailable 3 of 3 replicas, no
-// restart may take one away: the detection is recorded, the repair is
-// skipped and says why.
+// restart may take a serving pod away. pod-failure stops payment-00002 at
+// 60s; the controller's checks at 60, 65 and 70s fail: InstanceDown at
+// 70s, while the pod is still in the endpoints (3 serving): the restart
+// is skipped, and says why. The kubelet's readiness probe (every 5s, 3
+// failures) has turned the pod not Ready by then and it leaves the
+// endpoints 1s later, so at the next failed check, 75s, the event is
+// raised again and the restart goes ahead: it takes nothing more away.
+// The service never has fewer than 2 pods in its endpoints (the failed
+// one's absence, not self-heal's doing).
 func TestSelfHealKeepsMinAvailable(t *testing.T) {
 	sc := parse(t, "2m", selfHealBase+`
   selfHeal:
@@ -71,16 +81,133 @@ func TestSelfHealKeepsMinAvailable(t *testing.T) {
       subscriptions: [{event: InstanceDown, action: restart}]
       rateLimit: {minAvailable: 3}`)
 	tl := runScenario(t, sc, 1)
-	skipped := false
-	for _, e := range tl.Events {
-		if e.Kind == "SelfHealAction" {
-			t.Fatalf("a repair ran below minAvailable: %+v", e)
+	var skippedAt, restartedAt time.Duration = -1, -1
+	for _, r := range tl.Repairs {
+		if r.Stage == timeline.RepairOutcome && strings.Contains(r.Result, "below minAvailable 3") && skippedAt < 0 {
+			skippedAt = r.T
 		}
-		if e.Kind == "SelfHealOutcome" && strings.Contains(e.Message, "below minAvailable 3") {
-			skipped = true
+		if r.Stage == timeline.RepairAction && r.Action == "restart" && restartedAt < 0 {
+			restartedAt = r.T
 		}
 	}
-	if !skipped {
-		t.Fatal("no skipped repair recorded")
+	if skippedAt != 70*time.Second || restartedAt != 75*time.Second {
+		t.Fatalf("skipped at %v (want 70s: 3 serving), restarted at %v (want 75s: the pod out of the endpoints)", skippedAt, restartedAt)
+	}
+	for _, s := range tl.Service("payment").Samples {
+		if s.T >= 60*time.Second && s.Endpoints < 2 {
+			t.Fatalf("%d endpoints at %v", s.Endpoints, s.T)
+		}
+	}
+}
+
+const hangBase = `  services:
+    - name: api
+      role: gateway
+      replicas: 4
+      resources: {requests: {cpu: 250m}, limits: {cpu: 500m}}
+      work: {cpu: 5ms}
+      startupLatency: {min: 2s, max: 2s}
+      endpointsDelay: 1s
+      readinessProbe: {initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3}
+  load: {profile: constant, rate: 40, timeout: 2s}
+  faults:
+    - at: 60s
+      apiVersion: mcpsim.dev/v1alpha2
+      kind: PodHang
+      metadata: {name: hang}
+      spec: {mode: fixed, value: "%d", selector: {labelSelectors: {app: api}}}`
+
+// TestPodHangWithoutAndWithSelfHeal: one of 4 pods hangs at 60s for good.
+// Without a policy, its readiness probe (every 10s from 1s after start,
+// 1s timeout) fails 3 times and the pod turns not Ready within 31s (by
+// 91s), leaves the endpoints and stays hung: 3 ready to the end. Until
+// then the requests routed to it (a quarter of 40/s) time out, none
+// after 92s. With the policy (checks every 5s from 5s, 1s timeout, 3
+// failures) the check at 60s already fails (the hang was scheduled
+// first), then 65 and 70s: InstanceDown at 71s, the pod deleted (gone at
+// 73s, the kubelet's 2s minimum grace) and replaced at once: running 2s
+// later, Ready at its first probe 1s after: 4 ready at 75s.
+func TestPodHangWithoutAndWithSelfHeal(t *testing.T) {
+	without := runScenario(t, parse(t, "3m", fmt.Sprintf(hangBase, 1)), 1)
+	api := without.EntryService()
+	if r := readyAt(t, api, 95*time.Second); r != 3 {
+		t.Fatalf("without self-heal, ready at 95s = %d, want 3 (the hung pod not Ready)", r)
+	}
+	if r := readyAt(t, api, 180*time.Second); r != 3 {
+		t.Fatalf("without self-heal, ready at 180s = %d, want 3: nothing repairs a hung pod", r)
+	}
+	failedAfter := func(tl *timeline.Timeline, t0 time.Duration) int {
+		n := 0
+		for _, r := range tl.EntryService().Requests {
+			if !r.OK() && r.Sent >= t0 {
+				n++
+			}
+		}
+		return n
+	}
+	if n := failedAfter(without, 60*time.Second); n < 50 {
+		t.Fatalf("without self-heal, %d failures after the hang: want about 10/s until it leaves the endpoints", n)
+	}
+	if n := failedAfter(without, 92*time.Second); n != 0 {
+		t.Fatalf("without self-heal, %d failures after 92s, when the hung pod is out of the endpoints", n)
+	}
+
+	with := runScenario(t, parse(t, "3m", fmt.Sprintf(hangBase, 1)+`
+  selfHeal:
+    - {name: healer, target: api, healthCheck: {interval: 5s, timeout: 1s, failureThreshold: 3}, subscriptions: [{event: InstanceDown, action: restart}]}`), 1)
+	var detected, repaired time.Duration = -1, -1
+	for _, r := range with.Repairs {
+		if r.Stage == timeline.RepairDetected && detected < 0 {
+			detected = r.T
+		}
+		if r.Stage == timeline.RepairOutcome && r.Result == "succeeded" && repaired < 0 {
+			repaired = r.T
+		}
+	}
+	if detected != 71*time.Second || repaired != 73*time.Second {
+		t.Fatalf("detected at %v (want 71s), repaired at %v (want 73s)", detected, repaired)
+	}
+	if r := readyAt(t, with.EntryService(), 75*time.Second); r != 4 {
+		t.Fatalf("with self-heal, ready at 75s = %d, want 4", r)
+	}
+	if n := failedAfter(with, 73*time.Second); n != 0 {
+		t.Fatalf("with self-heal, %d failures after the hung pod was gone", n)
+	}
+}
+
+// TestPodHangStormRateLimit: half the pods (2 of 4) hang at once, with
+// maxConcurrent 1 and minAvailable 3. Both fail the checks at 60, 65 and
+// 70s (1s timeouts): InstanceDown for both at 71s, while all 4 are still
+// in the endpoints (readiness, every 10s, has not failed 3 times yet).
+// The first restart is allowed (4 - 1 = 3 >= 3), the second refused (one
+// repair in progress). The first pod is gone at 73s (2s grace), its
+// replacement runs at 73+2s and is Ready 1s later, 76s, in the endpoints
+// at 77s. The refused pod's next failed check, 76s, raises it again; with
+// 4 serving the restart goes ahead: gone at 78s. The endpoints never hold
+// fewer than 3 pods: the rate limit held.
+func TestPodHangStormRateLimit(t *testing.T) {
+	tl := runScenario(t, parse(t, "3m", fmt.Sprintf(hangBase, 2)+`
+  selfHeal:
+    - {name: healer, target: api, healthCheck: {interval: 5s, timeout: 1s, failureThreshold: 3}, subscriptions: [{event: InstanceDown, action: restart}], rateLimit: {maxConcurrent: 1, minAvailable: 3}}`), 1)
+	var restarts, repaired []time.Duration
+	skipped := 0
+	for _, r := range tl.Repairs {
+		switch {
+		case r.Stage == timeline.RepairAction && r.Action == "restart":
+			restarts = append(restarts, r.T)
+		case r.Stage == timeline.RepairOutcome && r.Result == "succeeded":
+			repaired = append(repaired, r.T)
+		case r.Stage == timeline.RepairOutcome && strings.Contains(r.Result, "maxConcurrent 1"):
+			skipped++
+		}
+	}
+	s := time.Second
+	if fmt.Sprint(restarts) != fmt.Sprint([]time.Duration{71 * s, 76 * s}) || fmt.Sprint(repaired) != fmt.Sprint([]time.Duration{73 * s, 78 * s}) || skipped != 1 {
+		t.Fatalf("restarts at %v (want 71s, 76s), repaired at %v (want 73s, 78s), %d refused (want 1)", restarts, repaired, skipped)
+	}
+	for _, smp := range tl.EntryService().Samples {
+		if smp.T >= 60*s && smp.Endpoints < 3 {
+			t.Fatalf("%d endpoints at %v: below minAvailable 3", smp.Endpoints, smp.T)
+		}
 	}
 }
