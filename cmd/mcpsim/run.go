@@ -212,6 +212,20 @@ func printVerdicts(w io.Writer, rep *report.Report, out string, results bool) {
 			fmt.Fprintf(w, "       %s\n", termSafe(a.Detail))
 		}
 	}
+	if b := rep.Baseline; b != nil {
+		failing := 0
+		for _, a := range b.Assertions {
+			if !a.Passed {
+				failing++
+			}
+		}
+		var ready []string
+		for _, s := range rep.Services {
+			ready = append(ready, fmt.Sprintf("%s %d", termSafe(s.Name), b.ReadyAtEnd[s.Name]))
+		}
+		fmt.Fprintf(w, "  without %s (same seed): %d of %d assertions fail, %d of %d requests failed, ready at the end: %s\n",
+			b.Without, failing, len(b.Assertions), b.Load.Failed, b.Load.Requests, strings.Join(ready, ", "))
+	}
 	if out != "" {
 		files := []string{report.JSONFile, report.JUnitFile, report.HTMLFile}
 		if results {

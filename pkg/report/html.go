@@ -763,6 +763,15 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 <tr><td data-label="requests">{{.R.Load.Requests}}</td><td data-label="succeeded">{{.R.Load.Successes}}</td><td data-label="of them degraded">{{.R.Load.Degraded}}</td><td data-label="failed">{{.R.Load.Failed}}</td><td data-label="mean rate">{{printf "%.1f" .R.Load.MeanRPS}}/s</td><td data-label="mean">{{dur .R.Load.Mean}}</td><td data-label="p50">{{dur .R.Load.P50}}</td><td data-label="p90">{{dur .R.Load.P90}}</td><td data-label="p99">{{dur .R.Load.P99}}</td><td data-label="max">{{dur .R.Load.Max}}</td></tr></tbody></table>
 <p class="small">Quantiles are exact (nearest rank) over successful requests; failed requests are counted, not timed.</p>
 {{if .ErrorsBy}}<table class="cards"><thead><tr><th>failed requests</th><th>error</th></tr></thead><tbody>{{range .ErrorsBy}}<tr><td data-label="failed requests">{{.V}}</td><td data-label="error">{{.K}}</td></tr>{{end}}</tbody></table>{{end}}
+{{with .R.Baseline}}<h2>Without {{.Without}}</h2>
+<p class="small">The same run (same seed: the same load, the same faults on the same pods) without {{.Without}}, for comparison; its verdicts do not count.</p>
+<table class="cards"><thead><tr><th>run</th><th>requests</th><th>failed</th><th>p99</th><th>ready at the end</th></tr></thead><tbody>
+<tr><td data-label="run">with</td><td data-label="requests">{{$.R.Load.Requests}}</td><td data-label="failed">{{$.R.Load.Failed}}</td><td data-label="p99">{{dur $.R.Load.P99}}</td><td data-label="ready at the end">{{range $i, $s := $.Services}}{{if $i}}, {{end}}{{$s.Name}} {{$s.Ready}}{{end}}</td></tr>
+<tr><td data-label="run">without</td><td data-label="requests">{{.Load.Requests}}</td><td data-label="failed">{{.Load.Failed}}</td><td data-label="p99">{{dur .Load.P99}}</td><td data-label="ready at the end">{{range $i, $s := $.Services}}{{if $i}}, {{end}}{{$s.Name}} {{index $.R.Baseline.ReadyAtEnd $s.Name}}{{end}}</td></tr>
+</tbody></table>
+<table class="cards"><thead><tr><th>without: verdict</th><th>assertion</th><th>measured</th></tr></thead><tbody>
+{{range .Assertions}}<tr><td data-label="verdict" class="nw">{{.Verdict}}</td><td data-label="assertion">{{.Name}}<div class="small">{{.Detail}}</div></td><td data-label="measured">{{.Measured}}</td></tr>
+{{end}}</tbody></table>{{end}}
 {{if gt (len .Services) 1}}<h2>Services</h2>
 <table class="cards"><thead><tr><th>service</th><th>requests</th><th>ok</th><th>degraded</th><th>failed</th><th>mean</th><th>p50</th><th>p99</th><th>replicas at the end</th><th>HPA</th></tr></thead><tbody>
 {{range .Services}}<tr><td data-label="service">{{.Name}}{{if .Entry}} <span class="small">(entry)</span>{{end}}<div class="small">{{.Role}}</div></td><td data-label="requests">{{.Requests}}</td><td data-label="ok">{{.OK}}</td><td data-label="degraded">{{.Degraded}}</td><td data-label="failed">{{.Error}}</td><td data-label="mean">{{dur .Mean}}</td><td data-label="p50">{{dur .P50}}</td><td data-label="p99">{{dur .P99}}</td><td data-label="replicas at the end">{{.Ready}} ready of {{.Desired}}</td><td data-label="HPA">{{.HPA}}</td></tr>

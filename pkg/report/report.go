@@ -66,6 +66,30 @@ type Report struct {
 	Breakers []BreakerTransition `json:"breakers"`
 	Events   []Event             `json:"events"`
 	Faults   []Fault             `json:"faults"`
+	// Baseline is the same run without the scenario's self-heal policies
+	// (sim only, same seed), for comparison; nil when there is none.
+	Baseline *Baseline `json:"baseline,omitempty"`
+}
+
+// Baseline sums up a comparison run: what it left out, its load, its
+// assertions' verdicts (they do not count towards the report's) and each
+// service's ready replicas at the end.
+type Baseline struct {
+	Without    string           `json:"without"`
+	Load       LoadSummary      `json:"load"`
+	Assertions []Assertion      `json:"assertions"`
+	ReadyAtEnd map[string]int32 `json:"readyAtEnd"`
+}
+
+// NewBaseline sums up a comparison run's report.
+func NewBaseline(without string, r *Report) *Baseline {
+	b := &Baseline{Without: without, Load: r.Load, Assertions: r.Assertions, ReadyAtEnd: map[string]int32{}}
+	for _, s := range r.Services {
+		if n := len(s.Samples); n > 0 {
+			b.ReadyAtEnd[s.Name] = s.Samples[n-1].Ready
+		}
+	}
+	return b
 }
 
 // ScenarioInfo names the scenario.

@@ -113,7 +113,16 @@ func Run(ctx context.Context, sc *scenario.Scenario, source string, opts Options
 		return nil, fmt.Errorf("%w: backend %s: %v", cluster.ErrInfrastructure, opts.Backend.Name(), err)
 	}
 	results := assertions.Evaluate(sc, tl)
-	rep := report.Build(sc, tl, results, report.Meta{Source: source, Backend: opts.Backend.Name(), Seed: opts.Seed, Version: opts.Version})
+	meta := report.Meta{Source: source, Backend: opts.Backend.Name(), Seed: opts.Seed, Version: opts.Version}
+	rep := report.Build(sc, tl, results, meta)
+	if len(sc.Spec.SelfHeal) > 0 && opts.Backend.Name() == "sim" {
+		// What the policies are worth: the same run without them.
+		base, err := baseline(ctx, sc, opts, meta)
+		if err != nil {
+			return nil, err
+		}
+		rep.Baseline = base
+	}
 	if opts.OutDir != "" {
 		err := report.WriteSet(ctx, opts.OutDir, sc.Metadata.Name, func(dir string) error {
 			if err := rep.WriteDir(dir); err != nil {
@@ -129,4 +138,25 @@ func Run(ctx context.Context, sc *scenario.Scenario, source string, opts Options
 		}
 	}
 	return rep, nil
+}
+
+// baseline runs sc again without its self-heal policies, with the same
+// seed (so the same load and the same faults on the same pods), and sums
+// it up for the report. Only the sim can afford a second run.
+func baseline(ctx context.Context, sc *scenario.Scenario, opts Options, meta report.Meta) (*report.Baseline, error) {
+	without := *sc
+	without.Spec.SelfHeal = nil
+	pacer, err := loadgen.Pacer(&without.Spec.Load, opts.Seed)
+	if err != nil {
+		return nil, err
+	}
+	tl, err := opts.Backend.Run(ctx, &cluster.Plan{Scenario: &without, Seed: opts.Seed, Schedule: cluster.Schedule(&without), Pacer: pacer,
+		LoadStart: without.Spec.Load.Start.Duration, LoadDuration: without.Spec.Load.Duration.Duration})
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: backend %s, the run without spec.selfHeal: %v", cluster.ErrInfrastructure, opts.Backend.Name(), err)
+	}
+	return report.NewBaseline("spec.selfHeal", report.Build(&without, tl, assertions.Evaluate(&without, tl), meta)), nil
 }

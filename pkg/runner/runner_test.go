@@ -159,3 +159,32 @@ func TestResolve(t *testing.T) {
 		t.Fatal("empty directory resolved")
 	}
 }
+
+// TestSelfHealBaseline: a scenario with self-heal policies is run again
+// without them on the sim (same seed) for the report. In self-heal, a
+// gateway pod hangs at 2m for good: with the policy 3 pods are ready at
+// the end and every assertion passes; without it the readiness probe only
+// takes the pod out of the endpoints, nothing restarts it, so 2 are ready
+// at the end and the repair assertion fails. A scenario without policies
+// has no baseline.
+func TestSelfHealBaseline(t *testing.T) {
+	rep := runBuiltin(t, "self-heal", 1, "")
+	b := rep.Baseline
+	if !rep.Passed || b == nil || b.Without != "spec.selfHeal" {
+		t.Fatalf("passed %v, baseline %+v", rep.Passed, b)
+	}
+	if b.ReadyAtEnd["gateway"] != 2 {
+		t.Fatalf("without self-heal, %d gateway pods ready at the end, want 2", b.ReadyAtEnd["gateway"])
+	}
+	for _, a := range b.Assertions {
+		if a.Name == "hung pod repaired" && a.Passed {
+			t.Fatal("the repair assertion passed without a policy")
+		}
+	}
+	if b.Load.Failed <= rep.Load.Failed {
+		t.Fatalf("without self-heal %d failed requests, with %d: want more without", b.Load.Failed, rep.Load.Failed)
+	}
+	if rep := runBuiltin(t, "pod-kill-recovery", 1, ""); rep.Baseline != nil {
+		t.Fatal("a scenario without self-heal policies got a baseline")
+	}
+}
