@@ -222,22 +222,25 @@ func latency(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service
 	reqs, from, to := window(a.Window, tl, svc)
 	// Latency objectives are judged on successful requests; failures are
 	// the error-rate assertion's business (a refused connection is fast).
-	// Only the latencies are gathered (not the records), and the quantile
-	// is found by selection, not a full sort: a verdict over millions of
-	// requests must not cost a copy and a sort of all of them.
-	lat := make([]time.Duration, 0, len(reqs))
-	for _, req := range reqs {
-		if req.OK() {
-			lat = append(lat, req.Latency)
+	// The quantile is found in a few passes over the records, not by a
+	// copy and a sort of every latency: a verdict over millions of
+	// requests must not cost that (timeline.Quantiles).
+	n := 0
+	qv, ok := timeline.Quantiles(func(yield func(time.Duration)) {
+		n = 0
+		for _, req := range reqs {
+			if req.OK() {
+				n++
+				yield(req.Latency)
+			}
 		}
-	}
-	if len(lat) == 0 {
+	}, q)
+	if !ok {
 		r.Measured = "no successful requests"
 		r.Detail = fmt.Sprintf("no request succeeded in [%s, %s): nothing to measure", from, to)
 		return
 	}
-	n := len(lat)
-	v := timeline.QuantileSelect(lat, q)
+	v := qv[0]
 	r.Value = v.Seconds()
 	r.Passed = v <= limit
 	r.Measured = fmt.Sprintf("%s = %s", name, v.Round(time.Microsecond))

@@ -19,7 +19,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -469,8 +468,7 @@ func hpaInfo(h *autoscalingv2.HorizontalPodAutoscalerSpec) *HPAInfo {
 
 func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Second) {
 	s := LoadSummary{Requests: len(svc.Requests), Errors: map[string]int{}}
-	all := make([]time.Duration, 0, len(svc.Requests))
-	var sum time.Duration
+	var sum, most time.Duration
 	series := []Second{}
 	var bucket []time.Duration
 	cur := Second{T: -1}
@@ -501,7 +499,7 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 				cur.Degraded++
 			}
 			sum += req.Latency
-			all = append(all, req.Latency)
+			most = max(most, req.Latency)
 			bucket = append(bucket, req.Latency)
 			continue
 		}
@@ -517,15 +515,19 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 	if tl.Duration > 0 {
 		s.MeanRPS = float64(s.Requests) / tl.Duration.Seconds()
 	}
-	if len(all) > 0 {
-		s.Mean = secsPtr(sum / time.Duration(len(all)))
-		// Selection, not a sort: each quantile is found in linear time
-		// (the largest first; each later one only searches what lies
-		// below it).
-		s.Max = secsPtr(slices.Max(all))
-		s.P99 = secsPtr(timeline.QuantileSelect(all, 0.99))
-		s.P90 = secsPtr(timeline.QuantileSelect(all, 0.9))
-		s.P50 = secsPtr(timeline.QuantileSelect(all, 0.5))
+	if s.Successes > 0 {
+		s.Mean = secsPtr(sum / time.Duration(s.Successes))
+		s.Max = secsPtr(most)
+		// Exact quantiles in a few passes over the records, without a
+		// copy of every latency (timeline.Quantiles).
+		q, _ := timeline.Quantiles(func(yield func(time.Duration)) {
+			for _, req := range svc.Requests {
+				if req.OK() {
+					yield(req.Latency)
+				}
+			}
+		}, 0.99, 0.9, 0.5)
+		s.P99, s.P90, s.P50 = secsPtr(q[0]), secsPtr(q[1]), secsPtr(q[2])
 	}
 	return s, series
 }

@@ -88,3 +88,47 @@ func TestQuantileSelectAgreesWithSorting(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantilesMatchSelection: the multi-pass Quantiles gives exactly
+// what selection over all the values gives, on spreads that exercise its
+// paths: many distinct values (several narrowing passes), all equal (a
+// single value), two clusters far apart, and few values (gathered at
+// once).
+func TestQuantilesMatchSelection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	sets := map[string][]time.Duration{}
+	var wide, same, clusters, few []time.Duration
+	for i := 0; i < 300000; i++ {
+		wide = append(wide, time.Duration(rng.ExpFloat64()*float64(20*time.Millisecond)))
+		same = append(same, 7*time.Millisecond)
+		c := time.Duration(rng.IntN(1000))
+		if i%3 == 0 {
+			c += 30 * time.Second
+		}
+		clusters = append(clusters, c)
+	}
+	for i := 0; i < 7; i++ {
+		few = append(few, time.Duration(rng.IntN(100)))
+	}
+	sets["wide"], sets["same"], sets["clusters"], sets["few"] = wide, same, clusters, few
+	qs := []float64{0.5, 0.9, 0.99, 0.999, 1}
+	for name, vals := range sets {
+		got, ok := Quantiles(func(yield func(time.Duration)) {
+			for _, v := range vals {
+				yield(v)
+			}
+		}, qs...)
+		if !ok {
+			t.Fatalf("%s: no values", name)
+		}
+		for i, q := range qs {
+			want := QuantileSelect(slices.Clone(vals), q)
+			if got[i] != want {
+				t.Errorf("%s q%v: %v, selection gives %v", name, q, got[i], want)
+			}
+		}
+	}
+	if _, ok := Quantiles(func(func(time.Duration)) {}, 0.5); ok {
+		t.Fatal("quantiles of nothing")
+	}
+}
