@@ -42,9 +42,16 @@ fuzz:
 	$(GO) test ./pkg/scenario -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
 # Whole-command benchmarks (parse, run, judge, write reports) and the
-# simulator alone, on one core.
-bench:
-	$(GO) test ./pkg/runner ./pkg/cluster/sim -run '^$$' -bench . -benchtime 3x -cpu 1
+# simulator alone, on one core (pinned with taskset when it exists); the
+# large one (36 M requests) takes about a minute, then its peak RSS.
+bench: build
+	$(PIN) $(GO) test ./pkg/runner ./pkg/cluster/sim -run '^$$' -bench . -benchtime 3x -cpu 1
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	if [ -x /usr/bin/time ]; then \
+		$(PIN) /usr/bin/time -f 'large.yaml through bin/mcpsim: %e s wall, peak RSS %M KB' ./$(BIN) run pkg/runner/testdata/bench/large.yaml --out "$$out" >/dev/null; \
+	else echo "no /usr/bin/time (Debian: apt-get install time): the large run's peak RSS is not measured"; fi
+
+PIN := $(shell command -v taskset >/dev/null && echo taskset -c 0)
 
 conformance: build
 	./$(BIN) conformance hpa pkg/hpa/conformance/testdata/hpa-cases.json
