@@ -6,12 +6,18 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 REPORTS ?= reports
 SEED    ?= 1
 
-.PHONY: all build demo test test-html vet fmt-check fuzz bench conformance clean images e2e-kind e2e-chaos e2e-suite
+.PHONY: all build generate demo test test-html vet fmt-check fuzz bench conformance clean images e2e-kind e2e-chaos e2e-suite
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mcpsim
+
+# Generated code: the SelfHealPolicy CRD and deepcopy functions
+# (controller-gen v0.18.0 via go run, from the module cache). A test in
+# pkg/apis fails when the committed CRD is stale.
+generate:
+	$(GO) generate ./pkg/apis/...
 
 # The built-in scenario suite on the simulated cluster; reports land in
 # $(REPORTS)/<scenario>/. Exit status is mcpsim's (1 if an assertion failed).

@@ -59,6 +59,10 @@ func kubeBackend(f *realFlags, log io.Writer) (*preparedBackend, error) {
 		return nil, usageErr("kubeconfig: %v", err)
 	}
 	opts := kube.Options{Name: "kube", Client: client, Target: f.target, NodePort: f.nodePort, AllowNonLoopback: f.allowNonLoopback, Image: f.image, Log: log}
+	// The dynamic client applies the self-heal operator's CRD and policies.
+	if opts.Dynamic, err = dynamic.NewForConfig(cfg); err != nil {
+		return nil, usageErr("kubeconfig: %v", err)
+	}
 	if f.chaosMesh {
 		dyn, err := dynamic.NewForConfig(cfg)
 		if err != nil {
@@ -112,6 +116,11 @@ func kindBackend(cmd *cobra.Command, f *realFlags, scs []*scenario.Scenario, log
 		return nil, &exitError{code: exitInfra, err: fmt.Errorf("loading %s into the nodes (build it with `make images`): %w", f.image, err)}
 	}
 	opts := kube.Options{Name: "kind", Client: c.Client, Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), NodePort: kind.DefaultNodePort, Image: f.image, Log: log}
+	// The dynamic client applies the self-heal operator's CRD and policies.
+	if opts.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
+		cleanup()
+		return nil, &exitError{code: exitInfra, err: err}
+	}
 	if f.chaosMesh {
 		dyn, err := dynamic.NewForConfig(c.Config)
 		if err != nil {

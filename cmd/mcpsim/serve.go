@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpsim/mcpsim/pkg/reference"
+	"github.com/mcpsim/mcpsim/pkg/selfheal/operator"
 )
 
 // maxServiceConfig bounds a --config file (they are a few hundred bytes).
@@ -25,6 +26,7 @@ func newServeCmd() *cobra.Command {
 		cpu         time.Duration
 		timeout     time.Duration
 		downstreams []string
+		selfHeal    operator.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -35,12 +37,19 @@ Without it, --role, --cpu and --downstream describe the service.
 
 Each request spends CPU time (not wall time) drawn from the work
 distribution, stops when its client goes away, then makes its calls
-through one circuit breaker per downstream.`,
+through one circuit breaker per downstream.
+
+--role selfheal runs the self-heal operator instead: it reconciles the
+SelfHealPolicies (mcpsim.dev/v1alpha1) of one namespace.`,
 		Example: `  mcpsim serve --role payment --cpu 10ms
   mcpsim serve --role gateway --downstream user=http://127.0.0.1:8081 --downstream order=http://127.0.0.1:8082
-  mcpsim serve --config /etc/mcpsim/service.json --listen 0.0.0.0:8080`,
+  mcpsim serve --config /etc/mcpsim/service.json --listen 0.0.0.0:8080
+  mcpsim serve --role selfheal --namespace demo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Role == roleSelfHeal && configFile == "" {
+				return runSelfHeal(cmd, selfHeal)
+			}
 			if configFile != "" {
 				c, err := readServiceConfig(configFile)
 				if err != nil {
@@ -70,7 +79,7 @@ through one circuit breaker per downstream.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "the service's topology as JSON (written by mcpsim into the pod's ConfigMap)")
-	f.StringVar(&cfg.Role, "role", "gateway", "role: "+strings.Join(reference.Roles, ", "))
+	f.StringVar(&cfg.Role, "role", "gateway", "role: "+strings.Join(reference.Roles, ", ")+", or "+roleSelfHeal+" (the self-heal operator)")
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (loopback unless given; pods listen on 0.0.0.0)")
 	f.DurationVar(&cpu, "cpu", 10*time.Millisecond, "mean CPU time per request (exponentially distributed)")
 	f.StringArrayVar(&downstreams, "downstream", nil, "a downstream service NAME=URL; repeatable")
@@ -78,6 +87,7 @@ through one circuit breaker per downstream.`,
 	f.DurationVar(&opts.DrainDelay, "drain-delay", reference.DefaultDrainDelay, "how long to keep serving after SIGTERM, while endpoints update")
 	f.BoolVar(&opts.AdminCPU, "admin-cpu", false, "enable POST /admin/cpu?d=DURATION, which burns CPU (a test knob)")
 	f.BoolVar(&opts.AdminHang, "admin-hang", false, "enable POST /admin/hang?for=DURATION and DELETE /admin/hang: every other request waits unanswered (the PodHang fault)")
+	addSelfHealFlags(f, &selfHeal)
 	f.IntVar(&opts.MaxConns, "max-conns", 1024, "open client connections at most (idle ones are closed to admit new ones)")
 	return cmd
 }

@@ -37,7 +37,8 @@ type Options struct {
 	// Name is the backend's name in reports: "kube" or "kind".
 	Name   string
 	Client kubernetes.Interface
-	// Dynamic reaches Chaos Mesh's objects; ChaosMesh says Chaos Mesh is
+	// Dynamic reaches Chaos Mesh's objects and the self-heal operator's
+	// CRD and policies; ChaosMesh says Chaos Mesh is
 	// installed: faults are then applied as real Chaos Mesh objects.
 	Dynamic   dynamic.Interface
 	ChaosMesh bool
@@ -92,8 +93,8 @@ func (b *Backend) Name() string { return b.opts.Name }
 
 // Check implements cluster.Backend.
 func (b *Backend) Check(sc *scenario.Scenario) error {
-	if len(sc.Spec.SelfHeal) > 0 {
-		return cluster.Unsupported(b.opts.Name, "spec.selfHeal: the self-heal operator is not deployed on real clusters yet (the sim runs its policies)")
+	if why := b.checkSelfHeal(sc); why != "" {
+		return cluster.Unsupported(b.opts.Name, "%s", why)
 	}
 	for i := range sc.Spec.Faults {
 		if err := b.checkFault(i, &sc.Spec.Faults[i]); err != nil {
@@ -151,6 +152,9 @@ func (b *Backend) Run(ctx context.Context, plan *cluster.Plan) (tl *timeline.Tim
 	}
 	defer obs.stop()
 	if err := b.apply(ctx, ns, sc); err != nil {
+		return nil, err
+	}
+	if err := b.deploySelfHeal(ctx, ns, sc); err != nil {
 		return nil, err
 	}
 	if err := b.waitRollout(ctx, ns, sc, r); err != nil {
