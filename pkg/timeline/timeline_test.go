@@ -112,8 +112,22 @@ func TestQuantilesMatchSelection(t *testing.T) {
 	}
 	sets["wide"], sets["same"], sets["clusters"], sets["few"] = wide, same, clusters, few
 	qs := []float64{0.5, 0.9, 0.99, 0.999, 1}
+	// The radix passes (every set larger than the copy threshold), then
+	// the copy path.
+	defer func(v int) { quantilesCopyAt = v }(quantilesCopyAt)
+	for _, copyAt := range []int{-1, 1 << 22} {
+		quantilesCopyAt = copyAt
+		checkQuantiles(t, sets, qs)
+	}
+	if _, ok := Quantiles(0, func(func(time.Duration)) {}, 0.5); ok {
+		t.Fatal("quantiles of nothing")
+	}
+}
+
+func checkQuantiles(t *testing.T, sets map[string][]time.Duration, qs []float64) {
+	t.Helper()
 	for name, vals := range sets {
-		got, ok := Quantiles(func(yield func(time.Duration)) {
+		got, ok := Quantiles(len(vals), func(yield func(time.Duration)) {
 			for _, v := range vals {
 				yield(v)
 			}
@@ -124,11 +138,8 @@ func TestQuantilesMatchSelection(t *testing.T) {
 		for i, q := range qs {
 			want := QuantileSelect(slices.Clone(vals), q)
 			if got[i] != want {
-				t.Errorf("%s q%v: %v, selection gives %v", name, q, got[i], want)
+				t.Errorf("copy threshold %d, %s q%v: %v, selection gives %v", quantilesCopyAt, name, q, got[i], want)
 			}
 		}
-	}
-	if _, ok := Quantiles(func(func(time.Duration)) {}, 0.5); ok {
-		t.Fatal("quantiles of nothing")
 	}
 }
