@@ -25,13 +25,10 @@ func placement(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 	} else if a.MaxPerNode != nil {
 		r.Limit = float64(*a.MaxPerNode)
 	}
-	t0, from := time.Duration(0), "t=0s"
-	if a.After != nil {
-		var err error
-		if t0, from, err = anchor(a.After, tl); err != nil {
-			r.Measured, r.Detail = "n/a", err.Error()
-			return
-		}
+	t0, from, err := anchorOrStart(a.After, tl)
+	if err != nil {
+		r.Measured, r.Detail = "n/a", err.Error()
+		return
 	}
 	if len(tl.Nodes) == 0 {
 		r.Measured, r.Detail = "n/a", "the backend recorded no nodes and pods, so placement cannot be judged"
@@ -194,13 +191,10 @@ func rescheduledWithin(a *scenario.Assertion, tl *timeline.Timeline, r *Result) 
 	within := a.Within.Duration
 	r.Unit, r.Limit = "s", within.Seconds()
 	r.Threshold = fmt.Sprintf("every %s pod deleted by a fault has a Ready replacement within %s", a.Service, within)
-	t0, from := time.Duration(0), "t=0s"
-	if a.After != nil {
-		var err error
-		if t0, from, err = anchor(a.After, tl); err != nil {
-			r.Measured, r.Detail = "n/a", err.Error()
-			return
-		}
+	t0, from, err := anchorOrStart(a.After, tl)
+	if err != nil {
+		r.Measured, r.Detail = "n/a", err.Error()
+		return
 	}
 	var evicted, fresh []timeline.Pod
 	for _, p := range tl.Pods {
@@ -290,4 +284,12 @@ func readinessFlaps(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 	}
 	r.EvidenceAt = at(first)
 	r.Detail = fmt.Sprintf("%d pods turned not Ready %d times in %s, first at %s, last at %s", len(pods), count, span, first, last)
+}
+
+// anchorOrStart is anchor, with the run's start when there is none.
+func anchorOrStart(a *scenario.Anchor, tl *timeline.Timeline) (time.Duration, string, error) {
+	if a == nil {
+		return 0, "t=0s", nil
+	}
+	return anchor(a, tl)
 }

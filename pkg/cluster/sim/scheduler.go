@@ -656,10 +656,15 @@ func doNotScheduleTaints(t *corev1.Taint) bool {
 
 // domainCount counts the bound pods of the matching services in domain d.
 func (w *world) domainCount(k int, d int32, matches []bool) int32 {
+	return sumMatching(w.sched.bound[k], d, matches)
+}
+
+// sumMatching adds up the counts of the matching services in domain d.
+func sumMatching(counts [][]int32, d int32, matches []bool) int32 {
 	c := int32(0)
 	for si, m := range matches {
 		if m {
-			c += w.sched.bound[k][si][d]
+			c += counts[si][d]
 		}
 	}
 	return c
@@ -726,13 +731,7 @@ func (w *world) includesEveryNode(c *spreadConstraint, pl *placement) bool {
 // domainTotal counts the not-terminating pods of the matching services in
 // domain d of key k.
 func (w *world) domainTotal(k int, d int32, matches []bool) int32 {
-	c := int32(0)
-	for si, m := range matches {
-		if m {
-			c += w.sched.spread[k][si][d]
-		}
-	}
-	return c
+	return sumMatching(w.sched.spread[k], d, matches)
 }
 
 // spreadIncludes: n counts for constraint c when it has every key of the
@@ -962,13 +961,7 @@ func (sc *scheduler) present(k int) []bool {
 // matchingOnNode counts the not-terminating pods of the matching services
 // on n.
 func (w *world) matchingOnNode(matches []bool, n *node) int32 {
-	c := int32(0)
-	for si, m := range matches {
-		if m {
-			c += w.sched.spread[0][si][n.dom[0]]
-		}
-	}
-	return c
+	return sumMatching(w.sched.spread[0], n.dom[0], matches)
 }
 
 // interPodScores is InterPodAffinity's scoring: for every term, its weight
