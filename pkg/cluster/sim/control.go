@@ -73,6 +73,9 @@ func (c *hpaController) sync() {
 	pods := c.pods[:0]
 	statusReplicas := int32(0)
 	for _, p := range s.pods {
+		if p.isolated {
+			continue // its labels are gone: the HPA's selector misses it
+		}
 		hp := hpa.Pod{Name: p.name, Phase: corev1.PodPending, Deleting: p.deleting, Containers: c.containers}
 		if !p.deleting {
 			statusReplicas++
@@ -122,7 +125,7 @@ func (c *hpaController) ResourceMetrics(resource corev1.ResourceName) ([]hpa.Res
 	}
 	out := c.samples[:0]
 	for _, p := range c.s.pods {
-		if !p.hasSample {
+		if !p.hasSample || p.isolated {
 			continue
 		}
 		if p.usage == nil {

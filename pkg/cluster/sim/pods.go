@@ -130,7 +130,9 @@ func podResources(r corev1.ResourceRequirements) (cpu, mem int64, limit float64)
 func (s *service) activePods() []*pod {
 	var out []*pod
 	for _, p := range s.pods {
-		if !p.deleting && !p.gone {
+		// An isolated pod has lost the label its ReplicaSet selects on: it
+		// is orphaned, and replaced.
+		if !p.deleting && !p.gone && !p.isolated {
 			out = append(out, p)
 		}
 	}

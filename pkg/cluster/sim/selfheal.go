@@ -16,9 +16,11 @@ import (
 // instance's CPU like any request (probes.go); a circuit breaker of a
 // caller opening toward the target is a CircuitBreakerTripped event.
 // Actions: restart deletes the pod (as pod-kill does, with the kubelet's
-// minimum grace) and succeeds when it is gone; isolate takes it out of the
-// endpoints (its label removed) until its health check passes; scale adds
-// a replica to the service.
+// minimum grace) and succeeds when it is gone; isolate removes its labels,
+// as the operator does: it leaves the endpoints and its ReplicaSet, which
+// replaces it, until its health check passes (adopted again, one pod too
+// many: the ReplicaSet deletes one by its ranking); scale adds a replica
+// to the service.
 
 type healer struct {
 	w   *world
@@ -157,12 +159,16 @@ func (h *healer) carryOut(ds []selfheal.Decision, outs []selfheal.Outcome) {
 			w.killPodFor(pd, 0, "self-heal "+h.eng.Policy().Name+": restart", timeline.CauseSelfHeal)
 		case selfheal.Isolate:
 			if pd := h.find(d.Instance); pd != nil && !pd.isolated {
+				// The operator removes the labels the Services select on;
+				// the ReplicaSet selects on them too, so it orphans the
+				// pod and creates a replacement at once.
 				pd.isolated = true
 				w.events.push(w.now+pd.svc.endpointsDelay, func() {
 					if pd.isolated {
 						w.removeFromLB(pd)
 					}
 				})
+				w.reconcileReplicaSet(pd.svc)
 			}
 			h.completed(d.ID, true)
 		case selfheal.Scale:
@@ -209,6 +215,12 @@ func (h *healer) rejoin(pd *pod) {
 	h.event("SelfHealAction", pd.name, "rejoin: its health check passes again")
 	h.repair(timeline.Repair{Pod: pd.name, Stage: timeline.RepairAction, Action: selfheal.Rejoin})
 	w := h.w
+	// Its labels back, the ReplicaSet adopts it again and, one pod over,
+	// deletes one by its ranking.
+	w.reconcileReplicaSet(pd.svc)
+	if pd.deleting {
+		return
+	}
 	w.events.push(w.now+pd.svc.endpointsDelay, func() {
 		if pd.ready && !pd.gone && !pd.deleting && !pd.inLB && !pd.isolated {
 			pd.inLB = true

@@ -211,3 +211,44 @@ func TestPodHangStormRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestIsolateOrphansAndReadopts: payment-00002's application fails (pod-
+// failure) from 60s to 120s; the policy isolates what goes down. The
+// checks at 60, 65 and 70s fail: InstanceDown at 70s; isolation removes
+// the pod's labels, so it leaves the endpoints 1s later... and its
+// ReplicaSet, which creates a replacement at once (2s to start, Ready at
+// its first probe 1s later: 73s, plus the probe's 50us of CPU at 500m). At 120s the fault ends: the container
+// restarts (2s) and passes the check at 125s: rejoin, labels back; the
+// ReplicaSet adopts it and, with 4 pods for 3 replicas, deletes the one
+// Ready for the shortest time: payment-00002 itself (Ready again at
+// 123s, after its restart, against 73s and earlier), at 125s (when the
+// check's answer, 50us of CPU, is in).
+func TestIsolateOrphansAndReadopts(t *testing.T) {
+	tl := runScenario(t, parse(t, "3m", strings.Replace(selfHealBase, "duration: 5m", "duration: 1m", 1)+`
+  selfHeal:
+    - name: quarantine
+      target: payment
+      subscriptions: [{event: InstanceDown, action: isolate}]`), 1)
+	var replacement, deleted timeline.Pod
+	for _, p := range tl.Pods {
+		if p.Service == "payment" && p.Created == 70*time.Second {
+			replacement = p
+		}
+		if p.Name == "payment-00002" {
+			deleted = p
+		}
+	}
+	if replacement.Name == "" || replacement.FirstReady < 73*time.Second || replacement.FirstReady > 73*time.Second+time.Millisecond {
+		t.Fatalf("replacement %+v: want one created at 70s, Ready at 73s", replacement)
+	}
+	if deleted.Deleted < 125*time.Second || deleted.Deleted > 125*time.Second+time.Millisecond || deleted.Cause != timeline.CauseScaleDown {
+		t.Fatalf("payment-00002 %+v: want deleted at 125s by the ReplicaSet", deleted)
+	}
+	pay := tl.Service("payment")
+	if r := readyAt(t, pay, 100*time.Second); r != 3 {
+		t.Fatalf("ready at 100s = %d, want 3 (2 and the replacement; the isolated pod is not Ready either)", r)
+	}
+	if r := readyAt(t, pay, 170*time.Second); r != 3 {
+		t.Fatalf("ready at 170s = %d, want 3 after the ReplicaSet deleted the extra pod", r)
+	}
+}
