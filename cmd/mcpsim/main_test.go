@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -230,7 +231,8 @@ func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
       spec: {action: bandwidth, mode: all, selector: {labelSelectors: {app: gateway}}, bandwidth: {rate: 1mbps, limit: 100, buffer: 10000}}
 `)
 	code, stdout, stderr := run(t, "run", simDir, "--out", out)
-	if code != 2 || !strings.Contains(stderr, "spec.faults[0].spec.action: Unsupported value: \"bandwidth\"") || !strings.Contains(stderr, "nothing was run") {
+	// Shown at the field's place in the file (file:line:column).
+	if code != 2 || !regexp.MustCompile(`b-bad\.yaml:\d+:\d+: spec\.faults\[0\]\.spec\.action: Unsupported value: "bandwidth".*\(not supported by backend sim\)`).MatchString(stderr) || !strings.Contains(stderr, "nothing was run") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	// A fault the real backends cannot run, found before any cluster is

@@ -111,6 +111,12 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	var unsupported []string
 	for i, sc := range scs {
 		if err := backend.Check(sc); err != nil {
+			var ue *cluster.UnsupportedError
+			if errors.As(err, &ue) {
+				// At the field's place in the file.
+				unsupported = append(unsupported, sc.Locate(ue.Path, fmt.Sprintf("%s (not supported by backend %s)", ue.Reason, ue.Backend)).Error())
+				continue
+			}
 			unsupported = append(unsupported, fmt.Sprintf("%s: %v", sources[i], err))
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
@@ -87,4 +89,37 @@ var ErrUnsupported = errors.New("not supported by this backend")
 // Unsupported returns an ErrUnsupported error saying why.
 func Unsupported(backend, format string, args ...any) error {
 	return fmt.Errorf("%w: backend %s: %s", ErrUnsupported, backend, fmt.Sprintf(format, args...))
+}
+
+// UnsupportedError is an ErrUnsupported about one field of the scenario,
+// so that it can be shown at the field's place in the file.
+type UnsupportedError struct {
+	Backend string
+	// Path is the field's path as validation names it, e.g.
+	// spec.faults[0].spec.action.
+	Path   string
+	Reason string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("%v: backend %s: %s: %s", ErrUnsupported, e.Backend, e.Path, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrUnsupported) hold.
+func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
+
+// UnsupportedAt returns an UnsupportedError about the field at path.
+func UnsupportedAt(backend, path, format string, args ...any) error {
+	return &UnsupportedError{Backend: backend, Path: path, Reason: fmt.Sprintf(format, args...)}
+}
+
+// UnsupportedField turns a field error (as a backend's checks write them
+// with k8s.io/apimachinery's field package) into an UnsupportedError;
+// any other error becomes a plain Unsupported.
+func UnsupportedField(backend string, err error) error {
+	var fe *field.Error
+	if errors.As(err, &fe) {
+		return &UnsupportedError{Backend: backend, Path: fe.Field, Reason: fe.ErrorBody()}
+	}
+	return Unsupported(backend, "%v", err)
 }

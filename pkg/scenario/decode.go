@@ -96,6 +96,12 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		}
 		return nil, out
 	}
+	sc.file = file
+	sc.positions = make(map[string]position, len(d.nodes))
+	for path, n := range d.nodes {
+		sc.positions[path] = position{n.Line, n.Column}
+	}
+	sc.remap = filePath // a converted v1alpha1 file: where new paths came from
 	return &sc, nil
 }
 

@@ -585,3 +585,40 @@ func TestPodHangFault(t *testing.T) {
 		t.Fatalf("round trip: %+v %v", back, err)
 	}
 }
+
+// TestLocate: a backend's complaint about a field is placed where the
+// field is written (counting the fixture's lines: calls[1].timeout is on
+// line 17, its value at column 20), at the nearest written ancestor for a
+// field the file leaves out (services[0] starts at line 10, column 7),
+// and, for a converted v1alpha1 file, where the old form wrote it
+// (spec.workload.replicas: line 15, column 15).
+func TestLocate(t *testing.T) {
+	sc, err := Parse("topo.yaml", []byte(topology))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path       string
+		line, col  int
+		wantInFile string
+	}{
+		{"spec.services[0].calls[1].timeout", 17, 20, "topo.yaml:17:20: spec.services[0].calls[1].timeout: m"},
+		{"spec.services[0].hpa", 10, 7, "topo.yaml:10:7: spec.services[0].hpa: m"},
+	} {
+		e := sc.Locate(c.path, "m")
+		if e.Line != c.line || e.Column != c.col || e.Error() != c.wantInFile {
+			t.Errorf("%s at %d:%d (%q), want %d:%d", c.path, e.Line, e.Column, e.Error(), c.line, c.col)
+		}
+	}
+	old, err := Parse("old.yaml", []byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := old.Locate("spec.services[0].replicas", "m"); e.Line != 15 || e.Column != 15 {
+		t.Errorf("converted file: %v, want line 15, column 15", e)
+	}
+	var built Scenario
+	if e := built.Locate("spec.duration", "m"); e.Line != 0 || e.Error() != "spec.duration: m" {
+		t.Errorf("a scenario not parsed from a file: %q", e.Error())
+	}
+}

@@ -27,6 +27,34 @@ type Scenario struct {
 	Kind       string   `json:"kind"`
 	Metadata   Metadata `json:"metadata"`
 	Spec       Spec     `json:"spec"`
+
+	// where the fields stand in the file (Parse): field path -> position
+	positions map[string]position
+	file      string
+	remap     func(string) string
+}
+
+type position struct{ line, column int }
+
+// Locate positions a message about the field at path (as validation
+// names it, e.g. spec.faults[0].spec.action) in the scenario's file: at
+// the field, or at its nearest ancestor written in the file. Scenarios
+// not from Parse give the path alone.
+func (sc *Scenario) Locate(path, msg string) *FieldError {
+	e := &FieldError{File: sc.file, Path: path, Message: msg}
+	from := path
+	if sc.remap != nil {
+		from = sc.remap(path)
+	}
+	for p := from; ; p = parentPath(p) {
+		if pos, ok := sc.positions[p]; ok {
+			e.Line, e.Column = pos.line, pos.column
+			return e
+		}
+		if p == "" {
+			return e
+		}
+	}
 }
 
 // Metadata names and describes a scenario.

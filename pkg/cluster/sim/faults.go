@@ -138,10 +138,10 @@ func checkFaults(sc *scenario.Scenario) error {
 		p := field.NewPath("spec", "faults").Index(i)
 		k, err := kinds.Lookup(f)
 		if err != nil {
-			return cluster.Unsupported("sim", "%s: %v", p, err)
+			return cluster.UnsupportedAt("sim", p.Child("kind").String(), "%v", err)
 		}
 		if err := k.Check(f, p); err != nil {
-			return cluster.Unsupported("sim", "%v", err)
+			return cluster.UnsupportedField("sim", err)
 		}
 	}
 	return nil

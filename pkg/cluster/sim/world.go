@@ -63,12 +63,12 @@ func (Backend) Check(sc *scenario.Scenario) error {
 		if s.HPA != nil {
 			for j, m := range s.HPA.Metrics {
 				if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil || m.Resource.Name != corev1.ResourceCPU {
-					return cluster.Unsupported("sim", "spec.services[%d].hpa.metrics[%d]: only the cpu Resource metric is modelled", i, j)
+					return cluster.UnsupportedAt("sim", fmt.Sprintf("spec.services[%d].hpa.metrics[%d]", i, j), "only the cpu Resource metric is modelled")
 				}
 			}
 		}
 		if len(s.Calls) > maxCalls {
-			return cluster.Unsupported("sim", "spec.services[%d].calls: at most %d calls per service", i, maxCalls)
+			return cluster.UnsupportedAt("sim", fmt.Sprintf("spec.services[%d].calls", i), "at most %d calls per service", maxCalls)
 		}
 	}
 	return nil
