@@ -103,7 +103,11 @@ func startObserver(ctx context.Context, client kubernetes.Interface, ns string, 
 	_, err = evInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if e, ok := obj.(*corev1.Event); ok {
-				r.event(time.Now(), e.Reason, e.InvolvedObject.Name, e.Message)
+				now := time.Now()
+				r.event(now, e.Reason, e.InvolvedObject.Name, e.Message)
+				if rp, at, ok := repairFromEvent(e, now); ok {
+					r.repair(at, rp)
+				}
 			}
 		},
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/reference"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/selfheal"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
@@ -30,6 +31,13 @@ type recorder struct {
 	recent   []timeline.Request // since the last progress report
 	pods     map[string]*wallPod
 	podOrder []string
+	repairs  []wallRepair
+}
+
+// wallRepair is a self-heal step on the wall clock (its T set at the end).
+type wallRepair struct {
+	at time.Time
+	rp timeline.Repair
 }
 
 // wallPod is a pod's life on the wall clock, placed on the scenario's
@@ -68,6 +76,14 @@ func (r *recorder) event(at time.Time, kind, object, message string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, wallEvent{at, kind, object, message})
+}
+
+// repair records a step of the self-heal operator's work, read from its
+// Kubernetes Event.
+func (r *recorder) repair(at time.Time, rp timeline.Repair) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.repairs = append(r.repairs, wallRepair{at, rp})
 }
 
 // result records one of Vegeta's results at the entry service.
@@ -128,10 +144,18 @@ func (r *recorder) nodes(ns []timeline.Node) {
 	r.tl.Nodes = ns
 }
 
-// podRecords places the pods on the scenario's clock. A deletion is the
+// podRecords places the pods on the scenario's clock. A deletion is
+// self-heal's when the operator started restarting the pod before it
+// (the pod a fault hung is the one it restarts, as on the sim), the
 // fault's when the pod was a fault's target or the taint manager evicted
 // it, the ReplicaSet's (a scale-down) otherwise.
 func (r *recorder) podRecords() {
+	restarted := map[string]time.Duration{}
+	for _, rp := range r.tl.Repairs {
+		if _, seen := restarted[rp.Pod]; !seen && rp.Stage == timeline.RepairAction && rp.Action == selfheal.Restart {
+			restarted[rp.Pod] = rp.T
+		}
+	}
 	byFault := map[string]bool{}
 	for _, f := range r.tl.Faults {
 		for _, t := range f.Targets {
@@ -159,6 +183,11 @@ func (r *recorder) podRecords() {
 			rec.Cause = timeline.CauseScaleDown
 			if byFault[name] {
 				rec.Cause = timeline.CauseFault
+			}
+			// The Event may be written a little after the deletion it
+			// announces: a second's slack.
+			if t, ok := restarted[name]; ok && t <= rec.Deleted+time.Second {
+				rec.Cause = timeline.CauseSelfHeal
 			}
 		}
 		r.tl.Pods = append(r.tl.Pods, rec)
@@ -215,6 +244,11 @@ func (r *recorder) finish() *timeline.Timeline {
 		r.tl.AddEvent(e.at.Sub(r.t0), e.kind, e.object, e.message)
 	}
 	slices.SortStableFunc(r.tl.Breakers, func(a, b timeline.BreakerTransition) int { return cmp.Compare(a.T, b.T) })
+	slices.SortStableFunc(r.repairs, func(a, b wallRepair) int { return a.at.Compare(b.at) })
+	for _, w := range r.repairs {
+		w.rp.T = w.at.Sub(r.t0)
+		r.tl.Repairs = append(r.tl.Repairs, w.rp)
+	}
 	r.podRecords()
 	r.tl.SortRequests()
 	return r.tl

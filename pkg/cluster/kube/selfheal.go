@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,13 +29,13 @@ var (
 	policyGVR = v1alpha1.GroupVersion.WithResource("selfhealpolicies")
 )
 
-// checkSelfHeal refuses what the operator cannot do.
+// checkSelfHeal refuses what the operator cannot do. It judges the
+// scenario only: the command checks every scenario with a backend that
+// has no clients yet (it connects, or creates a kind cluster, once all
+// pass), so a missing dynamic client is deploySelfHeal's error.
 func (b *Backend) checkSelfHeal(sc *scenario.Scenario) string {
 	if len(sc.Spec.SelfHeal) == 0 {
 		return ""
-	}
-	if b.opts.Dynamic == nil {
-		return "spec.selfHeal: the self-heal operator needs a dynamic client (Options.Dynamic) to apply its CRD and policies"
 	}
 	return deploy.Unsupported(sc)
 }
@@ -45,6 +46,9 @@ func (b *Backend) checkSelfHeal(sc *scenario.Scenario) string {
 func (b *Backend) deploySelfHeal(ctx context.Context, ns string, sc *scenario.Scenario) error {
 	if len(sc.Spec.SelfHeal) == 0 {
 		return nil
+	}
+	if b.opts.Dynamic == nil {
+		return errors.New("spec.selfHeal: the self-heal operator needs a dynamic client (Options.Dynamic) to apply its CRD and policies")
 	}
 	objs, err := deploy.Build(ns, deploy.Options{Image: b.opts.Image})
 	if err != nil {

@@ -1,0 +1,333 @@
+//go:build e2e
+
+package kube
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/mcpsim/mcpsim/pkg/chaosmesh"
+)
+
+// The partition starts at 15s (time to hold the pods' network namespaces
+// and read them before it) and would last 2m: the run is interrupted
+// while it is active.
+const interruptPartitionScenario = `apiVersion: mcpsim.dev/v1alpha2
+kind: Scenario
+metadata: {name: interrupt-partition}
+spec:
+  duration: 3m
+  cluster:
+    nodePools:
+      - {name: zone-a, count: 1, cpu: "2", memory: 4Gi}
+  services:
+    - {name: gateway, role: gateway, replicas: 1, work: {cpu: 2ms}, calls: [{service: payment}], resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
+    - {name: payment, role: payment, replicas: 1, work: {cpu: 2ms}, resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
+  load: {profile: poisson, rate: 10, timeout: 2s}
+  faults:
+    - at: 15s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: NetworkChaos
+      metadata: {name: cut-payment}
+      spec:
+        action: partition
+        mode: all
+        selector: {labelSelectors: {app: gateway}}
+        direction: to
+        target: {mode: all, selector: {labelSelectors: {app: payment}}}
+        duration: 2m
+  assertions:
+    - {name: errors, type: errorRate, maxRatio: 1}
+`
+
+// TestE2EInterruptDuringPartition: Ctrl-C while a NetworkChaos partition
+// is injected ends the run with exit code 130, leaves no namespace and no
+// chaos object, and leaves nothing active in the target pods' network
+// namespaces. The namespaces die with their pods when the run's namespace
+// goes, which would hide any leftover: the test keeps each one alive with
+// a holder process (`nsenter -n sleep` in the node container, started
+// before the fault) and reads it through that process from the node's
+// chaos-daemon (its iptables and ipset, the ones that wrote the rules)
+// before the fault, during it and after the interrupt.
+//
+// Expected: during the partition, rules in the gateway's namespace (the
+// source, direction "to": chaos-daemon adds its chains there); after the
+// interrupt, the same active rules as before the fault (none), no qdisc
+// that was not there before (this kernel has no netem: partition adds
+// none, and a delay left behind would show here), and no chaos
+// object of the run left anywhere. (A qdisc present before may be gone:
+// the CNI plugin deletes the pod's eth0 when the pod goes.) Upstream's daemon never deletes its
+// chains nor destroys its ipsets once their jumps are gone; they are
+// inert and logged, not counted as active.
+func TestE2EInterruptDuringPartition(t *testing.T) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", "/var/lib/mcpsim/kubeconfig/mcpsim.kubeconfig")
+	if err != nil {
+		t.Skipf("no mcpsim kind cluster: %v", err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mcpsim")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/mcpsim").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v %s", err, out)
+	}
+	file := filepath.Join(dir, "interrupt-partition.yaml")
+	if err := os.WriteFile(file, []byte(interruptPartitionScenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	cmd := exec.Command(bin, "run", file, "--backend", "kind", "--cluster", "mcpsim", "--out", "")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() // a failed test does not leave the run going
+	nsLine := regexp.MustCompile(`namespace (mcpsim-interrupt-partition-\d+)`)
+	nsCh, rollout := make(chan string, 1), make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Split(scanLinesOrReturns)
+		closed := false
+		for sc.Scan() {
+			if m := nsLine.FindStringSubmatch(sc.Text()); m != nil && len(nsCh) == 0 {
+				nsCh <- m[1]
+			}
+			if !closed && strings.Contains(sc.Text(), "rollout complete") {
+				close(rollout)
+				closed = true
+			}
+		}
+	}()
+	select {
+	case <-rollout:
+	case <-time.After(8 * time.Minute): // installing Chaos Mesh first takes a few minutes
+		t.Fatal("never saw the rollout complete")
+	}
+	ns := <-nsCh
+	t.Logf("run namespace %s", ns)
+	var holders []*netnsHolder
+	for _, app := range []string{"gateway", "payment"} {
+		pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+		if err != nil || len(pods.Items) != 1 {
+			t.Fatalf("%s pods: %v %v", app, pods, err)
+		}
+		h := holdNetns(ctx, t, client, pods.Items[0])
+		defer h.release(t)
+		holders = append(holders, h)
+	}
+	before := map[string]netns{}
+	for _, h := range holders {
+		before[h.pod] = h.read(ctx, t)
+		t.Logf("%s before the fault: active %v, qdiscs %v", h.pod, before[h.pod].active, before[h.pod].qdiscs)
+	}
+	// Until Chaos Mesh says the partition is in (the fault is at 15s).
+	res := dyn.Resource(networkChaosGVR).Namespace(ns)
+	injected := time.Now()
+	for {
+		u, err := res.Get(ctx, "cut-payment", metav1.GetOptions{})
+		if err == nil && chaosCondition(u, "AllInjected") {
+			break
+		}
+		if time.Since(injected) > 2*time.Minute {
+			t.Fatalf("cut-payment not AllInjected after 2 minutes (%v)", err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	gw := holders[0]
+	during := gw.read(ctx, t)
+	t.Logf("%s during the partition: active %v", gw.pod, during.active)
+	if len(during.active) <= len(before[gw.pod].active) {
+		t.Fatalf("no partition rule in %s's network namespace during the fault:\n%s", gw.pod, during.raw)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d (%v), want 130", code, err)
+	}
+	t.Logf("exited %s after Ctrl-C", time.Since(start).Round(100*time.Millisecond))
+	if _, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace %s left behind (%v)", ns, err)
+	}
+	all, err := dyn.Resource(networkChaosGVR).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range all.Items {
+		if u.GetNamespace() == ns {
+			t.Errorf("NetworkChaos %s/%s left behind", u.GetNamespace(), u.GetName())
+		}
+	}
+	for _, h := range holders {
+		after := h.read(ctx, t)
+		if !slices.Equal(after.active, before[h.pod].active) {
+			t.Errorf("%s's network namespace after the interrupt: active rules %v (before the fault: %v)\n%s", h.pod, after.active, before[h.pod].active, after.raw)
+		}
+		// Every qdisc after was there before: none added (the pod's
+		// eth0 may be gone, removed by the CNI plugin with the pod).
+		for _, q := range after.qdiscs {
+			if !slices.Contains(before[h.pod].qdiscs, q) {
+				t.Errorf("%s's network namespace after the interrupt: qdisc %q (before the fault: %v)", h.pod, q, before[h.pod].qdiscs)
+			}
+		}
+		t.Logf("%s after the interrupt: active %v, qdiscs %v, inert leftovers of upstream's daemon %v", h.pod, after.active, after.qdiscs, after.inert)
+	}
+}
+
+func chaosCondition(u *unstructured.Unstructured, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// netnsHolder keeps a pod's network namespace alive after the pod: a
+// sleep in it, started in the pod's node container.
+type netnsHolder struct {
+	pod, node, pidFile, daemon string
+	pid                        string
+}
+
+func holdNetns(ctx context.Context, t *testing.T, client kubernetes.Interface, p corev1.Pod) *netnsHolder {
+	t.Helper()
+	cid := strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "containerd://")
+	h := &netnsHolder{pod: p.Name, node: p.Spec.NodeName, pidFile: "/run/mcpsim-e2e-netns-" + p.Name}
+	// Bounded: the holder sleeps 10 minutes at most.
+	script := `pid=$(grep -l ` + cid + ` /proc/[0-9]*/cgroup 2>/dev/null | head -1 | cut -d/ -f3)
+[ -n "$pid" ] || { echo "no process of container ` + cid + `" >&2; exit 1; }
+nsenter -t "$pid" -n sleep 600 & echo $! > ` + h.pidFile + `; wait`
+	if out, err := exec.CommandContext(ctx, "docker", "exec", "-d", h.node, "sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("holding %s's network namespace: %v %s", p.Name, err, out)
+	}
+	for i := 0; i < 40 && h.pid == ""; i++ {
+		out, _ := exec.CommandContext(ctx, "docker", "exec", h.node, "cat", h.pidFile).Output()
+		h.pid = strings.TrimSpace(string(out))
+		if h.pid == "" {
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	if h.pid == "" {
+		t.Fatalf("the holder of %s's network namespace did not start", p.Name)
+	}
+	daemons, err := client.CoreV1().Pods(chaosmesh.DefaultNamespace).List(ctx, metav1.ListOptions{LabelSelector: chaosmesh.ComponentLabel + "=chaos-daemon",
+		FieldSelector: "spec.nodeName=" + h.node})
+	if err != nil || len(daemons.Items) != 1 {
+		t.Fatalf("chaos-daemon on %s: %v", h.node, err)
+	}
+	h.daemon = strings.TrimPrefix(daemons.Items[0].Status.ContainerStatuses[0].ContainerID, "containerd://")
+	return h
+}
+
+func (h *netnsHolder) release(t *testing.T) {
+	if out, err := exec.Command("docker", "exec", h.node, "sh", "-c", "kill "+h.pid+"; rm -f "+h.pidFile).CombinedOutput(); err != nil {
+		t.Logf("ending the holder of %s's network namespace: %v %s", h.pod, err, out)
+	}
+}
+
+// netns is what chaos-daemon's tools see in a held namespace.
+type netns struct {
+	raw           string
+	active, inert []string
+	qdiscs        []string
+}
+
+func (h *netnsHolder) read(ctx context.Context, t *testing.T) netns {
+	t.Helper()
+	script := `echo "# iptables"; nsenter -t ` + h.pid + ` -n iptables-save | grep -v '^#' | grep -v '^:.*ACCEPT' | grep -v '^\*\|^COMMIT'
+echo "# ipsets"; nsenter -t ` + h.pid + ` -n ipset list -n 2>/dev/null || echo "(ipset list failed)"
+echo "# qdiscs"; nsenter -t ` + h.pid + ` -n tc qdisc show`
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, "docker", "exec", h.node, "ctr", "-n", "k8s.io", "task", "exec",
+		"--exec-id", fmt.Sprintf("mcpsim-e2e-%d", time.Now().UnixNano()), h.daemon, "sh", "-c", script)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("reading %s's network namespace: %v: %s", h.pod, err, out.String())
+	}
+	s := out.String()
+	n := netns{raw: s, active: activeChaosRules(s), inert: inertChaosLeftovers(s)}
+	section := ""
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "# ") {
+			section = l
+			continue
+		}
+		if section == "# qdiscs" && l != "" {
+			// "qdisc noqueue 0: dev eth0 root refcnt 2": kind and device.
+			f := strings.Fields(l)
+			if len(f) >= 5 {
+				l = f[1] + " " + f[4]
+			}
+			n.qdiscs = append(n.qdiscs, l)
+		}
+	}
+	return n
+}
+
+// activeChaosRules are the rules that act on packets because of Chaos
+// Mesh: the jumps from its CHAOS-INPUT and CHAOS-OUTPUT chains into a
+// chaos's chain, and any rule in INPUT or OUTPUT but the jumps to those
+// two (as pkg/chaosmesh's e2e test reads them).
+func activeChaosRules(state string) []string {
+	var out []string
+	for _, l := range strings.Split(state, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "-A CHAOS-INPUT ") || strings.HasPrefix(l, "-A CHAOS-OUTPUT "):
+			out = append(out, l)
+		case (strings.HasPrefix(l, "-A INPUT ") || strings.HasPrefix(l, "-A OUTPUT ")) && !strings.HasSuffix(l, "-j CHAOS-INPUT") && !strings.HasSuffix(l, "-j CHAOS-OUTPUT"):
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// inertChaosLeftovers are the chains and ipsets a recovered partition
+// leaves (upstream never deletes them; with the jumps gone they match no
+// packet).
+func inertChaosLeftovers(state string) []string {
+	var out []string
+	section := ""
+	for _, l := range strings.Split(state, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "# "):
+			section = l
+		case section == "# iptables" && strings.HasPrefix(l, ":") && !strings.HasPrefix(l, ":CHAOS-"):
+			out = append(out, "chain "+strings.Fields(l)[0][1:])
+		case section == "# ipsets" && l != "" && !strings.HasPrefix(l, "("):
+			out = append(out, "ipset "+l)
+		}
+	}
+	return out
+}
