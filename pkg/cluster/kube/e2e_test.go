@@ -14,6 +14,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -45,6 +46,14 @@ spec:
 
 func e2eClient(t *testing.T) kubernetes.Interface {
 	t.Helper()
+	c, _ := e2eClients(t)
+	return c
+}
+
+// e2eClients are clients of the kind cluster mcpsim (the test is skipped
+// when there is none).
+func e2eClients(t *testing.T) (*kubernetes.Clientset, *dynamic.DynamicClient) {
+	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", "/var/lib/mcpsim/kubeconfig/mcpsim.kubeconfig")
 	if err != nil {
 		t.Skipf("no mcpsim kind cluster: %v", err)
@@ -53,7 +62,21 @@ func e2eClient(t *testing.T) kubernetes.Interface {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, dyn
+}
+
+// e2eBinary builds mcpsim into dir, for tests that interrupt it.
+func e2eBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "mcpsim")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/mcpsim").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v %s", err, out)
+	}
+	return bin
 }
 
 // TestE2EInterruptLeavesNothing: Ctrl-C during the load, and again just
@@ -62,10 +85,7 @@ func e2eClient(t *testing.T) kubernetes.Interface {
 func TestE2EInterruptLeavesNothing(t *testing.T) {
 	client := e2eClient(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "mcpsim")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/mcpsim").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v %s", err, out)
-	}
+	bin := e2eBinary(t, dir)
 	file := filepath.Join(dir, "interrupt.yaml")
 	if err := os.WriteFile(file, []byte(interruptScenario), 0o644); err != nil {
 		t.Fatal(err)

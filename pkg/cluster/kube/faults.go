@@ -45,50 +45,42 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) error {
 // scenario's namespace "default" (or none) stands for it, as on the sim.
 func (b *Backend) injectPodKill(ctx context.Context, ns string, f *scenario.Fault, obs *observer, rng *rand.Rand, at time.Duration) timeline.Fault {
 	pc := f.PodChaos
-	rec := timeline.Fault{Name: f.Name(), Kind: f.Kind(), Action: f.Action(), At: at}
-	targets, err := b.selectPods(ctx, ns, pc.Spec.PodSelector, obs, rng)
-	if err != nil {
-		rec.Error = err.Error()
-		return rec
-	}
-	rec.Targets = targets
-	var failed []string
-	for _, name := range rec.Targets {
-		err := b.opts.Client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(pc.Spec.GracePeriod)})
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
-		}
-	}
-	if len(failed) > 0 {
-		rec.Error = "deleting pods: " + strings.Join(failed, "; ")
-	}
-	return rec
+	return b.actOnPods(ctx, ns, f, pc.Spec.PodSelector, obs, rng, at, "deleting pods", func(name string) error {
+		return b.opts.Client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(pc.Spec.GracePeriod)})
+	})
 }
 
 // injectPodHang delivers a PodHang through each picked pod's admin
 // endpoint (POST /admin/hang, for the fault's duration when it has one);
 // unhangPods ends it.
 func (b *Backend) injectPodHang(ctx context.Context, ns string, f *scenario.Fault, obs *observer, rng *rand.Rand, at time.Duration) timeline.Fault {
-	ph := f.PodHang
+	q := url.Values{}
+	if d, ok := f.Duration(); ok {
+		q.Set("for", d.String())
+	}
+	return b.actOnPods(ctx, ns, f, f.PodHang.Spec.PodSelector, obs, rng, at, "hanging pods", func(name string) error {
+		return b.adminCall(ctx, ns, name, "POST", "admin/hang", q)
+	})
+}
+
+// actOnPods picks a fault's pods (selectPods) and applies act to each: the
+// fault's record, its targets, and what failed, under what.
+func (b *Backend) actOnPods(ctx context.Context, ns string, f *scenario.Fault, ps chaosv1alpha1.PodSelector, obs *observer, rng *rand.Rand, at time.Duration, what string, act func(pod string) error) timeline.Fault {
 	rec := timeline.Fault{Name: f.Name(), Kind: f.Kind(), Action: f.Action(), At: at}
-	targets, err := b.selectPods(ctx, ns, ph.Spec.PodSelector, obs, rng)
+	targets, err := b.selectPods(ctx, ns, ps, obs, rng)
 	if err != nil {
 		rec.Error = err.Error()
 		return rec
 	}
 	rec.Targets = targets
-	q := url.Values{}
-	if d, ok := f.Duration(); ok {
-		q.Set("for", d.String())
-	}
 	var failed []string
 	for _, name := range targets {
-		if err := b.adminCall(ctx, ns, name, "POST", "admin/hang", q); err != nil {
+		if err := act(name); err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
 	if len(failed) > 0 {
-		rec.Error = "hanging pods: " + strings.Join(failed, "; ")
+		rec.Error = what + ": " + strings.Join(failed, "; ")
 	}
 	return rec
 }

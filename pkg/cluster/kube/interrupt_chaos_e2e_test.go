@@ -21,9 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/mcpsim/mcpsim/pkg/chaosmesh"
 )
@@ -79,23 +77,9 @@ spec:
 // chains nor destroys its ipsets once their jumps are gone; they are
 // inert and logged, not counted as active.
 func TestE2EInterruptDuringPartition(t *testing.T) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", "/var/lib/mcpsim/kubeconfig/mcpsim.kubeconfig")
-	if err != nil {
-		t.Skipf("no mcpsim kind cluster: %v", err)
-	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, dyn := e2eClients(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "mcpsim")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/mcpsim").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v %s", err, out)
-	}
+	bin := e2eBinary(t, dir)
 	file := filepath.Join(dir, "interrupt-partition.yaml")
 	if err := os.WriteFile(file, []byte(interruptPartitionScenario), 0o644); err != nil {
 		t.Fatal(err)
@@ -167,7 +151,7 @@ func TestE2EInterruptDuringPartition(t *testing.T) {
 	}
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 130 {
 		t.Errorf("exit %d (%v), want 130", code, err)
 	}

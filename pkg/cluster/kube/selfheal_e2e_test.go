@@ -15,9 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/selfheal/operator"
@@ -71,18 +68,7 @@ spec:
 // ≤ 15s after the hang. The ReplicaSet's replacement starts from an image
 // already on the node: Ready within 30s of the repair.
 func TestE2ESelfHealOperator(t *testing.T) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", "/var/lib/mcpsim/kubeconfig/mcpsim.kubeconfig")
-	if err != nil {
-		t.Skipf("no mcpsim kind cluster: %v", err)
-	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, dyn := e2eClients(t)
 	sc, err := scenario.Parse("selfheal-e2e.yaml", []byte(selfHealE2EScenario))
 	if err != nil {
 		t.Fatal(err)
