@@ -16,7 +16,8 @@ import (
 // instance's CPU like any request (probes.go); a circuit breaker of a
 // caller opening toward the target is a CircuitBreakerTripped event.
 // Actions: restart deletes the pod (as pod-kill does, with the kubelet's
-// minimum grace) and succeeds when it is gone; isolate removes its labels,
+// minimum grace) and succeeds at once, as the operator counts a pod
+// terminating as restarted; isolate removes its labels,
 // as the operator does: it leaves the endpoints and its ReplicaSet, which
 // replaces it, until its health check passes (adopted again, one pod too
 // many: the ReplicaSet deletes one by its ranking); scale adds a replica
@@ -27,14 +28,12 @@ type healer struct {
 	idx int
 	eng *selfheal.Engine
 	svc *service
-	// restarts in progress: pod → decision
-	restarting map[*pod]int
 }
 
 func (w *world) newHealers() {
 	for i := range w.sc.Spec.SelfHeal {
 		p := w.sc.Spec.SelfHeal[i].EnginePolicy()
-		h := &healer{w: w, idx: len(w.healers), eng: selfheal.New(p), restarting: map[*pod]int{}}
+		h := &healer{w: w, idx: len(w.healers), eng: selfheal.New(p)}
 		for _, s := range w.services {
 			if s.name == p.Target {
 				h.svc = s
@@ -119,7 +118,14 @@ func (w *world) breakerOpened(caller *pod, downstream string) {
 }
 
 func (h *healer) handle(ev selfheal.Event) {
-	v := selfheal.View{Serving: len(h.svc.lb)}
+	// Serving: the endpoints but the pods being deleted (they leave them
+	// an endpoints delay later, but no longer count on).
+	v := selfheal.View{}
+	for _, pd := range h.svc.lb {
+		if !pd.deleting {
+			v.Serving++
+		}
+	}
 	if pd := h.find(ev.Instance); pd != nil && !pd.inLB {
 		v.TargetOut = true
 	}
@@ -155,8 +161,11 @@ func (h *healer) carryOut(ds []selfheal.Decision, outs []selfheal.Outcome) {
 				h.completed(d.ID, true) // gone already
 				continue
 			}
-			h.restarting[pd] = d.ID
+			// The operator deletes the pod with grace period 0 and counts
+			// the restart done once the pod is terminating: at once (the
+			// kubelet still gives the process its 2s minimum grace).
 			w.killPodFor(pd, 0, "self-heal "+h.eng.Policy().Name+": restart", timeline.CauseSelfHeal)
+			h.completed(d.ID, true)
 		case selfheal.Isolate:
 			if pd := h.find(d.Instance); pd != nil && !pd.isolated {
 				// The operator removes the labels the Services select on;
@@ -229,13 +238,9 @@ func (h *healer) rejoin(pd *pod) {
 	})
 }
 
-// podGoneForHealers completes the restarts waiting for pd.
+// podGoneForHealers forgets a pod that is gone.
 func (w *world) podGoneForHealers(pd *pod) {
 	for _, h := range w.healers {
-		if id, ok := h.restarting[pd]; ok {
-			delete(h.restarting, pd)
-			h.completed(id, true)
-		}
 		h.eng.Forget(pd.name)
 	}
 }

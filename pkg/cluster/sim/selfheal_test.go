@@ -25,14 +25,23 @@ const selfHealBase = `  services:
       metadata: {name: hang-one}
       spec: {action: pod-failure, mode: fixed, value: "1", duration: 5m, selector: {pods: {default: [payment-00002]}}}`
 
+// checkPhase is when these tests' policies check, modulo their 5s
+// interval. A policy exists from the start of the rollout (the real
+// backend deploys the operator with the services) and first checks one
+// interval later. The rollout: pods start 2s after creation, pass their
+// first readiness probe 1s later (its 50us of CPU at 500m: 0.1ms), and
+// are in the endpoints 1s after that: time 0 is 4.0001s after the
+// rollout began, so the checks fall at 5s - 4.0001s = 0.9999s + 5k s.
+const checkPhase = 999900 * time.Microsecond
+
 // TestSelfHealRestartsAFailedInstance: pod-failure stops payment-00002's
 // application at 60s for 5 minutes. The controller checks every 5s (1s
-// timeout), from 5s on: the fault was scheduled before the checks, so the
-// check at 60s already fails (nothing listens), then 65 and 70s: the third
-// is InstanceDown, and the seed's subscription restarts the pod: deleted
-// (gone 2s later, the kubelet's minimum grace), replaced at once (2s
-// start, ready 1s later): 3 ready again by 74s, where without the policy
-// the pod stays broken until the fault ends at 360s.
+// timeout) at 60.9999s (fails at once: nothing listens), 65.9999 and
+// 70.9999s: the third is InstanceDown, and the seed's subscription
+// restarts the pod: deleted, which the operator counts as done at once;
+// replaced at once (2s start, ready 1s later): 3 ready again by 74.0001s,
+// where without the policy the pod stays broken until the fault ends at
+// 360s.
 func TestSelfHealRestartsAFailedInstance(t *testing.T) {
 	with := parse(t, "3m", selfHealBase+`
   selfHeal:
@@ -58,19 +67,22 @@ func TestSelfHealRestartsAFailedInstance(t *testing.T) {
 			succeeded = e.T
 		}
 	}
-	if detected != 70*time.Second || restarted != 70*time.Second || succeeded != 72*time.Second {
-		t.Fatalf("detected %v, restarted %v, succeeded %v; want 70s, 70s, 72s", detected, restarted, succeeded)
+	if at := 70*time.Second + checkPhase; detected != at || restarted != at || succeeded != at {
+		t.Fatalf("detected %v, restarted %v, succeeded %v; want %v for each", detected, restarted, succeeded, at)
 	}
 }
 
 // TestSelfHealKeepsMinAvailable: with minAvailable 3 of 3 replicas, no
 // restart may take a serving pod away. pod-failure stops payment-00002 at
-// 60s; the controller's checks at 60, 65 and 70s fail: InstanceDown at
-// 70s, while the pod is still in the endpoints (3 serving): the restart
-// is skipped, and says why. The kubelet's readiness probe (every 5s, 3
-// failures) has turned the pod not Ready by then and it leaves the
-// endpoints 1s later, so at the next failed check, 75s, the event is
-// raised again and the restart goes ahead: it takes nothing more away.
+// 60s; the controller's checks at 60.9999, 65.9999 and 70.9999s
+// (checkPhase) fail: InstanceDown at 70.9999s. The kubelet's readiness
+// probe (every 5s from 3.0001s before time 0: 1.9999s + 5k; nothing
+// listens, so each fails at once) fails at 61.9999, 66.9999 and
+// 71.9999s: the pod is still Ready and in the endpoints at 70.9999s (3
+// serving), so the restart is skipped, and says why. Not Ready at
+// 71.9999s, it leaves the endpoints 1s later; at the next failed check,
+// 75.9999s, the event is raised again and the restart goes ahead: it
+// takes nothing more away.
 // The service never has fewer than 2 pods in its endpoints (the failed
 // one's absence, not self-heal's doing).
 func TestSelfHealKeepsMinAvailable(t *testing.T) {
@@ -90,8 +102,8 @@ func TestSelfHealKeepsMinAvailable(t *testing.T) {
 			restartedAt = r.T
 		}
 	}
-	if skippedAt != 70*time.Second || restartedAt != 75*time.Second {
-		t.Fatalf("skipped at %v (want 70s: 3 serving), restarted at %v (want 75s: the pod out of the endpoints)", skippedAt, restartedAt)
+	if skippedAt != 70*time.Second+checkPhase || restartedAt != 75*time.Second+checkPhase {
+		t.Fatalf("skipped at %v (want 70.9999s: 3 serving), restarted at %v (want 75.9999s: the pod out of the endpoints)", skippedAt, restartedAt)
 	}
 	for _, s := range tl.Service("payment").Samples {
 		if s.T >= 60*time.Second && s.Endpoints < 2 {
@@ -122,11 +134,13 @@ const hangBase = `  services:
 // 1s timeout) fails 3 times and the pod turns not Ready within 31s (by
 // 91s), leaves the endpoints and stays hung: 3 ready to the end. Until
 // then the requests routed to it (a quarter of 40/s) time out, none
-// after 92s. With the policy (checks every 5s from 5s, 1s timeout, 3
-// failures) the check at 60s already fails (the hang was scheduled
-// first), then 65 and 70s: InstanceDown at 71s, the pod deleted (gone at
-// 73s, the kubelet's 2s minimum grace) and replaced at once: running 2s
-// later, Ready at its first probe 1s after: 4 ready at 75s.
+// after 92s. With the policy (checks every 5s at checkPhase, 1s timeout,
+// 3 failures) the checks at 60.9999, 65.9999 and 70.9999s get no answer
+// and fail 1s later: InstanceDown at 71.9999s, the pod deleted (done at
+// once, for the operator) and replaced at once: running 2s later, Ready
+// at its first probe 1s after: 4 ready at 75.0000s (76s sample). The
+// deleted pod stops answering within the kubelet's 2s grace: what it
+// held is reset, nothing fails after 74s.
 func TestPodHangWithoutAndWithSelfHeal(t *testing.T) {
 	without := runScenario(t, parse(t, "3m", fmt.Sprintf(hangBase, 1)), 1)
 	api := without.EntryService()
@@ -164,26 +178,28 @@ func TestPodHangWithoutAndWithSelfHeal(t *testing.T) {
 			repaired = r.T
 		}
 	}
-	if detected != 71*time.Second || repaired != 73*time.Second {
-		t.Fatalf("detected at %v (want 71s), repaired at %v (want 73s)", detected, repaired)
+	if at := 71*time.Second + checkPhase; detected != at || repaired != at {
+		t.Fatalf("detected at %v, repaired at %v; want %v for both", detected, repaired, at)
 	}
-	if r := readyAt(t, with.EntryService(), 75*time.Second); r != 4 {
-		t.Fatalf("with self-heal, ready at 75s = %d, want 4", r)
+	if r := readyAt(t, with.EntryService(), 76*time.Second); r != 4 {
+		t.Fatalf("with self-heal, ready at 76s = %d, want 4", r)
 	}
-	if n := failedAfter(with, 73*time.Second); n != 0 {
+	if n := failedAfter(with, 74*time.Second); n != 0 {
 		t.Fatalf("with self-heal, %d failures after the hung pod was gone", n)
 	}
 }
 
 // TestPodHangStormRateLimit: half the pods (2 of 4) hang at once, with
-// maxConcurrent 1 and minAvailable 3. Both fail the checks at 60, 65 and
-// 70s (1s timeouts): InstanceDown for both at 71s, while all 4 are still
-// in the endpoints (readiness, every 10s, has not failed 3 times yet).
-// The first restart is allowed (4 - 1 = 3 >= 3), the second refused (one
-// repair in progress). The first pod is gone at 73s (2s grace), its
-// replacement runs at 73+2s and is Ready 1s later, 76s, in the endpoints
-// at 77s. The refused pod's next failed check, 76s, raises it again; with
-// 4 serving the restart goes ahead: gone at 78s. The endpoints never hold
+// maxConcurrent 1 and minAvailable 3. Both fail the checks at 60.9999,
+// 65.9999 and 70.9999s (checkPhase; 1s timeouts): InstanceDown for both
+// at 71.9999s, while all 4 are still in the endpoints (their readiness
+// probes, every 10s, have not failed 3 times yet). The first restart is
+// allowed (4 - 1 = 3 >= 3) and done at once (the operator counts a
+// terminating pod as restarted); the second, handled right after, finds
+// 3 serving: one fewer would be 2, refused. Its next failed check,
+// 76.9999s, raises it again: by then the first pod's replacement (created
+// at 71.9999s, running 2s later, Ready 1s after) is in the endpoints
+// (76.0001s): 4 serve, the restart goes ahead. The endpoints never hold
 // fewer than 3 pods: the rate limit held.
 func TestPodHangStormRateLimit(t *testing.T) {
 	tl := runScenario(t, parse(t, "3m", fmt.Sprintf(hangBase, 2)+`
@@ -197,13 +213,14 @@ func TestPodHangStormRateLimit(t *testing.T) {
 			restarts = append(restarts, r.T)
 		case r.Stage == timeline.RepairOutcome && r.Result == "succeeded":
 			repaired = append(repaired, r.T)
-		case r.Stage == timeline.RepairOutcome && strings.Contains(r.Result, "maxConcurrent 1"):
+		case r.Stage == timeline.RepairOutcome && strings.HasPrefix(r.Result, "skipped"):
 			skipped++
 		}
 	}
 	s := time.Second
-	if fmt.Sprint(restarts) != fmt.Sprint([]time.Duration{71 * s, 76 * s}) || fmt.Sprint(repaired) != fmt.Sprint([]time.Duration{73 * s, 78 * s}) || skipped != 1 {
-		t.Fatalf("restarts at %v (want 71s, 76s), repaired at %v (want 73s, 78s), %d refused (want 1)", restarts, repaired, skipped)
+	want := fmt.Sprint([]time.Duration{71*s + checkPhase, 76*s + checkPhase})
+	if fmt.Sprint(restarts) != want || fmt.Sprint(repaired) != want || skipped != 1 {
+		t.Fatalf("restarts at %v, repaired at %v (want %s for both), %d refused (want 1)", restarts, repaired, want, skipped)
 	}
 	for _, smp := range tl.EntryService().Samples {
 		if smp.T >= 60*s && smp.Endpoints < 3 {
@@ -214,15 +231,15 @@ func TestPodHangStormRateLimit(t *testing.T) {
 
 // TestIsolateOrphansAndReadopts: payment-00002's application fails (pod-
 // failure) from 60s to 120s; the policy isolates what goes down. The
-// checks at 60, 65 and 70s fail: InstanceDown at 70s; isolation removes
-// the pod's labels, so it leaves the endpoints 1s later... and its
-// ReplicaSet, which creates a replacement at once (2s to start, Ready at
-// its first probe 1s later: 73s, plus the probe's 50us of CPU at 500m). At 120s the fault ends: the container
-// restarts (2s) and passes the check at 125s: rejoin, labels back; the
-// ReplicaSet adopts it and, with 4 pods for 3 replicas, deletes the one
-// Ready for the shortest time: payment-00002 itself (Ready again at
-// 123s, after its restart, against 73s and earlier), at 125s (when the
-// check's answer, 50us of CPU, is in).
+// checks at 60.9999, 65.9999 and 70.9999s (checkPhase) fail at once
+// (nothing listens): InstanceDown at 70.9999s; isolation removes the
+// pod's labels, so it leaves the endpoints 1s later and its ReplicaSet,
+// which creates a replacement at once (2s to start, Ready at its first
+// probe 1s later plus the probe's 0.1ms: 74.0000s). At 120s the fault
+// ends: the container restarts (2s), is Ready again at 123.0001s, and
+// passes the check at 125.9999s (answered 0.1ms later): rejoin, labels
+// back; the ReplicaSet adopts it and, with 4 pods for 3 replicas, deletes
+// the one Ready for the shortest time: payment-00002 itself, at 126.0000s.
 func TestIsolateOrphansAndReadopts(t *testing.T) {
 	tl := runScenario(t, parse(t, "3m", strings.Replace(selfHealBase, "duration: 5m", "duration: 1m", 1)+`
   selfHeal:
@@ -231,18 +248,19 @@ func TestIsolateOrphansAndReadopts(t *testing.T) {
       subscriptions: [{event: InstanceDown, action: isolate}]`), 1)
 	var replacement, deleted timeline.Pod
 	for _, p := range tl.Pods {
-		if p.Service == "payment" && p.Created == 70*time.Second {
+		if p.Service == "payment" && p.Created == 70*time.Second+checkPhase {
 			replacement = p
 		}
 		if p.Name == "payment-00002" {
 			deleted = p
 		}
 	}
-	if replacement.Name == "" || replacement.FirstReady < 73*time.Second || replacement.FirstReady > 73*time.Second+time.Millisecond {
-		t.Fatalf("replacement %+v: want one created at 70s, Ready at 73s", replacement)
+	near := func(got, want time.Duration) bool { return (got - want).Abs() <= time.Microsecond }
+	if replacement.Name == "" || !near(replacement.FirstReady, 74*time.Second) {
+		t.Fatalf("replacement %+v: want one created at 70.9999s, Ready at 74.0000s", replacement)
 	}
-	if deleted.Deleted < 125*time.Second || deleted.Deleted > 125*time.Second+time.Millisecond || deleted.Cause != timeline.CauseScaleDown {
-		t.Fatalf("payment-00002 %+v: want deleted at 125s by the ReplicaSet", deleted)
+	if !near(deleted.Deleted, 126*time.Second) || deleted.Cause != timeline.CauseScaleDown {
+		t.Fatalf("payment-00002 %+v: want deleted at 126.0000s by the ReplicaSet", deleted)
 	}
 	pay := tl.Service("payment")
 	if r := readyAt(t, pay, 100*time.Second); r != 3 {

@@ -164,13 +164,16 @@ func newWorld(plan *cluster.Plan) *world {
 		w.reconcileReplicaSet(s)
 		w.scheduleMetricsServer(s)
 	}
+	// The self-heal policies exist before the rollout, as the real
+	// backend deploys the operator with the services: their checks keep
+	// the phase that gives them (one interval after the policy is seen).
+	w.newHealers()
 	w.rollout()
 	for _, s := range w.services {
 		if s.spec.HPA != nil {
 			s.hpa = newHPAController(w, s)
 		}
 	}
-	w.newHealers()
 	schedule := plan.Schedule
 	if schedule == nil {
 		schedule = cluster.Schedule(sc)

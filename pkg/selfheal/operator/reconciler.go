@@ -548,8 +548,9 @@ func (rc *round) status() {
 	}
 }
 
-// inEndpoints says whether p is among its Services' endpoints: Ready and
-// not isolated (a terminating pod is not Ready).
+// inEndpoints says whether p counts among its Services' endpoints: Ready,
+// not isolated and not terminating (its Ready condition may still be
+// true while it terminates, but it is on its way out).
 func inEndpoints(p *corev1.Pod) bool {
-	return p != nil && p.Labels[IsolatedByLabel] == "" && podReady(p)
+	return p != nil && p.DeletionTimestamp == nil && p.Labels[IsolatedByLabel] == "" && podReady(p)
 }
