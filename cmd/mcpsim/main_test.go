@@ -244,6 +244,34 @@ func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "a-ok")); err == nil || stdout != "" {
 		t.Fatalf("a scenario ran although another cannot: %q", stdout)
 	}
+	// --skip-unsupported runs what the backend can and lists the rest:
+	// a-ok runs and passes (exit 0), b-bad is skipped with its reason at
+	// its place, and gets no report.
+	code, stdout, stderr = run(t, "run", simDir, "--out", out, "--skip-unsupported", "-q")
+	if code != 0 || !regexp.MustCompile(`SKIP  .*b-bad\.yaml:\d+:\d+: spec\.faults\[0\]\.spec\.action`).MatchString(stderr) || !strings.Contains(stdout, "PASS  a-ok") {
+		t.Fatalf("skip: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "a-ok", "report.json")); err != nil {
+		t.Fatalf("a-ok not reported: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "b-bad")); err == nil {
+		t.Fatal("the skipped scenario got a report")
+	}
+	// Nothing left to run is still a refusal.
+	onlyBad := t.TempDir()
+	writeFile(t, onlyBad, "b-bad.yaml", mustRead(t, filepath.Join(simDir, "b-bad.yaml")))
+	if code, _, _ := run(t, "run", onlyBad, "--out", "", "--skip-unsupported"); code != 2 {
+		t.Fatalf("skip with nothing runnable: exit %d, want 2", code)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestHelpShowsNoPhantomFlagValues: cobra takes a back-quoted word in a

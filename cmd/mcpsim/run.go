@@ -31,7 +31,10 @@ type runFlags struct {
 	output  string
 	results bool
 	quiet   bool
-	real    realFlags
+	// skipUnsupported runs what the backend can and lists the rest,
+	// instead of refusing the whole run.
+	skipUnsupported bool
+	real            realFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -52,6 +55,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "what to print: text or json")
 	cmd.Flags().BoolVar(&f.results, "vegeta-results", false, "also write every request as Vegeta results (results.bin, readable by vegeta report)")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (verdicts and errors only)")
+	cmd.Flags().BoolVar(&f.skipUnsupported, "skip-unsupported", false, "run the scenarios the backend supports and list the others as skipped (default: refuse the whole run)")
 	r := &f.real
 	cmd.Flags().StringVar(&r.cluster, "cluster", "mcpsim", "kind: the cluster to use (reused if it exists, else created from the first scenario's node pools)")
 	cmd.Flags().BoolVar(&r.keepCluster, "keep-cluster", false, "kind: keep a cluster this run created")
@@ -109,6 +113,8 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	}
 	// Everything a backend cannot do is found before anything runs.
 	var unsupported []string
+	var runnable []*scenario.Scenario
+	var runnableSources []string
 	for i, sc := range scs {
 		if err := backend.Check(sc); err != nil {
 			var ue *cluster.UnsupportedError
@@ -118,10 +124,20 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 				continue
 			}
 			unsupported = append(unsupported, fmt.Sprintf("%s: %v", sources[i], err))
+			continue
 		}
+		runnable, runnableSources = append(runnable, sc), append(runnableSources, sources[i])
 	}
+	skipped := 0
 	if len(unsupported) > 0 {
-		return usageErr("%s\n%d scenario(s) cannot run on backend %s; nothing was run", strings.Join(unsupported, "\n"), len(unsupported), backend.Name())
+		if !f.skipUnsupported || len(runnable) == 0 {
+			return usageErr("%s\n%d scenario(s) cannot run on backend %s; nothing was run", strings.Join(unsupported, "\n"), len(unsupported), backend.Name())
+		}
+		for _, u := range unsupported {
+			fmt.Fprintf(cmd.ErrOrStderr(), "SKIP  %s\n", u)
+		}
+		skipped = len(unsupported)
+		scs, sources = runnable, runnableSources
 	}
 	if f.out != "" {
 		// Fail before running anything if the reports cannot be written.
@@ -194,7 +210,11 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 				passed++
 			}
 		}
-		fmt.Fprintf(stdout, "\n%d of %d scenarios passed\n", passed, len(reports))
+		fmt.Fprintf(stdout, "\n%d of %d scenarios passed", passed, len(reports))
+		if skipped > 0 {
+			fmt.Fprintf(stdout, "; %d skipped (not supported by backend %s)", skipped, backend.Name())
+		}
+		fmt.Fprintln(stdout)
 	}
 	if failed {
 		return &exitError{code: exitFailed, err: errors.New("")}
