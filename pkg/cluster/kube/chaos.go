@@ -122,6 +122,11 @@ func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Dur
 		rec.Targets = slices.Compact(targets)
 		return true, nil
 	})
+	if len(rec.Targets) == 0 && ctx.Err() == nil {
+		// As the sim records a selector that matches nothing: a fault
+		// that hit no pod must not pass for one that had no effect.
+		rec.Error = fmt.Sprintf("Chaos Mesh selected no pod within %s: the selector matches no pod of the run", waitFor)
+	}
 	return rec
 }
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynfake "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
@@ -30,13 +31,20 @@ func TestChaosObjectsInTheRunNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{podChaosGVR: "PodChaosList"})
+	// Chaos Mesh's controller, as far as the backend sees it: the
+	// object's status names the pods it picked.
+	dyn.PrependReactor("create", "podchaos", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		u := a.(k8stesting.CreateAction).GetObject().(*unstructured.Unstructured)
+		_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"id": "mcpsim-f-1/payment-x1", "selectorKey": ".", "phase": "Injected"}}, "status", "experiment", "containerRecords")
+		return false, nil, nil
+	})
 	b := New(Options{Name: "kind", Dynamic: dyn, ChaosMesh: true, Target: "http://127.0.0.1:1"})
 	if err := b.Check(sc); err != nil {
 		t.Fatalf("pod-failure with Chaos Mesh: %v", err)
 	}
 	c := &chaosObjects{b: b, ns: "mcpsim-f-1", targetsWait: 100 * time.Millisecond}
 	rec := c.apply(context.Background(), &sc.Spec.Faults[0], time.Second)
-	if rec.Error != "" || rec.Name != "fail-one" || rec.Action != "pod-failure" {
+	if rec.Error != "" || rec.Name != "fail-one" || rec.Action != "pod-failure" || len(rec.Targets) != 1 || rec.Targets[0] != "payment-x1" {
 		t.Fatalf("record %+v", rec)
 	}
 	got, err := dyn.Resource(podChaosGVR).Namespace("mcpsim-f-1").Get(context.Background(), "fail-one", metav1.GetOptions{})
@@ -87,7 +95,9 @@ func TestNetworkChaosInTheRunNamespace(t *testing.T) {
 	b := New(Options{Name: "kind", Dynamic: dyn, ChaosMesh: true, Target: "http://127.0.0.1:1"})
 	c := &chaosObjects{b: b, ns: "run-ns", targetsWait: 50 * time.Millisecond}
 	rec := c.apply(context.Background(), &sc.Spec.Faults[0], time.Second)
-	if rec.Error != "" || rec.Kind != "NetworkChaos" || rec.Action != "partition" {
+	// No controller fills the fake object's status: Chaos Mesh picked no
+	// pod, which the record says rather than pass for an injection.
+	if !strings.Contains(rec.Error, "selected no pod") || rec.Kind != "NetworkChaos" || rec.Action != "partition" {
 		t.Fatalf("record %+v", rec)
 	}
 	got, err := dyn.Resource(networkChaosGVR).Namespace("run-ns").Get(context.Background(), "cut", metav1.GetOptions{})
