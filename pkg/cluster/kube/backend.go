@@ -93,9 +93,6 @@ func (b *Backend) Name() string { return b.opts.Name }
 
 // Check implements cluster.Backend.
 func (b *Backend) Check(sc *scenario.Scenario) error {
-	if why := b.checkSelfHeal(sc); why != "" {
-		return cluster.Unsupported(b.opts.Name, "%s", why)
-	}
 	for i := range sc.Spec.Faults {
 		if err := b.checkFault(i, &sc.Spec.Faults[i]); err != nil {
 			return cluster.Unsupported(b.opts.Name, "%v", err)

@@ -1,14 +1,10 @@
 package kube
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
@@ -90,34 +86,16 @@ func (w *breakerWatch) scrape(ctx context.Context, obs *observer, t time.Duratio
 	return out
 }
 
-// breakerStates parses mcp_circuit_breaker_state out of a /metrics page.
+// breakerStates reads a /metrics page's breaker states, by downstream,
+// as the timeline names them.
 func breakerStates(page []byte) (map[string]string, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(page))
+	states, err := reference.ParseBreakerStates(page)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
-	fam, ok := fams["mcp_circuit_breaker_state"]
-	if !ok {
-		return out, nil
-	}
-	for _, m := range fam.GetMetric() {
-		down := ""
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "downstream" {
-				down = l.GetValue()
-			}
-		}
-		f := m.GetGauge().GetValue()
-		if m.GetGauge() == nil {
-			f = m.GetUntyped().GetValue()
-		}
-		v := int(f)
-		if down == "" || v < int(reference.Closed) || v > int(reference.HalfOpen) {
-			return nil, fmt.Errorf("mcp_circuit_breaker_state: unexpected sample %v", m)
-		}
-		out[down] = reference.BreakerState(v).String()
+	out := make(map[string]string, len(states))
+	for down, st := range states {
+		out[down] = st.String()
 	}
 	return out, nil
 }

@@ -29,17 +29,6 @@ var (
 	policyGVR = v1alpha1.GroupVersion.WithResource("selfhealpolicies")
 )
 
-// checkSelfHeal refuses what the operator cannot do. It judges the
-// scenario only: the command checks every scenario with a backend that
-// has no clients yet (it connects, or creates a kind cluster, once all
-// pass), so a missing dynamic client is deploySelfHeal's error.
-func (b *Backend) checkSelfHeal(sc *scenario.Scenario) string {
-	if len(sc.Spec.SelfHeal) == 0 {
-		return ""
-	}
-	return deploy.Unsupported(sc)
-}
-
 // deploySelfHeal applies the CRD (created or updated to this build's
 // schema), the operator's RBAC and Deployment and the scenario's
 // policies in ns, and waits until the operator is ready.

@@ -5,7 +5,6 @@
 package deploy
 
 import (
-	"fmt"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -173,17 +172,4 @@ func copyInt32(p *int32) *int32 {
 		return nil
 	}
 	return ptr.To(*p)
-}
-
-// Unsupported says what of a scenario's self-heal policies the operator
-// cannot do on a real cluster ("" if nothing).
-func Unsupported(sc *scenario.Scenario) string {
-	for i, p := range sc.Spec.SelfHeal {
-		for j, s := range p.Subscriptions {
-			if s.Event == "CircuitBreakerTripped" {
-				return fmt.Sprintf("spec.selfHeal[%d].subscriptions[%d]: the operator does not read circuit breakers yet (the sim does): CircuitBreakerTripped runs on the sim only", i, j)
-			}
-		}
-	}
-	return ""
 }

@@ -93,15 +93,3 @@ func TestPolicyDecidesAsTheScenario(t *testing.T) {
 		}
 	}
 }
-
-func TestUnsupported(t *testing.T) {
-	sc := &scenario.Scenario{}
-	sc.Spec.SelfHeal = []scenario.SelfHealPolicy{{Name: "p", Subscriptions: []scenario.SelfHealSubscribe{{Event: selfheal.InstanceDown, Action: selfheal.Restart}}}}
-	if why := Unsupported(sc); why != "" {
-		t.Fatal(why)
-	}
-	sc.Spec.SelfHeal[0].Subscriptions = append(sc.Spec.SelfHeal[0].Subscriptions, scenario.SelfHealSubscribe{Event: selfheal.CircuitBreakerTripped, Action: selfheal.Scale})
-	if why := Unsupported(sc); why == "" {
-		t.Fatal("CircuitBreakerTripped accepted")
-	}
-}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/mcpsim/mcpsim/pkg/reference"
 )
 
 // Checker health-checks one pod: true when it answers a GET of path with
@@ -84,4 +86,39 @@ func CheckURL(pod *corev1.Pod, path string) (string, error) {
 
 func url(ip string, port int32, path string) string {
 	return "http://" + net.JoinHostPort(ip, strconv.Itoa(int(port))) + path
+}
+
+// BreakerReader reads a pod's circuit breakers (a reference service's
+// /metrics): the states of its calls, by downstream. A Checker that is
+// one lets policies subscribe to CircuitBreakerTripped.
+type BreakerReader interface {
+	Breakers(ctx context.Context, pod *corev1.Pod, timeout time.Duration) (map[string]reference.BreakerState, error)
+}
+
+// Breakers implements BreakerReader: GET /metrics on the pod's serving
+// port.
+func (c *HTTPChecker) Breakers(ctx context.Context, pod *corev1.Pod, timeout time.Duration) (map[string]reference.BreakerState, error) {
+	u, err := CheckURL(pod, "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	page, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, err
+	}
+	return reference.ParseBreakerStates(page)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/mcpsim/mcpsim/pkg/reference"
 )
 
 func TestHTTPChecker(t *testing.T) {
@@ -59,5 +61,40 @@ func TestCheckURL(t *testing.T) {
 		if got != tc.want || (err != nil) != (tc.want == "") {
 			t.Errorf("%s: %q %v, want %q", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+// TestHTTPCheckerReadsBreakers: the breaker states of a real reference
+// gateway's /metrics (one call to payment, its breaker closed), and of a
+// page that says payment's breaker is open; a page that is not metrics is
+// an error.
+func TestHTTPCheckerReadsBreakers(t *testing.T) {
+	state := "0"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.Write([]byte("# TYPE mcp_circuit_breaker_state gauge\nmcp_circuit_breaker_state{downstream=\"payment\",role=\"gateway\",service=\"gateway\"} " + state + "\n"))
+	}))
+	defer srv.Close()
+	host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(p)}}}}},
+		Status: corev1.PodStatus{PodIP: host}}
+	c := NewHTTPChecker()
+	for _, tc := range []struct {
+		value string
+		want  reference.BreakerState
+	}{{"0", reference.Closed}, {"1", reference.Open}, {"2", reference.HalfOpen}} {
+		state = tc.value
+		got, err := c.Breakers(context.Background(), pod, time.Second)
+		if err != nil || len(got) != 1 || got["payment"] != tc.want {
+			t.Fatalf("gauge %s: %v %v, want payment %v", tc.value, got, err, tc.want)
+		}
+	}
+	state = "7"
+	if _, err := c.Breakers(context.Background(), pod, time.Second); err == nil {
+		t.Fatal("a breaker state of 7 was accepted")
 	}
 }

@@ -42,6 +42,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/mcpsim/mcpsim/pkg/apis/selfheal/v1alpha1"
+	"github.com/mcpsim/mcpsim/pkg/reference"
 	"github.com/mcpsim/mcpsim/pkg/selfheal"
 )
 
@@ -81,6 +82,9 @@ type policyState struct {
 	// are gone.
 	pods   map[string]*corev1.Pod
 	gaveUp bool
+	// breakers are the callers' breakers toward the policy's pods, as
+	// last read: caller pod -> downstream -> state.
+	breakers map[string]map[string]reference.BreakerState
 }
 
 type attempt struct {
@@ -161,6 +165,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	rc.completeRestarts()
 	if !now.Before(st.nextCheck) {
 		rc.check()
+		if err := rc.watchBreakers(); err != nil {
+			return reconcile.Result{}, err
+		}
 		interval := st.eng.Policy().HealthCheck.Interval
 		st.nextCheck = st.nextCheck.Add(interval)
 		if !st.nextCheck.After(now) { // late: keep the cadence from now
@@ -553,4 +560,75 @@ func (rc *round) status() {
 // true while it terminates, but it is on its way out).
 func inEndpoints(p *corev1.Pod) bool {
 	return p != nil && p.DeletionTimestamp == nil && p.Labels[IsolatedByLabel] == "" && podReady(p)
+}
+
+// watchBreakers reads, with each round of checks, the circuit breakers of
+// the namespace's other pods toward the policy's pods (by the reference
+// services' convention a downstream is named after its pods' app label),
+// and turns each breaker that has opened since the last read into a
+// CircuitBreakerTripped event about the caller, as the sim does when a
+// caller's breaker opens. Only for policies that subscribe to it.
+func (rc *round) watchBreakers() error {
+	p := rc.st.eng.Policy()
+	wanted := false
+	for _, s := range p.Subscriptions {
+		wanted = wanted || s.Event == selfheal.CircuitBreakerTripped
+	}
+	reader, ok := rc.r.Checker.(BreakerReader)
+	if !wanted || !ok {
+		return nil
+	}
+	targets := map[string]bool{}
+	for _, pod := range rc.pods {
+		if app := pod.Labels["app"]; app != "" {
+			targets[app] = true
+		}
+	}
+	var all corev1.PodList
+	if err := rc.r.Client.List(rc.ctx, &all, client.InNamespace(rc.pol.Namespace)); err != nil {
+		return fmt.Errorf("listing the callers of SelfHealPolicy %s/%s: %w", rc.pol.Namespace, rc.pol.Name, err)
+	}
+	if rc.st.breakers == nil {
+		rc.st.breakers = map[string]map[string]reference.BreakerState{}
+	}
+	seen := map[string]bool{}
+	var callers []*corev1.Pod
+	for i := range all.Items {
+		c := &all.Items[i]
+		if _, self := rc.pods[c.Name]; self || c.DeletionTimestamp != nil || c.Status.Phase != corev1.PodRunning || c.Status.PodIP == "" {
+			continue
+		}
+		callers = append(callers, c)
+		seen[c.Name] = true
+	}
+	for name := range rc.st.breakers {
+		if !seen[name] {
+			delete(rc.st.breakers, name) // gone
+		}
+	}
+	sort.Slice(callers, func(i, j int) bool { return callers[i].Name < callers[j].Name })
+	for _, c := range callers {
+		states, err := reader.Breakers(rc.ctx, c, p.HealthCheck.Timeout)
+		if err != nil {
+			continue // not a reference service, or not answering: no breakers to read
+		}
+		prev := rc.st.breakers[c.Name]
+		rc.st.breakers[c.Name] = states
+		downs := make([]string, 0, len(states))
+		for d := range states {
+			downs = append(downs, d)
+		}
+		sort.Strings(downs)
+		for _, down := range downs {
+			if !targets[down] || states[down] != reference.Open || prev[down] == reference.Open {
+				continue
+			}
+			ev := selfheal.Event{Type: selfheal.CircuitBreakerTripped, Instance: c.Name, Downstream: down}
+			rc.pol.Status.Detections++
+			rc.event(c.Name, corev1.EventTypeWarning, ReasonDetected, "Detect", fmt.Sprintf("%s: its breaker toward %s opened", ev.Type, down))
+			ds, outs := rc.st.eng.Handle(ev, selfheal.View{Serving: rc.serving()}, rc.now)
+			rc.carryOut(ds, outs)
+		}
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/mcpsim/mcpsim/pkg/apis/selfheal/v1alpha1"
+	"github.com/mcpsim/mcpsim/pkg/reference"
 	"github.com/mcpsim/mcpsim/pkg/selfheal"
 )
 
@@ -35,6 +36,20 @@ type fakeChecker struct {
 	mu   sync.Mutex
 	hung map[string]bool
 	n    int
+	// breakers: a pod's breakers (downstream -> state) as its /metrics
+	// would say now; nil: none to read
+	breakers func(pod string) map[string]reference.BreakerState
+}
+
+func (f *fakeChecker) Breakers(_ context.Context, pod *corev1.Pod, _ time.Duration) (map[string]reference.BreakerState, error) {
+	var st map[string]reference.BreakerState
+	if f.breakers != nil {
+		st = f.breakers(pod.Name)
+	}
+	if st == nil {
+		return nil, fmt.Errorf("%s has no /metrics", pod.Name)
+	}
+	return st, nil
 }
 
 func (f *fakeChecker) Check(_ context.Context, pod *corev1.Pod, path string, _ time.Duration) bool {
@@ -427,5 +442,47 @@ func TestInvalidSpec(t *testing.T) {
 	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "InvalidSpec" ||
 		!strings.Contains(c.Message, "interval: must be at least 1s") || !strings.Contains(c.Message, `"Bogus"`) {
 		t.Fatalf("Ready: %+v", c)
+	}
+}
+
+// TestBreakerTripScalesTheDownstream: a gateway pod (not selected by the
+// policy) calls payment; its breaker toward payment opens at 7s, closes
+// at 17s and opens again at 22s. The policy reads the callers' breakers
+// with each round of checks (at 5, 10, 15, 20, 25s): it sees the first
+// opening at 10s and the second at 25s — each a CircuitBreakerTripped
+// about the gateway pod, and each subscription's scale adds a replica to
+// payment's Deployment: 3 → 4 at 10s, 5 at 25s. A breaker still open at
+// 15s is not a new trip; a pod whose /metrics cannot be read has none.
+func TestBreakerTripScalesTheDownstream(t *testing.T) {
+	h := newHarness(t, policy([]v1alpha1.Subscription{{Event: selfheal.CircuitBreakerTripped, Action: selfheal.Scale}}, nil), 3, nil)
+	gw := pod(0)
+	gw.Name, gw.Labels = "gateway-0", map[string]string{"app": "gateway"}
+	gw.OwnerReferences = nil
+	if err := h.c.Create(context.Background(), gw); err != nil {
+		t.Fatal(err)
+	}
+	h.chk.breakers = func(name string) map[string]reference.BreakerState {
+		if name != "gateway-0" {
+			return nil
+		}
+		st := reference.Closed
+		if now := h.clk.Since(t0); (now >= 7*time.Second && now < 17*time.Second) || now >= 22*time.Second {
+			st = reference.Open
+		}
+		return map[string]reference.BreakerState{"payment": st}
+	}
+	replicas := map[time.Duration]int32{}
+	h.run(27*time.Second, func(now time.Duration) {
+		var d appsv1.Deployment
+		if err := h.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "payment"}, &d); err != nil {
+			t.Fatal(err)
+		}
+		replicas[now] = *d.Spec.Replicas
+	})
+	if replicas[5*time.Second] != 3 || replicas[10*time.Second] != 4 || replicas[20*time.Second] != 4 || replicas[25*time.Second] != 5 {
+		t.Fatalf("payment replicas over time %v: want 3 at 5s, 4 at 10s and 20s, 5 at 25s", replicas)
+	}
+	if n := len(h.eventsMatching("CircuitBreakerTripped: its breaker toward payment opened")); n != 2 {
+		t.Fatalf("%d trips recorded, want 2:\n%s", n, strings.Join(h.events, "\n"))
 	}
 }
