@@ -2,6 +2,7 @@ package assertions
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -99,7 +100,7 @@ func placement(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 		}
 		if len(perDomain) > 0 {
 			lo, hi, loD, hiD := int(^uint(0)>>1), -1, "", ""
-			for _, d := range sortedDomains(perDomain) {
+			for _, d := range slices.Sorted(maps.Keys(perDomain)) {
 				c := perDomain[d]
 				if c < lo {
 					lo, loD = c, d
@@ -164,18 +165,9 @@ func placementThreshold(a *scenario.Assertion) string {
 	return a.Service + " pods: " + strings.Join(parts, "; ")
 }
 
-func sortedDomains(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for d := range m {
-		out = append(out, d)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func describeDomains(m map[string]int) string {
 	var parts []string
-	for _, d := range sortedDomains(m) {
+	for _, d := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s: %d", d, m[d]))
 	}
 	return strings.Join(parts, ", ")

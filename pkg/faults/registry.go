@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -45,10 +46,5 @@ func (r Registry[C]) Lookup(f *scenario.Fault) (Kind[C], error) {
 	if k, ok := r[f.Kind()]; ok {
 		return k, nil
 	}
-	names := make([]string, 0, len(r))
-	for n := range r {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return Kind[C]{}, fmt.Errorf("fault kind %q is not modelled (these are: %v)", f.Kind(), names)
+	return Kind[C]{}, fmt.Errorf("fault kind %q is not modelled (these are: %v)", f.Kind(), slices.Sorted(maps.Keys(r)))
 }

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -48,12 +48,7 @@ func Run(c Case) Outcome {
 		return out
 	}
 	var wantParts, gotParts []string
-	keys := make([]string, 0, len(expect))
-	for k := range expect {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(expect)) {
 		want := expect[k]
 		have, ok := g[k]
 		if k == "error" {

@@ -22,6 +22,8 @@ package operator
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -373,12 +375,7 @@ func (rc *round) completeRestarts() {
 }
 
 func (rc *round) pendingIDs() []int {
-	ids := make([]int, 0, len(rc.st.pending))
-	for id := range rc.st.pending {
-		ids = append(ids, id)
-	}
-	sort.Ints(ids)
-	return ids
+	return slices.Sorted(maps.Keys(rc.st.pending))
 }
 
 // check health-checks every running pod (concurrently: a hung pod costs
@@ -542,11 +539,7 @@ func (rc *round) status() {
 		fmt.Sprintf("checking %d pod(s) selected by %s every %s", len(rc.pods), p.Target, p.HealthCheck.Interval), rc.now)
 	switch {
 	case len(rc.st.down) > 0:
-		down := make([]string, 0, len(rc.st.down))
-		for n := range rc.st.down {
-			down = append(down, n)
-		}
-		sort.Strings(down)
+		down := slices.Sorted(maps.Keys(rc.st.down))
 		setCondition(rc.pol, v1alpha1.ConditionDegraded, metav1.ConditionTrue, "InstancesDown", "down: "+strings.Join(down, ", "), rc.now)
 	case rc.st.gaveUp:
 		setCondition(rc.pol, v1alpha1.ConditionDegraded, metav1.ConditionTrue, "RepairGaveUp", "the last repair gave up after its retries", rc.now)
@@ -614,12 +607,7 @@ func (rc *round) watchBreakers() error {
 		}
 		prev := rc.st.breakers[c.Name]
 		rc.st.breakers[c.Name] = states
-		downs := make([]string, 0, len(states))
-		for d := range states {
-			downs = append(downs, d)
-		}
-		sort.Strings(downs)
-		for _, down := range downs {
+		for _, down := range slices.Sorted(maps.Keys(states)) {
 			if !targets[down] || states[down] != reference.Open || prev[down] == reference.Open {
 				continue
 			}
