@@ -776,3 +776,50 @@ func TestInstalledCRDsMatchTheAPI(t *testing.T) {
 		}
 	}
 }
+
+// A partition in a gateway pod's namespace, as NetnsDumpScript prints it
+// (the shape the kind e2e test logged): the daemon's CHAOS-OUTPUT chain
+// jumps to the chaos's own chain, which drops what goes to the target
+// set. Active: that jump only (the jumps into CHAOS-INPUT/-OUTPUT are the
+// daemon's standing hooks, and the chaos's chain acts only through the
+// jump). Once recovered the jump is gone: nothing active, and the chain
+// and its ipsets stay as inert leftovers.
+func TestNetnsDumpJudgement(t *testing.T) {
+	during := `# iptables
+:CHAOS-INPUT - [0:0]
+:CHAOS-OUTPUT - [0:0]
+:OUTPUT/cut-p_1a2d - [0:0]
+-A INPUT -j CHAOS-INPUT
+-A OUTPUT -j CHAOS-OUTPUT
+-A CHAOS-OUTPUT -j OUTPUT/cut-p_1a2d
+-A OUTPUT/cut-p_1a2d -m set --match-set cut-p_1a2d_set_tgt dst -j DROP
+# ipsets
+cut-p_1a2d_net_tgt
+cut-p_1a2d_set_tgt
+# qdiscs
+qdisc noqueue 0: dev lo root refcnt 2
+`
+	after := strings.Replace(during, "-A CHAOS-OUTPUT -j OUTPUT/cut-p_1a2d\n", "", 1)
+	if got := ActiveRules(during); !slices.Equal(got, []string{"-A CHAOS-OUTPUT -j OUTPUT/cut-p_1a2d"}) {
+		t.Fatalf("active during: %q", got)
+	}
+	if got := ActiveRules(after); len(got) != 0 {
+		t.Fatalf("active after recovery: %q", got)
+	}
+	// A rule added straight into OUTPUT is active too.
+	if got := ActiveRules(after + "-A OUTPUT -d 10.0.0.9 -j DROP\n"); len(got) != 1 {
+		t.Fatalf("a direct OUTPUT rule: %q", got)
+	}
+	want := []string{"chain OUTPUT/cut-p_1a2d", "ipset cut-p_1a2d_net_tgt", "ipset cut-p_1a2d_set_tgt"}
+	if got := InertLeftovers(after); !slices.Equal(got, want) {
+		t.Fatalf("leftovers %q, want %q", got, want)
+	}
+	if !strings.Contains(NetnsDumpScript(`"$pid"`), `nsenter -t "$pid" -n tc qdisc show`) {
+		t.Fatal("the dump does not read the qdiscs")
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"conditions": []any{
+		map[string]any{"type": "AllInjected", "status": "True"}, map[string]any{"type": "AllRecovered", "status": "False"}}}}}
+	if !ConditionTrue(u, "AllInjected") || ConditionTrue(u, "AllRecovered") || ConditionTrue(u, "Paused") {
+		t.Fatal("conditions misread")
+	}
+}

@@ -330,17 +330,6 @@ func (e *e2eEnv) getChaos(ctx context.Context, u *unstructured.Unstructured) (*u
 	return e.dyn.Resource(chaosGVRs[u.GetKind()]).Namespace(u.GetNamespace()).Get(ctx, u.GetName(), metav1.GetOptions{})
 }
 
-func conditionTrue(u *unstructured.Unstructured, typ string) bool {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		cm, _ := c.(map[string]any)
-		if cm["type"] == typ && cm["status"] == "True" {
-			return true
-		}
-	}
-	return false
-}
-
 // waitCondition waits for a chaos object's condition (AllInjected,
 // AllRecovered, ...) and returns how long it took from since.
 func (e *e2eEnv) waitCondition(t *testing.T, u *unstructured.Unstructured, typ string, since time.Time, timeout time.Duration) time.Duration {
@@ -350,7 +339,7 @@ func (e *e2eEnv) waitCondition(t *testing.T, u *unstructured.Unstructured, typ s
 		if err == nil {
 			last = cur
 		}
-		return err == nil && conditionTrue(cur, typ), nil
+		return err == nil && ConditionTrue(cur, typ), nil
 	}, func() string {
 		if last == nil {
 			return ""
@@ -565,8 +554,7 @@ func (e *e2eEnv) netnsState(t *testing.T, p corev1.Pod) string {
 	dcid := strings.TrimPrefix(daemons.Items[0].Status.ContainerStatuses[0].ContainerID, "containerd://")
 	script := `pid=$(grep -l ` + cid + ` /proc/[0-9]*/cgroup 2>/dev/null | head -1 | cut -d/ -f3)
 [ -n "$pid" ] || { echo "no process of container ` + cid + `"; exit 1; }
-echo "# iptables"; nsenter -t "$pid" -n iptables-save | grep -v '^#' | grep -v '^:.*ACCEPT' | grep -v '^\*\|^COMMIT'
-echo "# ipsets"; nsenter -t "$pid" -n ipset list -n 2>/dev/null || echo "(ipset list failed)"`
+` + NetnsDumpScript(`"$pid"`)
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, "docker", "exec", p.Spec.NodeName, "ctr", "-n", "k8s.io", "task", "exec",
 		"--exec-id", fmt.Sprintf("mcpsim-e2e-%d", time.Now().UnixNano()), dcid, "sh", "-c", script)
@@ -575,45 +563,6 @@ echo "# ipsets"; nsenter -t "$pid" -n ipset list -n 2>/dev/null || echo "(ipset 
 		t.Fatalf("inspecting %s's network namespace: %v: %s", p.Name, err, out.String())
 	}
 	return out.String()
-}
-
-// activeRules are the iptables rules of a netnsState that act on
-// packets because of Chaos Mesh: the jumps from its CHAOS-INPUT and
-// CHAOS-OUTPUT chains into a chaos's chain (what the daemon adds to inject
-// and removes to recover) and any other rule in INPUT or OUTPUT than the
-// jumps to those two chains.
-func activeRules(state string) []string {
-	var out []string
-	for _, l := range strings.Split(state, "\n") {
-		l = strings.TrimSpace(l)
-		switch {
-		case strings.HasPrefix(l, "-A CHAOS-INPUT ") || strings.HasPrefix(l, "-A CHAOS-OUTPUT "):
-			out = append(out, l)
-		case (strings.HasPrefix(l, "-A INPUT ") || strings.HasPrefix(l, "-A OUTPUT ")) && !strings.HasSuffix(l, "-j CHAOS-INPUT") && !strings.HasSuffix(l, "-j CHAOS-OUTPUT"):
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// inertLeftovers are the chains and ipsets a recovered partition leaves
-// (upstream's chaos-daemon never deletes a chaos's chain nor destroys its
-// ipsets; with the jumps gone they match no packet).
-func inertLeftovers(state string) []string {
-	var out []string
-	section := ""
-	for _, l := range strings.Split(state, "\n") {
-		l = strings.TrimSpace(l)
-		switch {
-		case strings.HasPrefix(l, "# "):
-			section = l
-		case section == "# iptables" && strings.HasPrefix(l, ":") && !strings.HasPrefix(l, ":CHAOS-"):
-			out = append(out, "chain "+strings.Fields(l)[0][1:])
-		case section == "# ipsets" && l != "" && !strings.HasPrefix(l, "("):
-			out = append(out, "ipset "+l)
-		}
-	}
-	return out
 }
 
 // gatewayAndPayment deploys a payment service and a gateway calling it
@@ -653,7 +602,7 @@ func (e *e2eEnv) gatewayAndPayment(t *testing.T) (ns string, gw, pay corev1.Pod,
 // namespace (the inert chains and ipsets upstream leaves are logged).
 func (e *e2eEnv) partition(t *testing.T) {
 	ns, gw, pay, waitAnswer := e.gatewayAndPayment(t)
-	baseline := map[string][]string{gw.Name: activeRules(e.netnsState(t, gw)), pay.Name: activeRules(e.netnsState(t, pay))}
+	baseline := map[string][]string{gw.Name: ActiveRules(e.netnsState(t, gw)), pay.Name: ActiveRules(e.netnsState(t, pay))}
 	start := time.Now()
 	nc := e.applyChaos(t, ns, partitionManifest(ns))
 	e.tm.add(t, "NetworkChaos partition: apply -> AllInjected", e.waitCondition(t, nc, "AllInjected", start, 2*time.Minute))
@@ -661,7 +610,7 @@ func (e *e2eEnv) partition(t *testing.T) {
 	e.tm.add(t, "NetworkChaos partition: apply -> gateway's calls fail", time.Since(start))
 	for _, p := range []corev1.Pod{gw, pay} {
 		s := e.netnsState(t, p)
-		if len(activeRules(s)) <= len(baseline[p.Name]) {
+		if len(ActiveRules(s)) <= len(baseline[p.Name]) {
 			t.Errorf("no partition rule in %s's network namespace:\n%s", p.Name, s)
 		}
 		t.Logf("%s during the partition:\n%s", p.Name, s)
@@ -674,10 +623,10 @@ func (e *e2eEnv) partition(t *testing.T) {
 	e.tm.add(t, "NetworkChaos partition: delete -> gateway's calls succeed again", time.Since(del))
 	for _, p := range []corev1.Pod{gw, pay} {
 		s := e.netnsState(t, p)
-		if got := activeRules(s); !slices.Equal(got, baseline[p.Name]) {
+		if got := ActiveRules(s); !slices.Equal(got, baseline[p.Name]) {
 			t.Errorf("%s's network namespace after recovery: active rules %v (before: %v)\n%s", p.Name, got, baseline[p.Name], s)
 		}
-		t.Logf("%s after recovery: inert leftovers of upstream's daemon: %v", p.Name, inertLeftovers(s))
+		t.Logf("%s after recovery: inert leftovers of upstream's daemon: %v", p.Name, InertLeftovers(s))
 	}
 }
 

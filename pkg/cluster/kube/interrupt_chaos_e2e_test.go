@@ -20,7 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mcpsim/mcpsim/pkg/chaosmesh"
@@ -135,7 +134,7 @@ func TestE2EInterruptDuringPartition(t *testing.T) {
 	injected := time.Now()
 	for {
 		u, err := res.Get(ctx, "cut-payment", metav1.GetOptions{})
-		if err == nil && chaosCondition(u, "AllInjected") {
+		if err == nil && chaosmesh.ConditionTrue(u, "AllInjected") {
 			break
 		}
 		if time.Since(injected) > 2*time.Minute {
@@ -182,17 +181,6 @@ func TestE2EInterruptDuringPartition(t *testing.T) {
 		}
 		t.Logf("%s after the interrupt: active %v, qdiscs %v, inert leftovers of upstream's daemon %v", h.pod, after.active, after.qdiscs, after.inert)
 	}
-}
-
-func chaosCondition(u *unstructured.Unstructured, typ string) bool {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == typ && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
 }
 
 // netnsHolder keeps a pod's network namespace alive after the pod: a
@@ -247,9 +235,7 @@ type netns struct {
 
 func (h *netnsHolder) read(ctx context.Context, t *testing.T) netns {
 	t.Helper()
-	script := `echo "# iptables"; nsenter -t ` + h.pid + ` -n iptables-save | grep -v '^#' | grep -v '^:.*ACCEPT' | grep -v '^\*\|^COMMIT'
-echo "# ipsets"; nsenter -t ` + h.pid + ` -n ipset list -n 2>/dev/null || echo "(ipset list failed)"
-echo "# qdiscs"; nsenter -t ` + h.pid + ` -n tc qdisc show`
+	script := chaosmesh.NetnsDumpScript(h.pid)
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, "docker", "exec", h.node, "ctr", "-n", "k8s.io", "task", "exec",
 		"--exec-id", fmt.Sprintf("mcpsim-e2e-%d", time.Now().UnixNano()), h.daemon, "sh", "-c", script)
@@ -258,7 +244,7 @@ echo "# qdiscs"; nsenter -t ` + h.pid + ` -n tc qdisc show`
 		t.Fatalf("reading %s's network namespace: %v: %s", h.pod, err, out.String())
 	}
 	s := out.String()
-	n := netns{raw: s, active: activeChaosRules(s), inert: inertChaosLeftovers(s)}
+	n := netns{raw: s, active: chaosmesh.ActiveRules(s), inert: chaosmesh.InertLeftovers(s)}
 	section := ""
 	for _, l := range strings.Split(s, "\n") {
 		l = strings.TrimSpace(l)
@@ -276,42 +262,4 @@ echo "# qdiscs"; nsenter -t ` + h.pid + ` -n tc qdisc show`
 		}
 	}
 	return n
-}
-
-// activeChaosRules are the rules that act on packets because of Chaos
-// Mesh: the jumps from its CHAOS-INPUT and CHAOS-OUTPUT chains into a
-// chaos's chain, and any rule in INPUT or OUTPUT but the jumps to those
-// two (as pkg/chaosmesh's e2e test reads them).
-func activeChaosRules(state string) []string {
-	var out []string
-	for _, l := range strings.Split(state, "\n") {
-		l = strings.TrimSpace(l)
-		switch {
-		case strings.HasPrefix(l, "-A CHAOS-INPUT ") || strings.HasPrefix(l, "-A CHAOS-OUTPUT "):
-			out = append(out, l)
-		case (strings.HasPrefix(l, "-A INPUT ") || strings.HasPrefix(l, "-A OUTPUT ")) && !strings.HasSuffix(l, "-j CHAOS-INPUT") && !strings.HasSuffix(l, "-j CHAOS-OUTPUT"):
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// inertChaosLeftovers are the chains and ipsets a recovered partition
-// leaves (upstream never deletes them; with the jumps gone they match no
-// packet).
-func inertChaosLeftovers(state string) []string {
-	var out []string
-	section := ""
-	for _, l := range strings.Split(state, "\n") {
-		l = strings.TrimSpace(l)
-		switch {
-		case strings.HasPrefix(l, "# "):
-			section = l
-		case section == "# iptables" && strings.HasPrefix(l, ":") && !strings.HasPrefix(l, ":CHAOS-"):
-			out = append(out, "chain "+strings.Fields(l)[0][1:])
-		case section == "# ipsets" && l != "" && !strings.HasPrefix(l, "("):
-			out = append(out, "ipset "+l)
-		}
-	}
-	return out
 }
