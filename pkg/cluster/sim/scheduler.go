@@ -132,8 +132,11 @@ type placement struct {
 	anti          []affinityTerm // required anti-affinity
 	// existing pods' required anti-affinity against this service
 	antiOf []affinityTerm
-	// scoring terms: this pod's preferred terms (+/-), and the existing
-	// pods' terms that match this pod (symmetry, as InterPodAffinity does)
+	// preferredTerms: this pod's preferred affinity (+weight) and
+	// anti-affinity (-weight) terms
+	preferredTerms []affinityTerm
+	// scoreTerms: the preferred terms and the existing pods' terms that
+	// match this pod (symmetry, as InterPodAffinity does)
 	scoreTerms []affinityTerm
 	// unreachable is how long the pods tolerate node.kubernetes.io/
 	// unreachable:NoExecute before the taint manager evicts them; <0:
@@ -333,7 +336,7 @@ func (w *world) resolvePlacement(s *service) {
 		}
 		for i := range a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
 			t := &a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution[i]
-			pl.scoreTerms = append(pl.scoreTerms, w.affinityTerm(&t.PodAffinityTerm, s, int64(t.Weight)))
+			pl.preferredTerms = append(pl.preferredTerms, w.affinityTerm(&t.PodAffinityTerm, s, int64(t.Weight)))
 		}
 	}
 	if a != nil && a.PodAntiAffinity != nil {
@@ -343,54 +346,40 @@ func (w *world) resolvePlacement(s *service) {
 		}
 		for i := range a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
 			t := &a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[i]
-			pl.scoreTerms = append(pl.scoreTerms, w.affinityTerm(&t.PodAffinityTerm, s, -int64(t.Weight)))
+			pl.preferredTerms = append(pl.preferredTerms, w.affinityTerm(&t.PodAffinityTerm, s, -int64(t.Weight)))
 		}
 	}
+	pl.scoreTerms = slices.Clone(pl.preferredTerms) // resolveSymmetry adds the others'
 }
 
 // resolveSymmetry adds, to every service, the other services' terms that
 // match its pods: their required anti-affinity (a filter) and their
-// preferred terms and required affinity (scores), counted over the pods
-// of the service that has the term.
+// preferred terms and required affinity (scores, the latter with
+// hardPodAffinityWeight), counted over the pods of the service that has
+// the term.
 func (w *world) resolveSymmetry() {
 	for _, e := range w.services {
-		spec := &w.podSpecs[e.idx].Spec
-		a := spec.Affinity
-		if a == nil {
-			continue
-		}
-		owner := func(t affinityTerm) affinityTerm {
-			// Re-aim the term: it scores where pods of e are.
+		pe := e.place
+		// Re-aim a term of e: it counts where pods of e are.
+		aim := func(t affinityTerm, weight int64) affinityTerm {
 			m := make([]bool, len(w.services))
 			m[e.idx] = true
-			return affinityTerm{key: t.key, matches: m, weight: t.weight}
+			return affinityTerm{key: t.key, matches: m, weight: weight}
 		}
 		for _, s := range w.services {
-			if a.PodAntiAffinity != nil {
-				for i := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-					t := w.affinityTerm(&a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i], e, 0)
-					if t.matches[s.idx] {
-						s.place.antiOf = append(s.place.antiOf, owner(t))
-					}
-				}
-				for i := range a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
-					pt := &a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[i]
-					if t := w.affinityTerm(&pt.PodAffinityTerm, e, -int64(pt.Weight)); t.matches[s.idx] {
-						s.place.scoreTerms = append(s.place.scoreTerms, owner(t))
-					}
+			for _, t := range pe.anti {
+				if t.matches[s.idx] {
+					s.place.antiOf = append(s.place.antiOf, aim(t, 0))
 				}
 			}
-			if a.PodAffinity != nil {
-				for i := range a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-					if t := w.affinityTerm(&a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i], e, hardPodAffinityWeight); t.matches[s.idx] {
-						s.place.scoreTerms = append(s.place.scoreTerms, owner(t))
-					}
+			for _, t := range pe.preferredTerms {
+				if t.matches[s.idx] {
+					s.place.scoreTerms = append(s.place.scoreTerms, aim(t, t.weight))
 				}
-				for i := range a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
-					pt := &a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution[i]
-					if t := w.affinityTerm(&pt.PodAffinityTerm, e, int64(pt.Weight)); t.matches[s.idx] {
-						s.place.scoreTerms = append(s.place.scoreTerms, owner(t))
-					}
+			}
+			for _, t := range pe.affinity {
+				if t.matches[s.idx] {
+					s.place.scoreTerms = append(s.place.scoreTerms, aim(t, hardPodAffinityWeight))
 				}
 			}
 		}

@@ -335,3 +335,37 @@ spec:
 		t.Fatalf("evicted %d, replaced on b-0 %d; want 1 and 1 (pods %+v)", evicted, replaced, tl.Pods)
 	}
 }
+
+// TestExistingPodsAntiAffinity: loner's pod refuses (required
+// anti-affinity) to share a host with web pods; web itself has no rule.
+// The scheduler also honours the anti-affinity of pods already placed
+// (InterPodAffinity's existing-pods check), so web's 4 pods avoid
+// loner's node though spreading and least-allocated scoring would put one
+// there (it is the emptiest of the three).
+func TestExistingPodsAntiAffinity(t *testing.T) {
+	got, failed, _ := placed(t, `      - {name: n, count: 3, cpu: "8", memory: 16Gi}`, `    - name: loner
+      role: payment
+      replicas: 1
+      resources: {requests: {cpu: 100m}}
+      work: {cpu: 1ms}
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: web}}}
+    - name: web
+      role: gateway
+      replicas: 4
+      resources: {requests: {cpu: 100m}}
+      work: {cpu: 1ms}`, 1)
+	if len(failed) != 0 || len(got["loner"]) != 1 {
+		t.Fatalf("loner %v, failures %q", got["loner"], failed)
+	}
+	for n := range got["loner"] {
+		if got["web"][n] != 0 {
+			t.Fatalf("web %v shares %s with loner", got["web"], n)
+		}
+	}
+	if len(got["web"]) != 2 {
+		t.Fatalf("web %v: want its 4 pods on the 2 other nodes", got["web"])
+	}
+}
