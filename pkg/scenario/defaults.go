@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/mcpsim/mcpsim/pkg/apis/selfheal/v1alpha1"
 	"github.com/mcpsim/mcpsim/pkg/hpa"
 	"github.com/mcpsim/mcpsim/pkg/selfheal"
 )
@@ -220,14 +221,36 @@ func defaultSelfHeal(p *SelfHealPolicy) {
 	}
 }
 
-// EnginePolicy is the policy as package selfheal takes it (defaulted).
+// EnginePolicy is the policy as package selfheal decides it: through the
+// SelfHealPolicy CRD's spec, the same conversion the operator uses, so the
+// sim and the operator decide alike.
 func (p *SelfHealPolicy) EnginePolicy() selfheal.Policy {
-	out := selfheal.Policy{Name: p.Name, Target: p.Target,
-		HealthCheck: selfheal.HealthCheck{Path: p.HealthCheck.Path, Interval: p.HealthCheck.Interval.Duration,
-			Timeout: p.HealthCheck.Timeout.Duration, FailureThreshold: int(*p.HealthCheck.FailureThreshold)},
-		RateLimit: selfheal.RateLimit{MaxConcurrent: int(*p.RateLimit.MaxConcurrent), MinAvailable: int(*p.RateLimit.MinAvailable)}}
+	spec := p.CRDSpec()
+	return spec.EnginePolicy(p.Name, p.Target)
+}
+
+// CRDSpec is the policy as a SelfHealPolicy object's spec (mcpsim.dev/
+// v1alpha1): the target service's pods selected by their app label.
+func (p *SelfHealPolicy) CRDSpec() v1alpha1.SelfHealPolicySpec {
+	out := v1alpha1.SelfHealPolicySpec{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": p.Target}}}
+	if h := p.HealthCheck; h != nil {
+		out.HealthCheck = &v1alpha1.HealthCheck{Path: h.Path, Interval: h.Interval.DeepCopy(), Timeout: h.Timeout.DeepCopy(),
+			FailureThreshold: copyInt32(h.FailureThreshold)}
+	}
 	for _, s := range p.Subscriptions {
-		out.Subscriptions = append(out.Subscriptions, selfheal.Subscription{Event: s.Event, Action: s.Action, Timeout: s.Timeout.Duration, Retries: int(*s.Retries)})
+		out.Subscriptions = append(out.Subscriptions, v1alpha1.Subscription{Event: s.Event, Action: s.Action,
+			Timeout: s.Timeout.DeepCopy(), Retries: copyInt32(s.Retries)})
+	}
+	if r := p.RateLimit; r != nil {
+		out.RateLimit = &v1alpha1.RateLimit{MaxConcurrent: copyInt32(r.MaxConcurrent), MinAvailable: copyInt32(r.MinAvailable)}
 	}
 	return out
+}
+
+func copyInt32(p *int32) *int32 {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }

@@ -140,20 +140,7 @@ func Policy(p *scenario.SelfHealPolicy, ns string) *v1alpha1.SelfHealPolicy {
 	out := &v1alpha1.SelfHealPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "SelfHealPolicy"},
 		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "mcpsim"}},
-		Spec: v1alpha1.SelfHealPolicySpec{
-			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": p.Target}},
-		},
-	}
-	if h := p.HealthCheck; h != nil {
-		out.Spec.HealthCheck = &v1alpha1.HealthCheck{Path: h.Path, Interval: h.Interval.DeepCopy(), Timeout: h.Timeout.DeepCopy(),
-			FailureThreshold: copyInt32(h.FailureThreshold)}
-	}
-	for _, s := range p.Subscriptions {
-		out.Spec.Subscriptions = append(out.Spec.Subscriptions, v1alpha1.Subscription{Event: s.Event, Action: s.Action,
-			Timeout: s.Timeout.DeepCopy(), Retries: copyInt32(s.Retries)})
-	}
-	if r := p.RateLimit; r != nil {
-		out.Spec.RateLimit = &v1alpha1.RateLimit{MaxConcurrent: copyInt32(r.MaxConcurrent), MinAvailable: copyInt32(r.MinAvailable)}
+		Spec:       p.CRDSpec(),
 	}
 	return out
 }
@@ -165,11 +152,4 @@ func Policies(sc *scenario.Scenario, ns string) []*v1alpha1.SelfHealPolicy {
 		out = append(out, Policy(&sc.Spec.SelfHeal[i], ns))
 	}
 	return out
-}
-
-func copyInt32(p *int32) *int32 {
-	if p == nil {
-		return nil
-	}
-	return ptr.To(*p)
 }
