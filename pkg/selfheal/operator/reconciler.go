@@ -600,9 +600,23 @@ func (rc *round) watchBreakers() error {
 		}
 	}
 	sort.Slice(callers, func(i, j int) bool { return callers[i].Name < callers[j].Name })
-	for _, c := range callers {
-		states, err := reader.Breakers(rc.ctx, c, p.HealthCheck.Timeout)
-		if err != nil {
+	// Read concurrently, as the health checks are (a caller that hangs
+	// costs its timeout, not the others'), then judge in name order.
+	read := make([]map[string]reference.BreakerState, len(callers))
+	var wg sync.WaitGroup
+	for i, c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if st, err := reader.Breakers(rc.ctx, c, p.HealthCheck.Timeout); err == nil {
+				read[i] = st
+			}
+		}()
+	}
+	wg.Wait()
+	for i, c := range callers {
+		states := read[i]
+		if states == nil {
 			continue // not a reference service, or not answering: no breakers to read
 		}
 		prev := rc.st.breakers[c.Name]
