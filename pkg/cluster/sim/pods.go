@@ -198,6 +198,11 @@ func (w *world) createPod(s *service) {
 
 // retryPending schedules pods that found no node, after resources freed.
 func (w *world) retryPending() {
+	if w.sched.retrying {
+		return // a bind inside this pass: the pass goes on
+	}
+	w.sched.retrying = true
+	defer func() { w.sched.retrying = false }()
 	for _, s := range w.services {
 		for _, p := range s.pods {
 			if p.node == nil && !p.deleting && !p.gone {

@@ -106,6 +106,7 @@ type scheduler struct {
 	// (DoNotSchedule spread, required pod affinity or anti-affinity), so
 	// pending pods are retried whenever a pod is bound.
 	podDependent bool
+	retrying     bool // in retryPending
 	// scratch, reused across cycles
 	feasible []*node
 	scores   [6][]int64
@@ -996,4 +997,10 @@ func (w *world) bind(p *pod, n *node) {
 	w.bindCPU(p)
 	w.tl.AddEvent(w.now, "Scheduled", p.name, "assigned to "+n.name)
 	w.events.push(w.now+w.startupLatency(s), func() { w.containerStarted(p) })
+	if w.sched.podDependent {
+		// A pod placed can make a pending one placeable (its affinity
+		// target now exists, a spread minimum rose): the scheduler
+		// requeues on pod events.
+		w.retryPending()
+	}
 }

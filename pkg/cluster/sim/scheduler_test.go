@@ -369,3 +369,37 @@ func TestExistingPodsAntiAffinity(t *testing.T) {
 		t.Fatalf("web %v: want its 4 pods on the 2 other nodes", got["web"])
 	}
 }
+
+// TestPendingRetriedWhenAPodIsPlaced: cache (created first) must run next
+// to a db pod, and there is none yet: not self-affine (cache does not
+// match app: db), its pods wait. When db's pod is placed the scheduler
+// tries them again and both land on db's node; nothing stays pending.
+func TestPendingRetriedWhenAPodIsPlaced(t *testing.T) {
+	got, failed, tl := placed(t, `      - {name: n, count: 3, cpu: "8", memory: 16Gi}`, `    - name: cache
+      role: user
+      replicas: 2
+      resources: {requests: {cpu: 100m}}
+      work: {cpu: 1ms}
+      affinity:
+        podAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: db}}}
+    - name: db
+      role: payment
+      replicas: 1
+      resources: {requests: {cpu: 100m}}
+      work: {cpu: 1ms}`, 1)
+	if len(failed) == 0 {
+		t.Fatal("cache's pods did not wait for db's")
+	}
+	var dbNode string
+	for n := range got["db"] {
+		dbNode = n
+	}
+	if got["cache"][dbNode] != 2 {
+		t.Fatalf("cache %v, want both on db's node %s", got["cache"], dbNode)
+	}
+	if s := tl.Service("cache").Samples; s[len(s)-1].Pending != 0 {
+		t.Fatalf("cache pods still pending: %+v", s[len(s)-1])
+	}
+}
