@@ -353,6 +353,9 @@ func TestTopologyErrors(t *testing.T) {
 		{"bad selector operator", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      affinity: {podAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: zone, labelSelector: {matchExpressions: [{key: app, operator: Near}]}}]}}\n", "operator: Invalid value: \"Near\""},
 		{"bad node affinity operator", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: zone, operator: Near, values: [a]}]}]}}}\n", "spec.services[0].affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"},
 		{"taint effect", "count: 2, cpu: \"4\", memory: 8Gi}", "count: 2, cpu: \"4\", memory: 8Gi, taints: [{key: k, effect: Sometimes}]}", `spec.cluster.nodePools[0].taints[0].effect: Unsupported value: "Sometimes"`},
+		{"reserved node label", "count: 2, cpu: \"4\", memory: 8Gi}", "count: 2, cpu: \"4\", memory: 8Gi, labels: {mcpsim.dev/node: x}}", "spec.cluster.nodePools[0].labels[mcpsim.dev/node]: Forbidden: set by mcpsim"},
+		// 62 + "-1" is 64 characters: node a's name would not be a label value.
+		{"pool name too long", "{name: a, count: 2", "{name: " + strings.Repeat("a", 62) + ", count: 2", "the pool's node names (" + strings.Repeat("a", 62) + "-1) must fit in 63 characters"},
 		{"node selector value", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      nodeSelector: {zone: \"a b\"}\n", "spec.services[0].nodeSelector[zone]: Invalid value: \"a b\""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,6 +6,8 @@
 package scenario
 
 import (
+	"fmt"
+
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -98,6 +100,34 @@ type NodePool struct {
 	Memory resource.Quantity `json:"memory"`
 	Labels map[string]string `json:"labels,omitempty"`
 	Taints []corev1.Taint    `json:"taints,omitempty"`
+}
+
+// Labels every backend puts on the nodes of a pool, so that one selector
+// means the same nodes on the sim and on a real cluster (where nodes have
+// other names: kind's are mcpsim-worker, mcpsim-worker2, ...).
+const (
+	// PoolLabel names the node's pool.
+	PoolLabel = "mcpsim.dev/pool"
+	// NodeLabel names the node as the sim does: <pool>-<index>, e.g.
+	// zone-a-0. Select one node portably with
+	// nodeSelectors: {mcpsim.dev/node: zone-a-0}.
+	NodeLabel = "mcpsim.dev/node"
+)
+
+// NodeName is the sim's name of the pool's i-th node (from 0).
+func (np *NodePool) NodeName(i int32) string { return fmt.Sprintf("%s-%d", np.Name, i) }
+
+// NodeLabels are the labels of the pool's i-th node: the pool's own
+// labels, PoolLabel and NodeLabel (which the pool's labels cannot
+// override).
+func (np *NodePool) NodeLabels(i int32) map[string]string {
+	labels := make(map[string]string, len(np.Labels)+2)
+	for k, v := range np.Labels {
+		labels[k] = v
+	}
+	labels[PoolLabel] = np.Name
+	labels[NodeLabel] = np.NodeName(i)
+	return labels
 }
 
 // Reference service roles (pkg/reference).

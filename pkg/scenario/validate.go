@@ -202,6 +202,11 @@ func validateCluster(c *Cluster, p *field.Path) field.ErrorList {
 			for _, msg := range validation.IsDNS1123Label(np.Name) {
 				errs = append(errs, field.Invalid(pp.Child("name"), np.Name, msg))
 			}
+			// The last node's name is a label value (NodeLabel) on every
+			// backend: it must be a valid one.
+			if last := np.NodeName(max(np.Count, 1) - 1); len(last) > validation.LabelValueMaxLength {
+				errs = append(errs, field.Invalid(pp.Child("name"), np.Name, fmt.Sprintf("too long: the pool's node names (%s) must fit in %d characters", last, validation.LabelValueMaxLength)))
+			}
 		}
 		names[np.Name] = true
 		if np.Count < 1 {
@@ -216,6 +221,11 @@ func validateCluster(c *Cluster, p *field.Path) field.ErrorList {
 		errs = append(errs, quantityAtMost(pp.Child("cpu"), np.CPU, maxCPU)...)
 		errs = append(errs, quantityAtMost(pp.Child("memory"), np.Memory, maxMemory)...)
 		errs = append(errs, validateLabels(np.Labels, pp.Child("labels"))...)
+		for _, k := range []string{PoolLabel, NodeLabel} {
+			if _, ok := np.Labels[k]; ok {
+				errs = append(errs, field.Forbidden(pp.Child("labels").Key(k), "set by mcpsim on every node of the pool (the pool's name, the node's name)"))
+			}
+		}
 		for j := range np.Taints {
 			errs = append(errs, validateTaint(&np.Taints[j], pp.Child("taints").Index(j))...)
 		}

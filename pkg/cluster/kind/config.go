@@ -23,7 +23,6 @@ const (
 	ServiceSubnet   = "10.97.0.0/16"
 	DefaultNodePort = 30080
 	ZoneLabel       = "topology.kubernetes.io/zone"
-	PoolLabel       = "mcpsim.dev/pool"
 )
 
 // Spec is what a cluster is made of.
@@ -43,11 +42,7 @@ func SpecFor(c *scenario.Cluster) Spec {
 	s := Spec{NodePort: DefaultNodePort, HostPort: DefaultNodePort}
 	for _, np := range c.NodePools {
 		for i := int32(0); i < np.Count; i++ {
-			labels := map[string]string{PoolLabel: np.Name}
-			for k, v := range np.Labels {
-				labels[k] = v
-			}
-			s.Workers = append(s.Workers, labels)
+			s.Workers = append(s.Workers, np.NodeLabels(i))
 		}
 	}
 	if len(c.NodePools) > 0 {

@@ -16,7 +16,8 @@ func TestSpecForScenarioPools(t *testing.T) {
 		{Name: "b", Count: 1, CPU: resource.MustParse("2"), Labels: map[string]string{ZoneLabel: "zone-b", "tier": "edge"}},
 	}}
 	s := SpecFor(c)
-	if len(s.Workers) != 3 || s.Workers[2]["tier"] != "edge" || s.Workers[0][PoolLabel] != "a" || s.ControlPlaneLabels[ZoneLabel] != "zone-a" {
+	if len(s.Workers) != 3 || s.Workers[2]["tier"] != "edge" || s.Workers[0][scenario.PoolLabel] != "a" ||
+		s.Workers[1][scenario.NodeLabel] != "a-1" || s.Workers[2][scenario.NodeLabel] != "b-0" || s.ControlPlaneLabels[ZoneLabel] != "zone-a" {
 		t.Fatalf("spec: %+v", s)
 	}
 	if got := s.String(); got != "1 control plane + 3 workers in 2 zone(s)" {

@@ -66,6 +66,24 @@ func chaosKind(f *scenario.Fault, ns string) (runtime.Object, string, schema.Gro
 	return pc, "PodChaos", podChaosGVR
 }
 
+// chaosSelectors are the pod selectors of a Chaos Mesh object from
+// chaosKind: its own and its target's.
+func chaosSelectors(obj runtime.Object) []chaosv1alpha1.PodSelectorSpec {
+	switch o := obj.(type) {
+	case *chaosv1alpha1.NetworkChaos:
+		sels := []chaosv1alpha1.PodSelectorSpec{o.Spec.Selector}
+		if o.Spec.Target != nil {
+			sels = append(sels, o.Spec.Target.Selector)
+		}
+		return sels
+	case *chaosv1alpha1.StressChaos:
+		return []chaosv1alpha1.PodSelectorSpec{o.Spec.Selector}
+	case *chaosv1alpha1.PodChaos:
+		return []chaosv1alpha1.PodSelectorSpec{o.Spec.Selector}
+	}
+	return nil
+}
+
 // apply creates the fault's Chaos Mesh object in ns ("default" in the
 // scenario stands for the run's namespace, as on the sim) and returns its
 // record once Chaos Mesh has picked its targets (or after 20s).
@@ -73,6 +91,10 @@ func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Dur
 	obj, kind, gvr := chaosKind(f, c.ns)
 	name := f.Name()
 	rec := timeline.Fault{Name: name, Kind: f.Kind(), Action: f.Action(), At: at}
+	if err := c.b.checkNodeNames(ctx, chaosSelectors(obj)...); err != nil {
+		rec.Error = err.Error()
+		return rec
+	}
 	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
 		rec.Error = err.Error()

@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/mcpsim/mcpsim/pkg/scenario"
@@ -111,5 +113,39 @@ func TestNetworkChaosInTheRunNamespace(t *testing.T) {
 	}
 	if err := c.removeAll(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSimNodeNamesRefused: a selector naming a node the cluster does not
+// have (a sim node's name) fails the fault with the portable alternative,
+// and no chaos object is created; a real node's name is applied.
+func TestSimNodeNamesRefused(t *testing.T) {
+	sc, err := scenario.Parse("s.yaml", []byte(fakeScenario+`  faults:
+    - at: 1s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: StressChaos
+      metadata: {name: noisy}
+      spec: {mode: all, selector: {nodes: [zone-a-0]}, stressors: {cpu: {workers: 1, load: 100}}, duration: 1s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{stressChaosGVR: "StressChaosList"})
+	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "mcpsim-worker", Labels: map[string]string{scenario.NodeLabel: "zone-a-0"}}})
+	b := New(Options{Name: "kind", Client: client, Dynamic: dyn, ChaosMesh: true, Target: "http://127.0.0.1:1"})
+	c := &chaosObjects{b: b, ns: "mcpsim-s-1", targetsWait: 50 * time.Millisecond}
+	rec := c.apply(context.Background(), &sc.Spec.Faults[0], time.Second)
+	if !strings.Contains(rec.Error, `no node "zone-a-0"`) || !strings.Contains(rec.Error, "nodeSelectors: {mcpsim.dev/node: zone-a-0}") {
+		t.Fatalf("error %q", rec.Error)
+	}
+	if list, _ := dyn.Resource(stressChaosGVR).Namespace("mcpsim-s-1").List(context.Background(), metav1.ListOptions{}); len(list.Items) != 0 || len(c.created) != 0 {
+		t.Fatalf("created %d objects for a refused fault", len(list.Items))
+	}
+	// The real node's name passes the check (and, with no Chaos Mesh
+	// controller to pick targets here, fails only for picking none).
+	sc.Spec.Faults[0].StressChaos.Spec.Selector.Nodes = []string{"mcpsim-worker"}
+	rec = c.apply(context.Background(), &sc.Spec.Faults[0], time.Second)
+	if !strings.Contains(rec.Error, "selected no pod") || len(c.created) != 1 {
+		t.Fatalf("record %+v, created %d", rec, len(c.created))
 	}
 }

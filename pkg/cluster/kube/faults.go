@@ -117,6 +117,9 @@ func (b *Backend) proxyAdminCall(ctx context.Context, ns, pod, method, path stri
 // name order, picked by mode.
 func (b *Backend) selectPods(ctx context.Context, ns string, ps chaosv1alpha1.PodSelector, obs *observer, rng *rand.Rand) ([]string, error) {
 	sel := inRunNamespace(ps.Selector, ns)
+	if err := b.checkNodeNames(ctx, sel); err != nil {
+		return nil, err
+	}
 	all, err := obs.pods.List(everything)
 	if err != nil {
 		return nil, err
@@ -148,6 +151,20 @@ func (b *Backend) selectPods(ctx context.Context, ns string, ps chaosv1alpha1.Po
 	}
 	slices.Sort(targets)
 	return targets, nil
+}
+
+// checkNodeNames refuses a selector naming nodes the cluster does not
+// have: a scenario written for the sim names its nodes (zone-a-0), real
+// nodes have other names, and a selector that picks nothing must say why.
+func (b *Backend) checkNodeNames(ctx context.Context, sels ...chaosv1alpha1.PodSelectorSpec) error {
+	for _, sel := range sels {
+		for _, name := range sel.Nodes {
+			if _, err := b.opts.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				return fmt.Errorf("selector.nodes: this cluster has no node %q (a sim node's name?); select it on every backend with nodeSelectors: {%s: %s}", name, scenario.NodeLabel, name)
+			}
+		}
+	}
+	return nil
 }
 
 // inRunNamespace returns a copy of a Chaos Mesh selector in the run's

@@ -99,12 +99,10 @@ type pod struct {
 func (w *world) buildNodes() {
 	for _, np := range w.sc.Spec.Cluster.NodePools {
 		for i := int32(0); i < np.Count; i++ {
-			n := &node{name: fmt.Sprintf("%s-%d", np.Name, i), cpu: np.CPU.MilliValue(), mem: np.Memory.Value(), taints: np.Taints}
+			n := &node{name: np.NodeName(i), cpu: np.CPU.MilliValue(), mem: np.Memory.Value(), taints: np.Taints}
 			n.cores = float64(n.cpu) / 1000
-			n.labels = map[string]string{corev1.LabelHostname: n.name, "mcpsim.dev/pool": np.Name}
-			for k, v := range np.Labels {
-				n.labels[k] = v
-			}
+			n.labels = np.NodeLabels(i)
+			n.labels[corev1.LabelHostname] = n.name
 			w.nodes = append(w.nodes, n)
 			w.tl.Nodes = append(w.tl.Nodes, timeline.Node{Name: n.name, Labels: n.labels})
 		}
