@@ -142,12 +142,24 @@ func newClusterCmd() *cobra.Command {
 	}
 	clean := &cobra.Command{
 		Use:   "clean",
-		Short: "Delete every namespace an mcpsim run left on a cluster (after a crash)",
+		Short: "Restore the nodes and delete the namespaces an mcpsim run left on a cluster (after a crash)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := provider(cmd).Connect(name)
 			if err != nil {
 				return &exitError{code: exitInfra, err: err}
+			}
+			// Nodes a NodeOutage left off the network come back first:
+			// their kubelets must confirm the deletion of their pods.
+			isolated, err := c.Isolated(cmd.Context())
+			if err != nil {
+				return &exitError{code: exitInfra, err: err}
+			}
+			for _, n := range isolated {
+				if err := c.Restore(cmd.Context(), n); err != nil {
+					return &exitError{code: exitInfra, err: err}
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "restored node %s to the network\n", n)
 			}
 			deleted, err := kube.Clean(cmd.Context(), c.Client)
 			for _, ns := range deleted {
@@ -156,7 +168,7 @@ func newClusterCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitInfra, err: err}
 			}
-			if len(deleted) == 0 {
+			if len(deleted) == 0 && len(isolated) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "nothing to clean")
 			}
 			return nil

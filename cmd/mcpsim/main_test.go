@@ -207,7 +207,8 @@ func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
 	dir := t.TempDir()
 	ok := scenarioFile(t, dir, "a-ok", "200ms")
 	data, _ := os.ReadFile(ok)
-	// A zone outage: the sim models it, real clusters do not yet.
+	// A zone outage: the sim and kind run it, a cluster mcpsim did not
+	// create cannot.
 	bad := strings.Replace(string(data), "name: a-ok", "name: b-bad", 1) + `  faults:
     - at: 10s
       apiVersion: mcpsim.dev/v1alpha2
@@ -237,9 +238,9 @@ func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
 	}
 	// A fault the real backends cannot run, found before any cluster is
 	// touched.
-	code, _, stderr = run(t, "run", dir, "--backend", "kind", "--out", out)
-	if code != 2 || !strings.Contains(stderr, "NodeOutage is not supported on real clusters") {
-		t.Fatalf("kind: exit %d, stderr %q", code, stderr)
+	code, _, stderr = run(t, "run", dir, "--backend", "kube", "--target", "http://127.0.0.1:1", "--out", out)
+	if code != 2 || !regexp.MustCompile(`b-bad\.yaml:\d+:\d+: spec\.faults\[0\]\.kind: Forbidden: NodeOutage needs a cluster whose machines mcpsim controls.*\(not supported by backend kube\)`).MatchString(stderr) {
+		t.Fatalf("kube: exit %d, stderr %q", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, "a-ok")); err == nil || stdout != "" {
 		t.Fatalf("a scenario ran although another cannot: %q", stdout)

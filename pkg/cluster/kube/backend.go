@@ -42,6 +42,9 @@ type Options struct {
 	// installed: faults are then applied as real Chaos Mesh objects.
 	Dynamic   dynamic.Interface
 	ChaosMesh bool
+	// NodeOutages, if set, run NodeOutage faults (kind sets it); without
+	// it they are refused.
+	NodeOutages NodeOutages
 	// Target is the base URL load is sent to (the entry service as the
 	// host reaches it, e.g. http://127.0.0.1:30080).
 	Target string
@@ -95,7 +98,7 @@ func (b *Backend) Name() string { return b.opts.Name }
 func (b *Backend) Check(sc *scenario.Scenario) error {
 	for i := range sc.Spec.Faults {
 		if err := b.checkFault(i, &sc.Spec.Faults[i]); err != nil {
-			return cluster.Unsupported(b.opts.Name, "%v", err)
+			return cluster.UnsupportedField(b.opts.Name, err)
 		}
 	}
 	return CheckTarget(b.opts.Target, b.opts.AllowNonLoopback)

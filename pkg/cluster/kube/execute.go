@@ -35,6 +35,7 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 		attacker *vegeta.Attacker
 	)
 	chaos := &chaosObjects{b: b, ns: ns}
+	outages := &nodeOutages{b: b}
 	// PodHang faults in force: their targets, to end the hang at the
 	// fault's end (the namespace's deletion ends it otherwise).
 	hung := map[string][]string{}
@@ -45,6 +46,12 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 		wg.Wait()
 		// Every Chaos Mesh object goes, recovered, whatever happened.
 		if err := chaos.removeAll(); err != nil {
+			r.event(time.Now(), "FaultCleanupFailed", "", err.Error())
+			b.logf("%v", err)
+		}
+		// Every lost node comes back and is Ready before the namespace
+		// goes (its kubelet must confirm the deletion of its pods).
+		if err := outages.restoreAll(3 * time.Minute); err != nil {
 			r.event(time.Now(), "FaultCleanupFailed", "", err.Error())
 			b.logf("%v", err)
 		}
@@ -105,6 +112,15 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 						r.event(time.Now(), "FaultRecovered", name, "the pods answer again")
 					}
 				}
+				if a.Fault.NodeOutage != nil {
+					name := a.Fault.Name()
+					if err := outages.restore(ctx, name); err != nil {
+						r.event(time.Now(), "FaultCleanupFailed", name, err.Error())
+					} else {
+						r.faultEnded(name, time.Since(t0))
+						r.event(time.Now(), "FaultRecovered", name, "the nodes are back on the network")
+					}
+				}
 				if b.opts.ChaosMesh && a.Fault.ChaosObject() != nil {
 					name := a.Fault.Name()
 					if err := chaos.remove(name); err != nil {
@@ -122,6 +138,8 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 				at := time.Since(t0)
 				var rec timeline.Fault
 				switch {
+				case a.Fault.NodeOutage != nil:
+					rec = outages.inject(ctx, a.Fault, at)
 				case a.Fault.PodHang != nil:
 					rec = b.injectPodHang(ctx, ns, a.Fault, obs, rng, at)
 					hung[rec.Name] = rec.Targets

@@ -12,6 +12,7 @@ import (
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
 	"github.com/mcpsim/mcpsim/pkg/faults"
@@ -23,20 +24,22 @@ import (
 // checkFault says whether a fault can run: with Chaos Mesh on the cluster,
 // every PodChaos action; without it, PodChaos pod-kill, executed by mcpsim
 // exactly as Chaos Mesh's controller does it (resolve the selector and
-// mode, delete the pods with the grace period).
-func (b *Backend) checkFault(i int, f *scenario.Fault) error {
-	if f.NodeOutage != nil {
-		return fmt.Errorf("spec.faults[%d]: NodeOutage is not supported on real clusters yet (the sim models it)", i)
-	}
-	if b.opts.ChaosMesh || f.PodHang != nil {
+// mode, delete the pods with the grace period); NodeOutage where the
+// backend has NodeOutages (kind). The error is about the field, so that
+// the CLI shows it at its place in the file.
+func (b *Backend) checkFault(i int, f *scenario.Fault) *field.Error {
+	p := field.NewPath("spec", "faults").Index(i)
+	switch {
+	case f.NodeOutage != nil:
+		if b.opts.NodeOutages == nil {
+			return field.Forbidden(p.Child("kind"), "NodeOutage needs a cluster whose machines mcpsim controls (backend kind, or the sim)")
+		}
+	case f.PodHang != nil, b.opts.ChaosMesh:
 		// PodHang goes through the reference service's admin endpoint.
-		return nil
-	}
-	if f.NetworkChaos != nil || f.StressChaos != nil {
-		return fmt.Errorf("spec.faults[%d]: %s needs Chaos Mesh on the cluster (kind installs it by itself; kube: --chaos-mesh)", i, f.Name())
-	}
-	if pc := f.PodChaos; pc != nil && pc.Spec.Action != chaosv1alpha1.PodKillAction {
-		return fmt.Errorf("spec.faults[%d].spec.action: %s needs Chaos Mesh on the cluster (kind: run with --chaos-mesh; pod-kill runs without it)", i, pc.Spec.Action)
+	case f.NetworkChaos != nil || f.StressChaos != nil:
+		return field.Forbidden(p.Child("kind"), f.Name()+": "+f.Kind()+" needs Chaos Mesh on the cluster (kind installs it by itself; kube: --chaos-mesh)")
+	case f.PodChaos != nil && f.PodChaos.Spec.Action != chaosv1alpha1.PodKillAction:
+		return field.Forbidden(p.Child("spec", "action"), string(f.PodChaos.Spec.Action)+" needs Chaos Mesh on the cluster (kind: run with --chaos-mesh; pod-kill runs without it)")
 	}
 	return nil
 }
