@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
@@ -32,6 +33,22 @@ type realFlags struct {
 	allowNonLoopback bool
 	image            string
 	chaosMesh        bool
+	// chaosMeshAuto: chaosMesh was not asked for but derived from the
+	// scenarios (kind installs Chaos Mesh where a scenario needs it).
+	chaosMeshAuto bool
+}
+
+// anyChaosObject says whether a scenario has a fault that is a Chaos Mesh
+// object.
+func anyChaosObject(scs []*scenario.Scenario) bool {
+	for _, sc := range scs {
+		for i := range sc.Spec.Faults {
+			if sc.Spec.Faults[i].ChaosObject() != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // preparedBackend is a backend and what must happen when the runs are
@@ -78,26 +95,69 @@ func kubeBackend(f *realFlags, log io.Writer) (*preparedBackend, error) {
 	return &preparedBackend{Backend: b, cleanup: func() error { return nil }}, nil
 }
 
-// kindBackend reuses the named kind cluster, or creates one from the first
-// scenario's node pools (deleted at the end unless --keep-cluster). One
-// cluster serves the whole suite.
+// kindGroups puts together the scenarios that need the same kind cluster
+// (the same workers, by kind.SpecFor), in the order of their first
+// appearance: one cluster per group, not one for a whole suite whose
+// scenarios ask for other nodes (their spread, placement and outages
+// would mean other things).
+func kindGroups(scs []*scenario.Scenario) [][]int {
+	var groups [][]int
+	var specs []kind.Spec
+	for i, sc := range scs {
+		spec := kind.SpecFor(&sc.Spec.Cluster)
+		j := slices.IndexFunc(specs, func(s kind.Spec) bool { return reflect.DeepEqual(s, spec) })
+		if j < 0 {
+			specs, groups = append(specs, spec), append(groups, nil)
+			j = len(groups) - 1
+		}
+		groups[j] = append(groups[j], i)
+	}
+	return groups
+}
+
+// kindCluster picks the cluster for spec: base if it exists and has
+// spec's workers, or if it does not exist (then it is created); else
+// kind.ShapeName(base, spec), reused if it exists and fits.
+func kindCluster(ctx context.Context, p *kind.Provider, base string, spec kind.Spec) (name string, exists bool, err error) {
+	name = base
+	for range 2 {
+		if exists, err = p.Exists(name); err != nil || !exists {
+			return name, false, err
+		}
+		c, err := p.Connect(name)
+		if err != nil {
+			return "", false, err
+		}
+		fits, err := c.Fits(ctx, spec)
+		if err != nil {
+			return "", false, fmt.Errorf("kind cluster %q: listing its nodes: %w", name, err)
+		}
+		if fits {
+			return name, true, nil
+		}
+		if name != base {
+			break
+		}
+		name = kind.ShapeName(base, spec)
+	}
+	return "", false, fmt.Errorf("kind cluster %q exists with other nodes than the scenario's (%s); delete it with `mcpsim cluster down --name %s`", name, spec, name)
+}
+
+// kindBackend runs a group of scenarios (kindGroups) on one kind cluster:
+// reused if one fits (kindCluster), else created from their node pools
+// and deleted when the group is done, unless --keep-cluster.
 func kindBackend(cmd *cobra.Command, f *realFlags, scs []*scenario.Scenario, log io.Writer) (*preparedBackend, error) {
 	ctx := cmd.Context()
 	p := kind.NewProvider(kind.Options{NodeImage: f.nodeImage, KubeconfigDir: filepath.Join(stateDir(), "kubeconfig"), Log: log})
-	exists, err := p.Exists(f.cluster)
+	spec := kind.SpecFor(&scs[0].Spec.Cluster)
+	name, exists, err := kindCluster(ctx, p, f.cluster, spec)
 	if err != nil {
 		return nil, &exitError{code: exitInfra, err: err}
 	}
-	spec := kind.SpecFor(&scs[0].Spec.Cluster)
-	for _, sc := range scs[1:] {
-		if !reflect.DeepEqual(kind.SpecFor(&sc.Spec.Cluster), spec) {
-			fmt.Fprintf(log, "note: %s asks for other node pools than %s; it runs on the same cluster\n", sc.Metadata.Name, scs[0].Metadata.Name)
-		}
-	}
 	if exists {
-		fmt.Fprintf(log, "reusing kind cluster %q\n", f.cluster)
+		fmt.Fprintf(log, "reusing kind cluster %q (%s)\n", name, spec)
 	}
-	c, err := p.Up(ctx, f.cluster, spec, true)
+	c, err := p.Up(ctx, name, spec, true)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return nil, err
@@ -107,21 +167,22 @@ func kindBackend(cmd *cobra.Command, f *realFlags, scs []*scenario.Scenario, log
 	cleanup := func() error { return nil }
 	if !exists && !f.keepCluster {
 		cleanup = func() error {
-			fmt.Fprintf(log, "deleting kind cluster %q (keep it with --keep-cluster)\n", f.cluster)
-			return p.Down(f.cluster)
+			fmt.Fprintf(log, "deleting kind cluster %q (keep it with --keep-cluster)\n", name)
+			return p.Down(name)
 		}
 	}
 	if err := c.LoadImage(ctx, f.image); err != nil {
 		cleanup()
 		return nil, &exitError{code: exitInfra, err: fmt.Errorf("loading %s into the nodes (build it with `make images`): %w", f.image, err)}
 	}
-	opts := kube.Options{Name: "kind", Client: c.Client, Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), NodePort: kind.DefaultNodePort, Image: f.image, Log: log}
+	// NodeOutage takes kind's worker nodes off the cluster's network.
+	opts := kube.Options{Name: "kind", Client: c.Client, Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), NodePort: kind.DefaultNodePort, Image: f.image, NodeOutages: c, Log: log}
 	// The dynamic client applies the self-heal operator's CRD and policies.
 	if opts.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
 		cleanup()
 		return nil, &exitError{code: exitInfra, err: err}
 	}
-	if f.chaosMesh {
+	if f.chaosMesh && (!f.chaosMeshAuto || anyChaosObject(scs)) {
 		dyn, err := dynamic.NewForConfig(c.Config)
 		if err != nil {
 			cleanup()

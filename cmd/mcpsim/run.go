@@ -78,7 +78,10 @@ func backendFor(f *runFlags) (cluster.Backend, error) {
 	case "sim":
 		return sim.Backend{}, nil
 	case "kind":
-		return kube.New(kube.Options{Name: "kind", Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), ChaosMesh: f.real.chaosMesh}), nil
+		// A kind cluster takes its nodes off the network (NodeOutage):
+		// the cluster, once up, is the backend's NodeOutages; a nil one
+		// says so to the checks, which never call it.
+		return kube.New(kube.Options{Name: "kind", Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), ChaosMesh: f.real.chaosMesh, NodeOutages: (*kind.Cluster)(nil)}), nil
 	case "kube":
 		if f.real.target == "" {
 			return nil, usageErr("--backend kube needs --target: the URL at which this machine reaches the entry service")
@@ -96,16 +99,10 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if f.backend == "kind" && !f.real.chaosMesh {
+	if f.backend == "kind" && !f.real.chaosMesh && anyChaosObject(scs) {
 		// A kind cluster is mcpsim's: its Chaos Mesh faults run as real
-		// objects, Chaos Mesh installed when a scenario has any.
-		for _, sc := range scs {
-			for i := range sc.Spec.Faults {
-				if sc.Spec.Faults[i].ChaosObject() != nil {
-					f.real.chaosMesh = true
-				}
-			}
-		}
+		// objects, Chaos Mesh installed where a scenario has any.
+		f.real.chaosMesh, f.real.chaosMeshAuto = true, true
 	}
 	backend, err := backendFor(f)
 	if err != nil {
@@ -146,45 +143,50 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		}
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	if f.backend != "sim" {
-		var pb *preparedBackend
-		if f.backend == "kind" {
-			pb, err = kindBackend(cmd, &f.real, scs, stderr)
-		} else {
-			pb, err = kubeBackend(&f.real, stderr)
+	// One group on the sim and on kube; on kind, one per cluster shape.
+	groups := [][]int{make([]int, len(scs))}
+	for i := range scs {
+		groups[0][i] = i
+	}
+	if f.backend == "kind" {
+		groups = kindGroups(scs)
+		if len(groups) > 1 {
+			fmt.Fprintf(stderr, "%d scenarios need %d kind clusters of different nodes: one at a time, each for its scenarios\n", len(scs), len(groups))
 		}
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return &exitError{code: exitInterrupt, err: errors.New("interrupted while preparing the cluster")}
-			}
-			return err
-		}
-		defer func() {
-			if cerr := pb.cleanup(); cerr != nil {
-				fmt.Fprintf(stderr, "mcpsim: %v\n", cerr)
-			}
-		}()
-		backend = pb
 	}
 	tuneGC(scs)
 	prog := newProgress(stderr, f.quiet)
-	opts := runner.Options{Backend: backend, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Version: buildVersion(), Progress: prog.update, ProgressEvery: prog.every}
-	var reports []*report.Report
+	reports := make([]*report.Report, len(scs))
 	failed := false
-	for i, sc := range scs {
-		rep, err := runner.Run(cmd.Context(), sc, sources[i], opts)
-		prog.done()
+	for _, group := range groups {
+		b, cleanup, err := prepareBackend(cmd, f, backend, pick(scs, group), stderr)
 		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return &exitError{code: exitInterrupt, err: fmt.Errorf("interrupted during %s; no report written for it", sc.Metadata.Name)}
-			}
-			// The backend failed, or the reports could not be written.
-			return &exitError{code: exitInfra, err: fmt.Errorf("%s: %w", sc.Metadata.Name, err)}
+			return err
 		}
-		reports = append(reports, rep)
-		failed = failed || !rep.Passed
-		if f.output == "text" {
-			printVerdicts(stdout, rep, f.out, f.results)
+		err = func() error {
+			defer cleanup()
+			opts := runner.Options{Backend: b, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Version: buildVersion(), Progress: prog.update, ProgressEvery: prog.every}
+			for _, i := range group {
+				sc := scs[i]
+				rep, err := runner.Run(cmd.Context(), sc, sources[i], opts)
+				prog.done()
+				if err != nil {
+					if errors.Is(err, context.Canceled) {
+						return &exitError{code: exitInterrupt, err: fmt.Errorf("interrupted during %s; no report written for it", sc.Metadata.Name)}
+					}
+					// The backend failed, or the reports could not be written.
+					return &exitError{code: exitInfra, err: fmt.Errorf("%s: %w", sc.Metadata.Name, err)}
+				}
+				reports[i] = rep
+				failed = failed || !rep.Passed
+				if f.output == "text" {
+					printVerdicts(stdout, rep, f.out, f.results)
+				}
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
 		}
 	}
 	// A suite (a directory, or several scenarios) also gets an index page
@@ -220,6 +222,42 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		return &exitError{code: exitFailed, err: errors.New("")}
 	}
 	return nil
+}
+
+// prepareBackend readies the backend for a group of scenarios: the sim
+// as it is; a real cluster connected to (kube) or brought up (kind).
+// cleanup deletes what was created for the group.
+func prepareBackend(cmd *cobra.Command, f *runFlags, sim cluster.Backend, scs []*scenario.Scenario, log io.Writer) (cluster.Backend, func(), error) {
+	if f.backend == "sim" {
+		return sim, func() {}, nil
+	}
+	var pb *preparedBackend
+	var err error
+	if f.backend == "kind" {
+		pb, err = kindBackend(cmd, &f.real, scs, log)
+	} else {
+		pb, err = kubeBackend(&f.real, log)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil, nil, &exitError{code: exitInterrupt, err: errors.New("interrupted while preparing the cluster")}
+		}
+		return nil, nil, err
+	}
+	return pb, func() {
+		if cerr := pb.cleanup(); cerr != nil {
+			fmt.Fprintf(log, "mcpsim: %v\n", cerr)
+		}
+	}, nil
+}
+
+// pick returns scs[i] for each i of idx.
+func pick(scs []*scenario.Scenario, idx []int) []*scenario.Scenario {
+	out := make([]*scenario.Scenario, len(idx))
+	for j, i := range idx {
+		out[j] = scs[i]
+	}
+	return out
 }
 
 func printVerdicts(w io.Writer, rep *report.Report, out string, results bool) {

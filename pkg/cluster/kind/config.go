@@ -5,9 +5,14 @@
 package kind
 
 import (
+	"context"
 	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"github.com/mcpsim/mcpsim/pkg/scenario"
@@ -87,3 +92,61 @@ func (s Spec) String() string {
 }
 
 func mustQ(s string) resource.Quantity { return resource.MustParse(s) }
+
+// Fits says whether a running cluster has the spec's workers: as many,
+// each with its labels (NodeLabel names each one). A scenario whose
+// zones, pools or node count differ must not run on it: its spread,
+// placement and outage would mean other things.
+func (c *Cluster) Fits(ctx context.Context, s Spec) (bool, error) {
+	list, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false, err
+	}
+	var workers []map[string]string
+	for _, n := range list.Items {
+		if _, cp := n.Labels["node-role.kubernetes.io/control-plane"]; !cp {
+			workers = append(workers, n.Labels)
+		}
+	}
+	return s.fits(workers), nil
+}
+
+// fits matches the spec's workers to nodes' labels by their NodeLabel.
+func (s Spec) fits(workers []map[string]string) bool {
+	if len(workers) != len(s.Workers) {
+		return false
+	}
+	byName := map[string]map[string]string{}
+	for _, w := range workers {
+		byName[w[scenario.NodeLabel]] = w
+	}
+	for _, want := range s.Workers {
+		got, ok := byName[want[scenario.NodeLabel]]
+		if !ok {
+			return false
+		}
+		for k, v := range want {
+			if got[k] != v {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ShapeName names the cluster of a suite's scenarios that need other
+// nodes than base has: base-<hash of the spec>, the same name for the same
+// nodes on every run (so a kept one is found again).
+func ShapeName(base string, s Spec) string {
+	h := fnv.New32a()
+	for _, w := range s.Workers {
+		for _, k := range slices.Sorted(maps.Keys(w)) {
+			fmt.Fprintf(h, "%s=%s,", k, w[k])
+		}
+		h.Write([]byte{';'})
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.ControlPlaneLabels)) {
+		fmt.Fprintf(h, "cp:%s=%s,", k, s.ControlPlaneLabels[k])
+	}
+	return fmt.Sprintf("%s-%08x", base, h.Sum32())
+}

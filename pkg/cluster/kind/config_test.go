@@ -115,3 +115,40 @@ func TestLastMcpsimCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecFits: a cluster fits a spec when it has exactly its workers,
+// each (found by its mcpsim.dev/node name) with at least the spec's
+// labels; ShapeName is the same for the same spec and differs for
+// another.
+func TestSpecFits(t *testing.T) {
+	c := &scenario.Cluster{NodePools: []scenario.NodePool{
+		{Name: "zone-a", Count: 2, Labels: map[string]string{ZoneLabel: "zone-a"}},
+		{Name: "zone-b", Count: 1, Labels: map[string]string{ZoneLabel: "zone-b"}},
+	}}
+	s := SpecFor(c)
+	node := func(name, zone string) map[string]string {
+		// kind and the kubelet add labels of their own.
+		return map[string]string{scenario.NodeLabel: name, scenario.PoolLabel: name[:6], ZoneLabel: zone, "kubernetes.io/hostname": "mcpsim-worker-" + name}
+	}
+	whole := []map[string]string{node("zone-b-0", "zone-b"), node("zone-a-0", "zone-a"), node("zone-a-1", "zone-a")}
+	if !s.fits(whole) {
+		t.Fatal("the cluster made from the spec does not fit it")
+	}
+	for name, workers := range map[string][]map[string]string{
+		"a node short":                 whole[:2],
+		"a node more":                  append(whole[:3:3], node("zone-b-1", "zone-b")),
+		"a node in the wrong zone":     {node("zone-b-0", "zone-a"), whole[1], whole[2]},
+		"nodes before mcpsim.dev/node": {{ZoneLabel: "zone-a"}, {ZoneLabel: "zone-a"}, {ZoneLabel: "zone-b"}},
+	} {
+		if s.fits(workers) {
+			t.Errorf("%s: fits", name)
+		}
+	}
+	if a, b := ShapeName("mcpsim", s), ShapeName("mcpsim", SpecFor(c)); a != b || len(a) != len("mcpsim-")+8 {
+		t.Fatalf("ShapeName not stable: %q, %q", a, b)
+	}
+	c.NodePools[1].Count = 2
+	if ShapeName("mcpsim", s) == ShapeName("mcpsim", SpecFor(c)) {
+		t.Fatal("two shapes, one name")
+	}
+}
