@@ -65,6 +65,8 @@ conformance: build
 clean:
 	rm -rf bin $(REPORTS)
 
+KIND_KUBECONFIG ?= $(or $(MCPSIM_STATE),/var/lib/mcpsim)/kubeconfig/mcpsim.kubeconfig
+
 # Real clusters (needs root: Docker is installed and started if missing).
 # `make images` is cached by content: a second run does nothing.
 images:
@@ -78,6 +80,8 @@ e2e-kind: images build
 	./$(BIN) cluster up --name mcpsim --reuse
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./pkg/cluster/kube -run E2E
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./examples/e2eframework
+	MCPSIM_KUBECONFIG=$(KIND_KUBECONFIG) MCPSIM_TARGET=http://127.0.0.1:30080 \
+		$(GO) test -count=1 -timeout 30m -v ./examples/ginkgo -ginkgo.focus 'pod-kill-recovery passes' -ginkgo.v
 	$(MAKE) e2e-chaos
 
 # The built-in suite on kind: reports under $(REPORTS)/kind. Five clusters

@@ -46,9 +46,7 @@ func newClusterCmd() *cobra.Command {
 		Short: "Create a kind cluster from local images (3 nodes in 2 zones, or a scenario's node pools)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec := kind.Spec{NodePort: kind.DefaultNodePort, HostPort: kind.DefaultNodePort,
-				ControlPlaneLabels: map[string]string{kind.ZoneLabel: "zone-a"},
-				Workers:            []map[string]string{{kind.ZoneLabel: "zone-a"}, {kind.ZoneLabel: "zone-b"}}}
+			spec := kind.SpecFor(&kind.DefaultCluster)
 			if from != "" {
 				srcs, err := runner.Resolve(from)
 				if err != nil {

@@ -41,6 +41,14 @@ type Spec struct {
 	HostPort int32
 }
 
+// DefaultCluster is the cluster `mcpsim cluster up` makes without a
+// scenario: two zones, one worker in each. Scenarios with these node
+// pools run on it.
+var DefaultCluster = scenario.Cluster{NodePools: []scenario.NodePool{
+	{Name: "zone-a", Count: 1, Labels: map[string]string{ZoneLabel: "zone-a"}},
+	{Name: "zone-b", Count: 1, Labels: map[string]string{ZoneLabel: "zone-b"}},
+}}
+
 // SpecFor derives a cluster from a scenario's node pools: one control
 // plane (in the first pool's zone) and one worker per pooled node.
 func SpecFor(c *scenario.Cluster) Spec {

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/mcpsim/mcpsim/pkg/cluster/kind"
 )
 
 // These tests need the kind cluster `mcpsim` (`mcpsim cluster up`, or
@@ -28,8 +30,9 @@ metadata: {name: interrupt}
 spec:
   duration: 2m
   cluster:
-    nodePools:
-      - {name: zone-a, count: 1, cpu: "2", memory: 4Gi}
+    nodePools: # kind.DefaultCluster: the nodes of the cluster mcpsim
+      - {name: zone-a, count: 1, cpu: "2", memory: 4Gi, labels: {topology.kubernetes.io/zone: zone-a}}
+      - {name: zone-b, count: 1, cpu: "2", memory: 4Gi, labels: {topology.kubernetes.io/zone: zone-b}}
   services:
     - {name: gateway, role: gateway, replicas: 2, work: {cpu: 2ms}, calls: [{service: payment}], resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
     - {name: payment, role: payment, replicas: 2, work: {cpu: 2ms}, resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
@@ -40,6 +43,11 @@ spec:
       kind: PodChaos
       metadata: {name: kill-one}
       spec: {action: pod-kill, mode: one, selector: {labelSelectors: {app: payment}}}
+    - at: 10s
+      apiVersion: mcpsim.dev/v1alpha2
+      kind: NodeOutage
+      metadata: {name: zone-b-down}
+      spec: {selector: {topology.kubernetes.io/zone: zone-b}}
   assertions:
     - {name: errors, type: errorRate, maxRatio: 1}
 `
@@ -79,9 +87,10 @@ func e2eBinary(t *testing.T, dir string) string {
 	return bin
 }
 
-// TestE2EInterruptLeavesNothing: Ctrl-C during the load, and again just
-// after a fault, ends the run with exit code 130 and no namespace of the
-// run left on the cluster.
+// TestE2EInterruptLeavesNothing: Ctrl-C during the load, just after a
+// fault, and during a node outage, ends the run with exit code 130, no
+// namespace of the run left on the cluster, no node off the network and
+// every node Ready.
 func TestE2EInterruptLeavesNothing(t *testing.T) {
 	client := e2eClient(t)
 	dir := t.TempDir()
@@ -93,6 +102,7 @@ func TestE2EInterruptLeavesNothing(t *testing.T) {
 	for _, c := range []struct{ name, waitFor string }{
 		{"during the load", "rollout complete"},
 		{"during a fault", "faults: kill-one"},
+		{"during a node outage", "zone-b-down"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(bin, "run", file, "--backend", "kind", "--cluster", "mcpsim", "--out", "")
@@ -132,6 +142,22 @@ func TestE2EInterruptLeavesNothing(t *testing.T) {
 			for _, ns := range list.Items {
 				if strings.HasPrefix(ns.Name, "mcpsim-interrupt-") {
 					t.Errorf("namespace %s (%s) left behind", ns.Name, ns.Status.Phase)
+				}
+			}
+			c, err := kind.NewProvider(kind.Options{KubeconfigDir: t.TempDir()}).Connect("mcpsim")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if isolated, err := c.Isolated(context.Background()); err != nil || len(isolated) > 0 {
+				t.Errorf("nodes left off the network: %v (%v)", isolated, err)
+			}
+			nodes, err := client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range nodes.Items {
+				if !nodeReady(&nodes.Items[i]) {
+					t.Errorf("node %s not Ready after the run", nodes.Items[i].Name)
 				}
 			}
 		})
