@@ -823,3 +823,46 @@ qdisc noqueue 0: dev lo root refcnt 2
 		t.Fatal("conditions misread")
 	}
 }
+
+// TestPauseImageIsPreloaded: PodChaos pod-failure swaps the target
+// containers' image for Options.PodFailurePauseImage, and nothing can be
+// pulled here (the reference pods' pull policy is Never), so the default
+// must be an image the kind node image of `make images` holds: the pause
+// image built under the tag images/versions.env pins (PAUSE_TAG) and
+// preloaded into the node. A bump of one without the other would leave
+// pod-failure's containers in ErrImageNeverPull.
+func TestPauseImageIsPreloaded(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "images", "versions.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := ""
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "PAUSE_TAG="); ok {
+			tag = v
+		}
+	}
+	if tag == "" {
+		t.Fatal("no PAUSE_TAG in images/versions.env")
+	}
+	if want := "registry.k8s.io/pause:" + tag; DefaultPauseImage != want {
+		t.Errorf("DefaultPauseImage %s, want %s (what make images preloads)", DefaultPauseImage, want)
+	}
+	build, err := os.ReadFile(filepath.Join("..", "..", "images", "build.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(build), `"registry.k8s.io/pause:$PAUSE_TAG"`) {
+		t.Error("images/build.sh no longer preloads registry.k8s.io/pause:$PAUSE_TAG into the node image")
+	}
+	// Install passes it on unless told otherwise.
+	for _, o := range []Options{{}, {PodFailurePauseImage: "example.test/pause:1"}} {
+		want := o.PodFailurePauseImage
+		if want == "" {
+			want = DefaultPauseImage
+		}
+		if got := envMap(Build(o, certs(t)).Deployment.Spec.Template.Spec.Containers[0])["POD_FAILURE_PAUSE_IMAGE"]; got != want {
+			t.Errorf("POD_FAILURE_PAUSE_IMAGE %q, want %q", got, want)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,8 +34,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster/kind"
@@ -179,6 +182,8 @@ func TestE2EChaosMesh(t *testing.T) {
 	tm.add(t, "second install (idempotent)", res2.Total)
 
 	t.Run("PodKill", e.podKill)
+	t.Run("PodFailure", e.podFailure)
+	t.Run("ContainerKill", e.containerKill)
 	t.Run("StressCPU", e.stressCPU)
 	t.Run("NetworkPartition", e.partition)
 	if uninstall {
@@ -447,6 +452,332 @@ spec:
 		t.Errorf("mode one: killed %v, %d original and %d new pods", killed, kept, fresh)
 	}
 	e.tm.add(t, "PodChaos pod-kill: delete -> finalizer removed, gone", e.deleteChaos(t, pc))
+}
+
+// podWatch records every version of a Deployment's pods that an informer
+// on their namespace delivers, with the time it arrived: a state shorter
+// than a poll's interval (a killed container's not-Ready) is seen too.
+type podWatch struct {
+	mu      sync.Mutex
+	seen    []podSeen
+	deleted []string // names of the pods whose deletion was seen
+}
+
+type podSeen struct {
+	at  time.Time
+	pod *corev1.Pod
+}
+
+// watchPods starts recording the pods labelled app in ns until the test ends.
+func (e *e2eEnv) watchPods(t *testing.T, ns, app string) *podWatch {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := informers.NewSharedInformerFactoryWithOptions(e.kube, 0, informers.WithNamespace(ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "app=" + app }))
+	inf := f.Core().V1().Pods().Informer()
+	w := &podWatch{}
+	record := func(obj any) {
+		if p, ok := obj.(*corev1.Pod); ok {
+			w.mu.Lock()
+			w.seen = append(w.seen, podSeen{time.Now(), p})
+			w.mu.Unlock()
+		}
+	}
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    record,
+		UpdateFunc: func(_, obj any) { record(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if p, ok := obj.(*corev1.Pod); ok {
+				w.mu.Lock()
+				w.deleted = append(w.deleted, p.Name)
+				w.mu.Unlock()
+			}
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.Start(ctx.Done())
+	t.Cleanup(func() { cancel(); f.Shutdown() })
+	syncCtx, syncCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer syncCancel()
+	if !cache.WaitForCacheSync(syncCtx.Done(), inf.HasSynced) {
+		t.Fatalf("pods of %s/%s: the informer did not sync in 30s", ns, app)
+	}
+	return w
+}
+
+// first waits until a version of a pod seen at or after since satisfies
+// cond, at most until since+bound, and returns when it arrived and the pod.
+func (w *podWatch) first(t *testing.T, what string, since time.Time, bound time.Duration, cond func(*corev1.Pod) bool) (time.Time, *corev1.Pod) {
+	t.Helper()
+	var at time.Time
+	var found, last *corev1.Pod
+	err := poll(context.Background(), 20*time.Millisecond, max(time.Until(since.Add(bound)), 0), what, func(context.Context) (bool, error) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, s := range w.seen {
+			if !s.at.Before(since) && cond(s.pod) {
+				at, found = s.at, s.pod
+				return true, nil
+			}
+		}
+		if n := len(w.seen); n > 0 {
+			last = w.seen[n-1].pod
+		}
+		return false, nil
+	}, func() string { return fmt.Sprintf("within %s; last seen: %s", bound, describePod(last)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at, found
+}
+
+// between returns the versions of pods seen in [from, to).
+func (w *podWatch) between(from, to time.Time) []*corev1.Pod {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*corev1.Pod
+	for _, s := range w.seen {
+		if !s.at.Before(from) && s.at.Before(to) {
+			out = append(out, s.pod)
+		}
+	}
+	return out
+}
+
+func (w *podWatch) deletions() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.deleted)
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// appStatus is the status of the reference container "app" (nil before
+// the kubelet reported it).
+func appStatus(p *corev1.Pod) *corev1.ContainerStatus {
+	for i := range p.Status.ContainerStatuses {
+		if p.Status.ContainerStatuses[i].Name == "app" {
+			return &p.Status.ContainerStatuses[i]
+		}
+	}
+	return nil
+}
+
+func describePod(p *corev1.Pod) string {
+	if p == nil {
+		return "no pod"
+	}
+	s := fmt.Sprintf("pod %s (uid %s): phase %s, ready %v, spec image %s", p.Name, p.UID, p.Status.Phase, podReady(p), p.Spec.Containers[0].Image)
+	for _, cs := range p.Status.ContainerStatuses {
+		state := "waiting"
+		switch {
+		case cs.State.Running != nil:
+			state = "running"
+		case cs.State.Terminated != nil:
+			state = "terminated: " + cs.State.Terminated.Reason
+		case cs.State.Waiting != nil:
+			state = "waiting: " + cs.State.Waiting.Reason + " " + cs.State.Waiting.Message
+		}
+		s += fmt.Sprintf("; container %s: image %s, %s, ready %v, restarts %d", cs.Name, cs.Image, state, cs.Ready, cs.RestartCount)
+	}
+	return s
+}
+
+// onlyPod checks that app's only pod in ns is still the one the test
+// started with (pod-failure and container-kill act inside the pod, they
+// do not delete it) and that no deletion was seen.
+func (e *e2eEnv) onlyPod(t *testing.T, ns, app string, orig corev1.Pod, w *podWatch) {
+	t.Helper()
+	ps := e.pods(t, ns, app)
+	if len(ps) != 1 || ps[0].UID != orig.UID || ps[0].Name != orig.Name {
+		var names []string
+		for _, p := range ps {
+			names = append(names, fmt.Sprintf("%s (uid %s)", p.Name, p.UID))
+		}
+		t.Errorf("pods of %s: %v, want only %s (uid %s)", app, names, orig.Name, orig.UID)
+	}
+	if d := w.deletions(); len(d) > 0 {
+		t.Errorf("pods of %s deleted: %v", app, d)
+	}
+}
+
+// podFailure: PodChaos pod-failure against the one pod of a Deployment.
+// Chaos Mesh patches the pod's container images to the pause image
+// (Options.PodFailurePauseImage, one the kind nodes hold: nothing can be
+// pulled here) and keeps the original in an annotation; the kubelet
+// restarts the container on the pause image, which serves nothing, so the
+// readiness probe fails. Deleting the PodChaos patches the original image
+// back and the same pod (same UID) is Ready again. No pod is deleted.
+//
+// Bounds: the controller patches the pod as soon as it reconciles the new
+// object (well under a second when idle); the kubelet sees the change
+// through its watch, stops the container (the reference exits at once on
+// SIGTERM, and the grace period is 5 s at most) and starts the pause
+// image, which is on the node (pull policy Never, no pull). About 7 s at
+// worst on an idle machine, so 60 s for each of patched, not Ready and
+// pause running (measured: the kubelet posts not Ready and the pause
+// container running in one status, after the restart). Recovery is the
+// same path backwards plus one readiness probe (every 1 s, no initial
+// delay): 60 s too.
+func (e *e2eEnv) podFailure(t *testing.T) {
+	const bound = time.Minute
+	ns := e.namespace(t)
+	e.deploy(t, ns, "failing", 1, []string{"--role", "payment", "--cpu", "1ms"}, "")
+	orig := e.pods(t, ns, "failing")[0]
+	origImage := orig.Spec.Containers[0].Image
+	cs0 := appStatus(&orig)
+	if cs0 == nil || !podReady(&orig) {
+		t.Fatalf("before: %s", describePod(&orig))
+	}
+	w := e.watchPods(t, ns, "failing")
+	start := time.Now()
+	// (If the test stops early, deleting its namespace deletes the
+	// PodChaos, which Chaos Mesh recovers before its finalizer goes.)
+	pc := e.applyChaos(t, ns, `
+apiVersion: chaos-mesh.org/v1alpha1
+kind: PodChaos
+metadata: {name: fail-one}
+spec:
+  action: pod-failure
+  mode: one
+  selector:
+    namespaces: [`+ns+`]
+    labelSelectors: {app: failing}
+`)
+	// The annotation Chaos Mesh keeps the original image in
+	// (annotation.GenKeyForImage upstream).
+	key := "chaos-mesh-" + pc.GetName() + "-pod-failure-app-normal-image"
+	same := func(p *corev1.Pod) bool { return p.UID == orig.UID }
+	at, p := w.first(t, "the pod's image patched to "+DefaultPauseImage, start, bound, func(p *corev1.Pod) bool {
+		return same(p) && p.Spec.Containers[0].Image == DefaultPauseImage
+	})
+	if p.Annotations[key] != origImage {
+		t.Errorf("annotation %s = %q, want the original image %q (annotations %v)", key, p.Annotations[key], origImage, p.Annotations)
+	}
+	e.tm.add(t, "PodChaos pod-failure: apply -> pod's image patched to pause", at.Sub(start))
+	at, _ = w.first(t, "the pod not Ready", start, bound, func(p *corev1.Pod) bool { return same(p) && !podReady(p) })
+	e.tm.add(t, "PodChaos pod-failure: apply -> pod not Ready", at.Sub(start))
+	at, p = w.first(t, "the pause container running", start, bound, func(p *corev1.Pod) bool {
+		cs := appStatus(p)
+		return same(p) && cs != nil && cs.State.Running != nil && strings.Contains(cs.Image, "pause") && cs.RestartCount > cs0.RestartCount
+	})
+	e.tm.add(t, "PodChaos pod-failure: apply -> pause container running", at.Sub(start))
+	t.Logf("during pod-failure: %s", describePod(p))
+	e.tm.add(t, "PodChaos pod-failure: apply -> AllInjected", e.waitCondition(t, pc, "AllInjected", start, bound))
+	// The failure lasts: not Ready for 5 s more, and the Deployment does
+	// not replace the pod.
+	hold := time.Now()
+	time.Sleep(5 * time.Second)
+	for _, p := range w.between(at, time.Now()) {
+		if podReady(p) {
+			t.Errorf("Ready again during pod-failure: %s", describePod(p))
+			break
+		}
+	}
+	if cur, err := e.kube.CoreV1().Pods(ns).Get(context.Background(), orig.Name, metav1.GetOptions{}); err != nil || podReady(cur) {
+		t.Errorf("after %s of pod-failure: %v %s", time.Since(hold).Round(time.Second), err, describePod(cur))
+	}
+	e.onlyPod(t, ns, "failing", orig, w)
+
+	del := time.Now()
+	e.tm.add(t, "PodChaos pod-failure: delete -> finalizer removed, gone", e.deleteChaos(t, pc))
+	at, p = w.first(t, "the pod Ready again with "+origImage, del, bound, func(p *corev1.Pod) bool {
+		cs := appStatus(p)
+		return same(p) && podReady(p) && p.Spec.Containers[0].Image == origImage && cs != nil && cs.Ready && strings.Contains(cs.Image, "mcpsim/reference")
+	})
+	e.tm.add(t, "PodChaos pod-failure: delete -> same pod Ready, original image", at.Sub(del))
+	if _, ok := p.Annotations[key]; ok {
+		t.Errorf("annotation %s left after recovery", key)
+	}
+	e.onlyPod(t, ns, "failing", orig, w)
+}
+
+// containerKill: PodChaos container-kill of the container "app" of a
+// Deployment's one pod. chaos-daemon on the pod's node kills the
+// container's task (SIGKILL through containerd); the kubelet starts it
+// again in the same pod (restartCount + 1) and the pod is Ready once the
+// readiness probe passes. The pod is not Ready in between if the kubelet
+// posts a status then (it usually does: the new container is not ready
+// until its first probe).
+//
+// Bounds: the controller reconciles the new object and asks chaos-daemon
+// at once (under a second when idle); the kubelet notices the exit at its
+// next relist (generic PLEG, every 1 s) and restarts the container with
+// no back-off (the first restart has none); readiness is probed every
+// 1 s with no initial delay. About 3 s on an idle machine: 60 s for the
+// restart and 60 s for Ready again.
+func (e *e2eEnv) containerKill(t *testing.T) {
+	const bound = time.Minute
+	ns := e.namespace(t)
+	e.deploy(t, ns, "killed", 1, []string{"--role", "payment", "--cpu", "1ms"}, "")
+	orig := e.pods(t, ns, "killed")[0]
+	cs0 := appStatus(&orig)
+	if cs0 == nil || cs0.ContainerID == "" || !podReady(&orig) {
+		t.Fatalf("before: %s", describePod(&orig))
+	}
+	w := e.watchPods(t, ns, "killed")
+	start := time.Now()
+	pc := e.applyChaos(t, ns, `
+apiVersion: chaos-mesh.org/v1alpha1
+kind: PodChaos
+metadata: {name: kill-app}
+spec:
+  action: container-kill
+  mode: one
+  containerNames: [app]
+  selector:
+    namespaces: [`+ns+`]
+    labelSelectors: {app: killed}
+`)
+	same := func(p *corev1.Pod) bool { return p.UID == orig.UID }
+	restarted, p := w.first(t, "the container restarted", start, bound, func(p *corev1.Pod) bool {
+		cs := appStatus(p)
+		return same(p) && cs != nil && cs.RestartCount > cs0.RestartCount
+	})
+	cs := appStatus(p)
+	if cs.RestartCount != cs0.RestartCount+1 {
+		t.Errorf("restart count %d -> %d, want one restart", cs0.RestartCount, cs.RestartCount)
+	}
+	if lt := cs.LastTerminationState.Terminated; lt == nil || lt.ContainerID != cs0.ContainerID || lt.ExitCode != 137 {
+		t.Errorf("last termination %+v, want container %s killed (exit code 137)", lt, cs0.ContainerID)
+	}
+	e.tm.add(t, "PodChaos container-kill: apply -> restart count +1", restarted.Sub(start))
+	ready, _ := w.first(t, "the pod Ready after the restart", start, bound, func(p *corev1.Pod) bool {
+		cs := appStatus(p)
+		return same(p) && podReady(p) && cs != nil && cs.Ready && cs.RestartCount > cs0.RestartCount
+	})
+	notReady := false
+	for _, p := range w.between(start, ready) {
+		if same(p) && !podReady(p) {
+			notReady = true
+			break
+		}
+	}
+	if notReady {
+		at, _ := w.first(t, "the pod not Ready", start, bound, func(p *corev1.Pod) bool { return same(p) && !podReady(p) })
+		e.tm.add(t, "PodChaos container-kill: apply -> pod not Ready", at.Sub(start))
+	} else {
+		t.Logf("the pod was never seen not Ready between the kill and Ready again")
+	}
+	e.tm.add(t, "PodChaos container-kill: apply -> same pod Ready again", ready.Sub(start))
+	e.tm.add(t, "PodChaos container-kill: apply -> AllInjected", e.waitCondition(t, pc, "AllInjected", start, bound))
+	e.onlyPod(t, ns, "killed", orig, w)
+	e.tm.add(t, "PodChaos container-kill: delete -> finalizer removed, gone", e.deleteChaos(t, pc))
+	// One-shot: nothing to recover, and no further kill.
+	if cur := appStatus(&e.pods(t, ns, "killed")[0]); cur == nil || cur.RestartCount != cs.RestartCount {
+		t.Errorf("restart count after deletion: %v, want %d", cur, cs.RestartCount)
+	}
+	e.onlyPod(t, ns, "killed", orig, w)
 }
 
 func (e *e2eEnv) podCPU(ctx context.Context, ns, pod string) (int64, bool) {
