@@ -63,8 +63,9 @@ type pod struct {
 	// wants now
 	limit, weight, demand float64
 	// breakers are the pod's circuit breakers, one per call of its
-	// service (nil where disabled).
-	breakers []*reference.Breaker
+	// service (nil where disabled): the reference service's state
+	// machine without its lock, as the sim runs on one goroutine.
+	breakers []*reference.BreakerMachine
 
 	// metrics-server's last two scrapes
 	scraped   bool
