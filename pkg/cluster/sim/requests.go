@@ -133,7 +133,7 @@ func (o outcome) ok() bool { return o.err == "" && o.code >= 200 && o.code < 400
 // arrive sends one client request to the entry service.
 func (w *world) arrive() {
 	i := w.newHop(w.entry, noHop, 0)
-	w.clientDeadlines.push(w.now+w.clientTimeout, w.ref(i))
+	w.deadlines.push(w.clientDeadlines, w.now+w.clientTimeout, w.ref(i))
 	w.deliver(i)
 }
 
@@ -255,7 +255,7 @@ func (w *world) dispatch(i int32, c int8) {
 	j := w.newHop(cs.target, parent, c)
 	w.hops[j].ticket = ticket
 	w.hops[i].children[c] = w.ref(j)
-	cs.deadlines.push(w.now+cs.timeout, w.ref(j))
+	w.deadlines.push(cs.deadlines, w.now+cs.timeout, w.ref(j))
 	w.network.push(w.now+networkRTT, w.ref(j))
 }
 

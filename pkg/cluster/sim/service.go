@@ -90,7 +90,7 @@ func (w *world) newServices() {
 			cs := callSpec{target: byName[c.Service], timeout: time.Duration(c.Timeout), retries: int32(c.Retries),
 				fallback: c.Fallback == scenario.FallbackStatic, policy: c.Breaker, noBreaker: c.NoBreak, deadlines: &fifo{}}
 			s.calls = append(s.calls, cs)
-			w.deadlines = append(w.deadlines, cs.deadlines)
+			w.deadlines.add(cs.deadlines)
 		}
 	}
 }

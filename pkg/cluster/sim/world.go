@@ -106,7 +106,7 @@ type world struct {
 	hops            []hop
 	freeHops        []int32
 	clientDeadlines *fifo
-	deadlines       []*fifo // the client's, then each call's
+	deadlines       fifoSet // the client's, then each call's, then the probes'
 	network         fifo
 
 	arrivals      *loadgen.Arrivals
@@ -144,7 +144,7 @@ func newWorld(plan *cluster.Plan) *world {
 	}
 	w.tl.Duration = w.end
 	w.tl.Entry = sc.Spec.Load.Target
-	w.deadlines = append(w.deadlines, w.clientDeadlines)
+	w.deadlines.add(w.clientDeadlines)
 	w.newServices()
 	for _, s := range w.services {
 		if s.name == sc.Spec.Load.Target {
@@ -258,9 +258,7 @@ func (w *world) rebase(d time.Duration) {
 	for i := range w.events.items {
 		w.events.items[i].at -= d
 	}
-	for _, q := range w.deadlines {
-		q.rebase(d)
-	}
+	w.deadlines.rebase(d)
 	w.network.rebase(d)
 	for _, srv := range w.servers {
 		srv.next -= d
@@ -318,11 +316,8 @@ func (w *world) step(until time.Duration, load bool) bool {
 		if nt, ok := w.network.peek(); ok && nt < t {
 			t, kind = nt, nextNetwork
 		}
-		var dq *fifo
-		for _, q := range w.deadlines {
-			if dt, ok := q.peek(); ok && dt < t {
-				t, kind, dq = dt, nextDeadline, q
-			}
+		if dt, ok := w.deadlines.peek(); ok && dt < t {
+			t, kind = dt, nextDeadline
 		}
 		if load && w.hasArrival && w.nextArrival < t {
 			t, kind = w.nextArrival, nextArrival
@@ -339,7 +334,7 @@ func (w *world) step(until time.Duration, load bool) bool {
 		case nextNetwork:
 			w.arrived(w.network.pop())
 		case nextDeadline:
-			w.expired(dq.pop())
+			w.expired(w.deadlines.pop())
 		case nextArrival:
 			w.arrive()
 			w.nextArrival, w.hasArrival = w.arrivals.Next()
