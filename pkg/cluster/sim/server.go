@@ -35,10 +35,8 @@ type server struct {
 	free []int32
 	heap []int32 // by finish
 
-	// next is the time of the server's next completion; idx is its
-	// position in the world's server heap (-1 when absent).
-	next time.Duration
-	idx  int
+	// idx is its position in the world's server heap (-1 when absent).
+	idx int
 }
 
 type job struct {
@@ -56,7 +54,7 @@ func (s *server) rate() float64 {
 		r, _ := s.stressShares()
 		return r
 	}
-	return math.Min(1, s.capacity/float64(s.live))
+	return min(1, s.capacity/float64(s.live))
 }
 
 // advance moves the server's accounting to now.
@@ -188,13 +186,21 @@ func (s *server) heapPop() int32 {
 
 // serverQueue orders the servers that have work by their next event; it is
 // an indexed heap so that a server's position can be updated in place.
-type serverQueue []*server
+// Each entry carries its server's next-event time beside the pointer, so
+// that comparisons, the heap's most frequent operation, read the heap's
+// own array and not a server each.
+type serverQueue []queuedServer
+
+type queuedServer struct {
+	next time.Duration
+	s    *server
+}
 
 func (q serverQueue) less(i, j int) bool { return q[i].next < q[j].next }
 
 func (q serverQueue) swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
-	q[i].idx, q[j].idx = i, j
+	q[i].s.idx, q[j].s.idx = i, j
 }
 
 func (q *serverQueue) up(i int) {
@@ -230,13 +236,13 @@ func (q *serverQueue) down(i int) {
 func (q *serverQueue) update(s *server, next time.Duration, has bool) {
 	switch {
 	case has && s.idx < 0:
-		s.next = next
 		s.idx = len(*q)
-		*q = append(*q, s)
+		*q = append(*q, queuedServer{next, s})
 		q.up(s.idx)
 	case has:
-		old := s.next
-		s.next = next
+		e := &(*q)[s.idx]
+		old := e.next
+		e.next = next
 		if next < old {
 			q.up(s.idx)
 		} else {
@@ -246,6 +252,7 @@ func (q *serverQueue) update(s *server, next time.Duration, has bool) {
 		i := s.idx
 		last := len(*q) - 1
 		q.swap(i, last)
+		(*q)[last] = queuedServer{}
 		*q = (*q)[:last]
 		s.idx = -1
 		if i < last {

@@ -260,8 +260,8 @@ func (w *world) rebase(d time.Duration) {
 	}
 	w.deadlines.rebase(d)
 	w.network.rebase(d)
-	for _, srv := range w.servers {
-		srv.next -= d
+	for i := range w.servers {
+		w.servers[i].next -= d
 	}
 	for i := range w.hops {
 		w.hops[i].sent -= d
@@ -330,7 +330,7 @@ func (w *world) step(until time.Duration, load bool) bool {
 		case nextControl:
 			w.events.pop().fn()
 		case nextServer:
-			w.serveEvents(w.servers[0])
+			w.serveEvents(w.servers[0].s)
 		case nextNetwork:
 			w.arrived(w.network.pop())
 		case nextDeadline:
