@@ -1,6 +1,9 @@
 package sim
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // fifo holds timed hop references pushed in time order: the deadlines of
 // one fixed timeout, or the network delay of calls. Pushing at virtual
@@ -46,54 +49,68 @@ func (q *fifo) rebase(d time.Duration) {
 }
 
 // fifoSet is the deadline queues (the client's, each call's, one per
-// probe timeout) with the earliest head among them kept at hand: the run
-// loop asks for the next deadline on every event, and peeking each queue
-// each time cost more than the deadlines themselves. A queue's head
-// changes only when it is popped or pushed while empty, so only then is
-// the earliest head looked for again. At equal times the queue added
-// first goes first, as a scan of the queues in order would have it.
+// probe timeout) with the earliest deadline among them kept at hand: the
+// run loop asks for the next deadline on every event. heads mirrors each
+// queue's head time (noDeadline when empty) in one small array, so that
+// finding the earliest again after a pop reads neither the queues nor
+// their items. At equal times the queue added first goes first, as a scan
+// of the queues in order would have it.
 type fifoSet struct {
 	queues []*fifo
-	next   *fifo // the queue with the earliest head; nil when all are empty
+	heads  []time.Duration
+	// next is 1 + the index of the queue with the earliest head, 0 when
+	// all are empty (so that the zero fifoSet is empty).
+	next int
 }
+
+const noDeadline = time.Duration(math.MaxInt64)
 
 // add adds an empty queue to the set.
 func (s *fifoSet) add(q *fifo) {
 	q.idx = len(s.queues)
 	s.queues = append(s.queues, q)
+	s.heads = append(s.heads, noDeadline)
 }
 
 // push pushes r, due at, onto q, one of the set's queues.
 func (s *fifoSet) push(q *fifo, at time.Duration, r hopRef) {
 	q.push(at, r)
-	if len(q.items)-q.head != 1 {
+	if s.heads[q.idx] != noDeadline {
 		return // q was not empty: its head is unchanged
 	}
-	if s.next == nil {
-		s.next = q
-		return
-	}
-	if nt, _ := s.next.peek(); at < nt || (at == nt && q.idx < s.next.idx) {
-		s.next = q
+	s.heads[q.idx] = at
+	if n := s.next - 1; n < 0 || at < s.heads[n] || (at == s.heads[n] && q.idx < n) {
+		s.next = q.idx + 1
 	}
 }
 
 // peek is the earliest deadline.
 func (s *fifoSet) peek() (time.Duration, bool) {
-	if s.next == nil {
+	if s.next == 0 {
 		return 0, false
 	}
-	return s.next.peek()
+	return s.heads[s.next-1], true
+}
+
+// first is the request of the earliest deadline (there must be one).
+func (s *fifoSet) first() hopRef {
+	q := s.queues[s.next-1]
+	return q.items[q.head].r
 }
 
 // pop removes the earliest deadline (there must be one).
 func (s *fifoSet) pop() hopRef {
-	r := s.next.pop()
-	s.next = nil
-	var t time.Duration
-	for _, q := range s.queues {
-		if qt, ok := q.peek(); ok && (s.next == nil || qt < t) {
-			s.next, t = q, qt
+	q := s.queues[s.next-1]
+	r := q.pop()
+	s.heads[q.idx] = noDeadline
+	if t, ok := q.peek(); ok {
+		s.heads[q.idx] = t
+	}
+	s.next = 0
+	best := noDeadline
+	for i, t := range s.heads {
+		if t < best {
+			s.next, best = i+1, t
 		}
 	}
 	return r
@@ -101,7 +118,10 @@ func (s *fifoSet) pop() hopRef {
 
 // rebase shifts every time by -d (which keeps their order).
 func (s *fifoSet) rebase(d time.Duration) {
-	for _, q := range s.queues {
+	for i, q := range s.queues {
 		q.rebase(d)
+		if s.heads[i] != noDeadline {
+			s.heads[i] -= d
+		}
 	}
 }

@@ -63,17 +63,28 @@ func (s *server) advance(now time.Duration) {
 		return
 	}
 	if s.stress != nil {
-		dt := (now - s.last).Seconds()
+		dt := seconds(now - s.last)
 		r, stress := s.stressShares()
 		s.v += r * dt
 		s.cpu += (r*float64(s.live) + stress) * dt
 	} else if s.live > 0 {
-		dt := (now - s.last).Seconds()
+		dt := seconds(now - s.last)
 		r := s.rate()
 		s.v += r * dt
 		s.cpu += r * float64(s.live) * dt
 	}
 	s.last = now
+}
+
+// seconds is d.Seconds(), bit for bit, with the common case of an
+// interval under a second as one division: Seconds computes
+// float64(d/Second) + float64(d%Second)/1e9, which for 0 ≤ d < 1s is
+// 0 + float64(d)/1e9, exactly float64(d)/1e9.
+func seconds(d time.Duration) float64 {
+	if 0 <= d && d < time.Second {
+		return float64(d) / 1e9
+	}
+	return d.Seconds()
 }
 
 // add starts request hop needing work core-seconds (after advance) and

@@ -316,7 +316,26 @@ func (w *world) step(until time.Duration, load bool) bool {
 		if nt, ok := w.network.peek(); ok && nt < t {
 			t, kind = nt, nextNetwork
 		}
-		if dt, ok := w.deadlines.peek(); ok && dt < t {
+		if load {
+			// In the run proper, the deadlines of requests already over
+			// are dropped here rather than being events of their own:
+			// expiring one would change nothing but the clock, which the
+			// next event sets anyway (run ends at w.end). Most requests
+			// end well before their deadline, so this is a third of the
+			// run's events. The rollout keeps them as events: its last
+			// event's time becomes the scenario's start.
+			for {
+				dt, ok := w.deadlines.peek()
+				if !ok || dt >= t {
+					break
+				}
+				if _, live := w.live(w.deadlines.first()); live {
+					t, kind = dt, nextDeadline
+					break
+				}
+				w.deadlines.pop()
+			}
+		} else if dt, ok := w.deadlines.peek(); ok && dt < t {
 			t, kind = dt, nextDeadline
 		}
 		if load && w.hasArrival && w.nextArrival < t {
