@@ -520,7 +520,7 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 		s.Max = secsPtr(most)
 		// Exact quantiles in a few passes over the records, without a
 		// copy of every latency (timeline.Quantiles).
-		q, _ := timeline.Quantiles(s.Successes, func(yield func(time.Duration)) {
+		q, _ := timeline.Quantiles(func(yield func(time.Duration)) {
 			for _, req := range svc.Requests {
 				if req.OK() {
 					yield(req.Latency)
