@@ -35,8 +35,8 @@ type server struct {
 	free []int32
 	heap []int32 // by finish
 
-	// idx is its position in the world's server heap (-1 when absent).
-	idx int
+	// id numbers the server in the world's server queue.
+	id int32
 }
 
 type job struct {
@@ -195,77 +195,112 @@ func (s *server) heapPop() int32 {
 	return top
 }
 
-// serverQueue orders the servers that have work by their next event; it is
-// an indexed heap so that a server's position can be updated in place.
-// Each entry carries its server's next-event time beside the pointer, so
-// that comparisons, the heap's most frequent operation, read the heap's
-// own array and not a server each.
-type serverQueue []queuedServer
+// serverQueue orders the servers that have work by their next event: a
+// binary min-heap, indexed so that a server's entry can be moved in place
+// when its next event changes. It is the hottest structure of a run (two
+// updates per request a server serves), so it is laid out for that:
+//   - each entry carries its server's next-event time and number, so
+//     that comparisons read the heap's own array, not the servers;
+//   - a server's position in the heap is kept in pos, by server number,
+//     so that moving entries writes that small array, not the servers;
+//   - sifts move a hole and write the sifted entry once at the end, which
+//     makes the same comparisons and leaves every entry where the
+//     textbook swapping sift would: servers due at the same time come out
+//     in the same order, and with them the run's random draws.
+type serverQueue struct {
+	heap    []queuedServer
+	pos     []int32   // by server number: its index in heap, -1 when absent
+	servers []*server // by server number (every pod's, gone or not, as the timeline keeps every pod)
+}
 
 type queuedServer struct {
 	next time.Duration
-	s    *server
+	id   int32
 }
 
-func (q serverQueue) less(i, j int) bool { return q[i].next < q[j].next }
+// add numbers a new server, not yet queued.
+func (q *serverQueue) add(s *server) {
+	s.id = int32(len(q.servers))
+	q.servers = append(q.servers, s)
+	q.pos = append(q.pos, -1)
+}
 
-func (q serverQueue) swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].s.idx, q[j].s.idx = i, j
+// peek is the server with the earliest next event.
+func (q *serverQueue) peek() (time.Duration, *server, bool) {
+	if len(q.heap) == 0 {
+		return 0, nil, false
+	}
+	return q.heap[0].next, q.servers[q.heap[0].id], true
+}
+
+// rebase shifts every time by -d (which keeps their order).
+func (q *serverQueue) rebase(d time.Duration) {
+	for i := range q.heap {
+		q.heap[i].next -= d
+	}
+}
+
+// set puts e at index i.
+func (q *serverQueue) set(i int, e queuedServer) {
+	q.heap[i] = e
+	q.pos[e.id] = int32(i)
 }
 
 func (q *serverQueue) up(i int) {
+	h := q.heap
+	x := h[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if !q.less(i, p) {
+		if !(x.next < h[p].next) {
 			break
 		}
-		q.swap(i, p)
+		q.set(i, h[p])
 		i = p
 	}
+	q.set(i, x)
 }
 
 func (q *serverQueue) down(i int) {
-	n := len(*q)
+	h := q.heap
+	n := len(h)
+	x := h[i]
 	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && q.less(l, m) {
-			m = l
+		l, r, m, mnext := 2*i+1, 2*i+2, i, x.next
+		if l < n && h[l].next < mnext {
+			m, mnext = l, h[l].next
 		}
-		if r < n && q.less(r, m) {
+		if r < n && h[r].next < mnext {
 			m = r
 		}
 		if m == i {
-			return
+			break
 		}
-		q.swap(i, m)
+		q.set(i, h[m])
 		i = m
 	}
+	q.set(i, x)
 }
 
 // update places s by its next event, or removes it when it has none.
 func (q *serverQueue) update(s *server, next time.Duration, has bool) {
+	i := int(q.pos[s.id])
 	switch {
-	case has && s.idx < 0:
-		s.idx = len(*q)
-		*q = append(*q, queuedServer{next, s})
-		q.up(s.idx)
+	case has && i < 0:
+		q.heap = append(q.heap, queuedServer{next, s.id})
+		q.up(len(q.heap) - 1)
 	case has:
-		e := &(*q)[s.idx]
-		old := e.next
-		e.next = next
+		old := q.heap[i].next
+		q.heap[i].next = next
 		if next < old {
-			q.up(s.idx)
+			q.up(i)
 		} else {
-			q.down(s.idx)
+			q.down(i)
 		}
-	case s.idx >= 0:
-		i := s.idx
-		last := len(*q) - 1
-		q.swap(i, last)
-		(*q)[last] = queuedServer{}
-		*q = (*q)[:last]
-		s.idx = -1
+	case i >= 0:
+		last := len(q.heap) - 1
+		q.set(i, q.heap[last])
+		q.heap = q.heap[:last]
+		q.pos[s.id] = -1
 		if i < last {
 			q.down(i)
 			q.up(i)

@@ -260,9 +260,7 @@ func (w *world) rebase(d time.Duration) {
 	}
 	w.deadlines.rebase(d)
 	w.network.rebase(d)
-	for i := range w.servers {
-		w.servers[i].next -= d
-	}
+	w.servers.rebase(d)
 	for i := range w.hops {
 		w.hops[i].sent -= d
 	}
@@ -310,8 +308,9 @@ func (w *world) step(until time.Duration, load bool) bool {
 		if et, ok := w.events.peek(); ok && et <= t {
 			t, kind = et, nextControl
 		}
-		if len(w.servers) > 0 && w.servers[0].next < t {
-			t, kind = w.servers[0].next, nextServer
+		st, srv, ok := w.servers.peek()
+		if ok && st < t {
+			t, kind = st, nextServer
 		}
 		if nt, ok := w.network.peek(); ok && nt < t {
 			t, kind = nt, nextNetwork
@@ -349,7 +348,7 @@ func (w *world) step(until time.Duration, load bool) bool {
 		case nextControl:
 			w.events.pop().fn()
 		case nextServer:
-			w.serveEvents(w.servers[0].s)
+			w.serveEvents(srv)
 		case nextNetwork:
 			w.arrived(w.network.pop())
 		case nextDeadline:
