@@ -100,7 +100,7 @@ func selectK(lat []time.Duration, k int) time.Duration {
 // without holding them all: a run of 36 M requests would otherwise copy
 // 288 MB of latencies to select in. It is radix selection in a few passes
 // over the data. The first pass counts the values in logarithmic bins
-// (logBin); the bin that holds a wanted rank is gathered in the next pass
+// (Ranks); the bin that holds a wanted rank is gathered in the next pass
 // and selected in when it holds at most quantilesGatherAt values, and
 // otherwise narrowed by passes that count its values into 4,096 equal
 // bins, until the bin is a single value or few enough to gather. A run's
@@ -109,12 +109,31 @@ func selectK(lat []time.Duration, k int) time.Duration {
 // are. each must yield the same values every time it is called, in any
 // order; ok is false when it yields none.
 func Quantiles(each func(yield func(time.Duration)), qs ...float64) (out []time.Duration, ok bool) {
-	n := 0
-	counts := make([]int, logBins)
-	each(func(v time.Duration) {
-		n++
-		counts[logBin(v)]++
-	})
+	var r Ranks
+	each(r.Add)
+	return r.Quantiles(each, qs...)
+}
+
+// Ranks is the first pass of Quantiles, for a caller that passes over the
+// values anyway (the report's summary of a service): Add each value, then
+// Quantiles makes the passes that remain. The zero Ranks has no values.
+type Ranks struct {
+	n      int
+	counts []int // by logBin
+}
+
+// Add counts one value.
+func (r *Ranks) Add(v time.Duration) {
+	if r.counts == nil {
+		r.counts = make([]int, logBins)
+	}
+	r.n++
+	r.counts[logBin(v)]++
+}
+
+// Quantiles is Quantiles of the values added, which each must yield.
+func (r *Ranks) Quantiles(each func(yield func(time.Duration)), qs ...float64) (out []time.Duration, ok bool) {
+	n, counts := r.n, r.counts
 	if n == 0 {
 		return nil, false
 	}
