@@ -102,6 +102,26 @@ func (s *fifoSet) first() hopRef {
 func (s *fifoSet) pop() hopRef {
 	q := s.queues[s.next-1]
 	r := q.pop()
+	s.headChanged(q)
+	return r
+}
+
+// dropStale removes the earliest deadline and every one after it in its
+// queue up to the first whose request is not over (stale reports
+// whether it is): one search for the earliest head then serves a whole
+// run of deadlines that need no event.
+func (s *fifoSet) dropStale(stale func(hopRef) bool) {
+	q := s.queues[s.next-1]
+	q.pop()
+	for q.head < len(q.items) && stale(q.items[q.head].r) {
+		q.pop()
+	}
+	s.headChanged(q)
+}
+
+// headChanged updates heads after q's head was popped and finds the
+// earliest head again.
+func (s *fifoSet) headChanged(q *fifo) {
 	s.heads[q.idx] = noDeadline
 	if t, ok := q.peek(); ok {
 		s.heads[q.idx] = t
@@ -113,7 +133,6 @@ func (s *fifoSet) pop() hopRef {
 			s.next, best = i+1, t
 		}
 	}
-	return r
 }
 
 // rebase shifts every time by -d (which keeps their order).

@@ -77,6 +77,13 @@ func (w *world) live(r hopRef) (*hop, bool) {
 	return h, h.gen == r.gen && h.state != hopFree
 }
 
+// over reports whether the request r referred to is over (its hop freed,
+// its slot perhaps reused): a deadline or network delay of it is void.
+func (w *world) over(r hopRef) bool {
+	_, live := w.live(r)
+	return !live
+}
+
 func (w *world) newHop(s *service, parent hopRef, call int8) int32 {
 	i := w.allocHop(s, parent, call)
 	h := &w.hops[i]

@@ -317,22 +317,24 @@ func (w *world) step(until time.Duration, load bool) bool {
 		}
 		if load {
 			// In the run proper, the deadlines of requests already over
-			// are dropped here rather than being events of their own:
+			// are dropped rather than being events of their own:
 			// expiring one would change nothing but the clock, which the
 			// next event sets anyway (run ends at w.end). Most requests
 			// end well before their deadline, so this is a third of the
-			// run's events. The rollout keeps them as events: its last
-			// event's time becomes the scenario's start.
+			// run's events; and as their queue's later deadlines are
+			// mostly over too, they are dropped a run at a time. The
+			// rollout keeps them as events: its last event's time
+			// becomes the scenario's start.
 			for {
 				dt, ok := w.deadlines.peek()
 				if !ok || dt >= t {
 					break
 				}
-				if _, live := w.live(w.deadlines.first()); live {
+				if !w.over(w.deadlines.first()) {
 					t, kind = dt, nextDeadline
 					break
 				}
-				w.deadlines.pop()
+				w.deadlines.dropStale(w.over)
 			}
 		} else if dt, ok := w.deadlines.peek(); ok && dt < t {
 			t, kind = dt, nextDeadline
