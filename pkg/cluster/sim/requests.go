@@ -103,7 +103,11 @@ func (w *world) newProbeHop(p *pod, k probeKind, tag int) int32 {
 func (w *world) allocHop(s *service, parent hopRef, call int8) int32 {
 	i := takeSlot(&w.hops, &w.freeHops)
 	h := &w.hops[i]
-	*h = hop{gen: h.gen + 1, state: hopTransit, svc: s, sent: w.now, parent: parent, call: call, job: -1}
+	// Cleared, then set field by field: a composite literal would be
+	// built aside and copied, twice the work on every request.
+	gen := h.gen + 1
+	*h = hop{}
+	h.gen, h.state, h.svc, h.sent, h.parent, h.call, h.job = gen, hopTransit, s, w.now, parent, call, -1
 	for c := range h.children {
 		h.children[c] = noHop
 	}
