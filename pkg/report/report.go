@@ -477,8 +477,9 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 		if cur.T >= 0 {
 			if len(bucket) > 0 {
 				// Selection, not a sort (a run has a bucket per second).
-				cur.P99 = secsPtr(timeline.QuantileSelect(bucket, 0.99))
-				cur.P50 = secsPtr(timeline.QuantileSelect(bucket, 0.5))
+				var q [2]time.Duration
+				timeline.QuantilesSelect(bucket, q[:], 0.5, 0.99)
+				cur.P50, cur.P99 = secsPtr(q[0]), secsPtr(q[1])
 			}
 			series = append(series, cur)
 		}

@@ -33,9 +33,14 @@ func QuantileOf(lat []time.Duration, q float64) time.Duration {
 // QuantileSorted is the nearest-rank q-quantile of latencies already in
 // ascending order (not empty).
 func QuantileSorted(sorted []time.Duration, q float64) time.Duration {
-	rank := int(math.Ceil(q * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	return sorted[rank-1]
+	return sorted[rankOf(q, len(sorted))]
+}
+
+// rankOf is the 0-based position of the nearest-rank q-quantile among n
+// values in ascending order (n > 0).
+func rankOf(q float64, n int) int {
+	rank := int(math.Ceil(q * float64(n)))
+	return min(max(rank, 1), n) - 1
 }
 
 // QuantileSelect is QuantileOf without the full sort: it finds the
@@ -45,11 +50,26 @@ func QuantileSorted(sorted []time.Duration, q float64) time.Duration {
 // for it costs ten times more. Falls back to sorting if the partitions
 // degenerate.
 func QuantileSelect(lat []time.Duration, q float64) time.Duration {
-	rank := int(math.Ceil(q * float64(len(lat))))
-	return selectK(lat, min(max(rank, 1), len(lat))-1)
+	return selectK(lat, rankOf(q, len(lat)))
 }
 
-// selectK returns the k-th smallest of lat (0-based), reordering lat.
+// QuantilesSelect is QuantileSelect of each of qs, in ascending order,
+// into out (as long as qs). Selection leaves the values split around the
+// one it found, so each quantile after the first is selected among the
+// values from the one before on: the report's p99 of a second after its
+// p50 costs a third of the p50.
+func QuantilesSelect(lat, out []time.Duration, qs ...float64) {
+	from := 0
+	for i, q := range qs {
+		k := rankOf(q, len(lat))
+		out[i] = selectK(lat[from:], k-from)
+		from = k
+	}
+}
+
+// selectK returns the k-th smallest of lat (0-based), reordering lat so
+// that the values before position k are no greater and those after no
+// less.
 func selectK(lat []time.Duration, k int) time.Duration {
 	lo, hi := 0, len(lat)-1
 	for rounds := 0; lo < hi; rounds++ {
@@ -151,8 +171,7 @@ func (r *Ranks) Quantiles(each func(yield func(time.Duration)), qs ...float64) (
 	}
 	ss := make([]search, len(qs))
 	for i, q := range qs {
-		rank := int(math.Ceil(q * float64(n)))
-		k := min(max(rank, 1), n) - 1
+		k := rankOf(q, n)
 		// The logarithmic bin that holds rank k, and the values under it.
 		b, below := 0, 0
 		for below+counts[b] <= k {

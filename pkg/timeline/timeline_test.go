@@ -80,11 +80,17 @@ func TestQuantileSelectAgreesWithSorting(t *testing.T) {
 		inputs[fmt.Sprintf("reversed-%d", n)] = rev
 		inputs[fmt.Sprintf("constant-%d", n)] = make([]time.Duration, n)
 	}
+	qs := []float64{0.001, 0.5, 0.9, 0.99, 0.999, 1}
 	for name, in := range inputs {
-		for _, q := range []float64{0.001, 0.5, 0.9, 0.99, 0.999, 1} {
+		together := make([]time.Duration, len(qs))
+		QuantilesSelect(slices.Clone(in), together, qs...)
+		for i, q := range qs {
 			want := QuantileOf(slices.Clone(in), q)
 			if got := QuantileSelect(slices.Clone(in), q); got != want {
 				t.Errorf("%s q=%v: select %v, sort %v", name, q, got, want)
+			}
+			if together[i] != want {
+				t.Errorf("%s q=%v: selected with the others %v, sort %v", name, q, together[i], want)
 			}
 		}
 	}
