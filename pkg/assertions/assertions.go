@@ -226,7 +226,7 @@ func latency(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service
 	// copy and a sort of every latency: a verdict over millions of
 	// requests must not cost that (timeline.Quantiles).
 	n := 0
-	qv, ok := timeline.Quantiles(len(reqs), func(yield func(time.Duration)) {
+	qv, ok := timeline.Quantiles(func(yield func(time.Duration)) {
 		n = 0
 		for _, req := range reqs {
 			if req.OK() {

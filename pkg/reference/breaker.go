@@ -80,24 +80,28 @@ const (
 // results of an earlier generation are ignored, as in gobreaker.
 type Ticket uint64
 
-// Breaker is a circuit breaker with sony/gobreaker's state machine:
-// closed, it counts consecutive failures and opens when they exceed the
-// policy's threshold; open, it rejects every request for OpenFor; then
-// half-open, it lets HalfOpenRequests requests through, closing after as
-// many consecutive successes and opening again on any failure. Each state
-// change starts a new generation, and outcomes of requests allowed in an
-// older generation are ignored.
+// BreakerMachine is a circuit breaker with sony/gobreaker's state
+// machine: closed, it counts consecutive failures and opens when they
+// exceed the policy's threshold; open, it rejects every request for
+// OpenFor; then half-open, it lets HalfOpenRequests requests through,
+// closing after as many consecutive successes and opening again on any
+// failure. Each state change starts a new generation, and outcomes of
+// requests allowed in an older generation are ignored.
+//
+// It is not safe for concurrent use: Breaker is the same machine behind
+// a mutex, for the reference service's concurrent handlers. The
+// simulator runs on one goroutine and makes millions of calls a run, so
+// it uses the machine directly.
 //
 // Why not gobreaker itself: gobreaker v2 reads time.Now() inside its state
 // machine and has no way to inject a clock, and the simulator must run the
 // same breaker in virtual time. This type keeps gobreaker's semantics
 // (tested against a table of its documented behaviour) on a Clock.
-type Breaker struct {
+type BreakerMachine struct {
 	policy   BreakerPolicy
 	clock    Clock
 	onChange func(from, to BreakerState, at time.Time)
 
-	mu         sync.Mutex
 	state      BreakerState
 	generation uint64
 	expiry     time.Time
@@ -107,25 +111,22 @@ type Breaker struct {
 	failures   uint32 // consecutive
 }
 
-// NewBreaker returns a closed breaker. onChange, if set, is called on
-// every state change (under the breaker's lock: it must not call back).
-func NewBreaker(p BreakerPolicy, clock Clock, onChange func(from, to BreakerState, at time.Time)) *Breaker {
+// NewBreakerMachine returns a closed breaker machine. onChange, if set, is
+// called on every state change; it must not call back.
+func NewBreakerMachine(p BreakerPolicy, clock Clock, onChange func(from, to BreakerState, at time.Time)) BreakerMachine {
 	if p.HalfOpenRequests == 0 {
 		p.HalfOpenRequests = 1
 	}
 	if p.OpenFor <= 0 {
 		p.OpenFor = DefaultBreakerPolicy.OpenFor
 	}
-	return &Breaker{policy: p, clock: clock, onChange: onChange}
+	return BreakerMachine{policy: p, clock: clock, onChange: onChange}
 }
 
 // Allow asks to send one request. It returns ErrOpenState or
 // ErrTooManyRequests when the request must not be sent.
-func (b *Breaker) Allow() (Ticket, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.clock.Now()
-	b.refresh(now)
+func (b *BreakerMachine) Allow() (Ticket, error) {
+	b.refresh()
 	switch {
 	case b.state == Open:
 		return Ticket(b.generation), ErrOpenState
@@ -137,11 +138,8 @@ func (b *Breaker) Allow() (Ticket, error) {
 }
 
 // Done reports the outcome of a request Allow let through.
-func (b *Breaker) Done(t Ticket, o Outcome) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.clock.Now()
-	b.refresh(now)
+func (b *BreakerMachine) Done(t Ticket, o Outcome) {
+	b.refresh()
 	if uint64(t) != b.generation {
 		return
 	}
@@ -152,35 +150,38 @@ func (b *Breaker) Done(t Ticket, o Outcome) {
 		b.successes++
 		b.failures = 0
 		if b.state == HalfOpen && b.successes >= b.policy.HalfOpenRequests {
-			b.setState(Closed, now)
+			b.setState(Closed, b.clock.Now())
 		}
 	case Failure:
 		b.failures++
 		b.successes = 0
 		if b.state == HalfOpen || (b.state == Closed && b.failures > b.policy.ConsecutiveFailures) {
-			b.setState(Open, now)
+			b.setState(Open, b.clock.Now())
 		}
 	}
 }
 
 // State is the breaker's state now.
-func (b *Breaker) State() BreakerState {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.refresh(b.clock.Now())
+func (b *BreakerMachine) State() BreakerState {
+	b.refresh()
 	return b.state
 }
 
 // refresh moves an open breaker whose interval has passed to half-open
 // (gobreaker: expiry.Before(now), so exactly OpenFor later it is still
-// open).
-func (b *Breaker) refresh(now time.Time) {
-	if b.state == Open && b.expiry.Before(now) {
+// open). Only an open breaker reads the clock: a closed or half-open one
+// changes state only on an outcome, and the clock is the cost of the
+// common case otherwise.
+func (b *BreakerMachine) refresh() {
+	if b.state != Open {
+		return
+	}
+	if now := b.clock.Now(); b.expiry.Before(now) {
 		b.setState(HalfOpen, now)
 	}
 }
 
-func (b *Breaker) setState(s BreakerState, now time.Time) {
+func (b *BreakerMachine) setState(s BreakerState, now time.Time) {
 	if s == b.state {
 		return
 	}
@@ -194,4 +195,38 @@ func (b *Breaker) setState(s BreakerState, now time.Time) {
 	if b.onChange != nil {
 		b.onChange(from, s, now)
 	}
+}
+
+// Breaker is a BreakerMachine safe for concurrent use.
+type Breaker struct {
+	mu sync.Mutex
+	m  BreakerMachine
+}
+
+// NewBreaker returns a closed breaker. onChange, if set, is called on
+// every state change (under the breaker's lock: it must not call back).
+func NewBreaker(p BreakerPolicy, clock Clock, onChange func(from, to BreakerState, at time.Time)) *Breaker {
+	return &Breaker{m: NewBreakerMachine(p, clock, onChange)}
+}
+
+// Allow asks to send one request. It returns ErrOpenState or
+// ErrTooManyRequests when the request must not be sent.
+func (b *Breaker) Allow() (Ticket, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.m.Allow()
+}
+
+// Done reports the outcome of a request Allow let through.
+func (b *Breaker) Done(t Ticket, o Outcome) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.m.Done(t, o)
+}
+
+// State is the breaker's state now.
+func (b *Breaker) State() BreakerState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.m.State()
 }

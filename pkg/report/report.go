@@ -469,6 +469,7 @@ func hpaInfo(h *autoscalingv2.HorizontalPodAutoscalerSpec) *HPAInfo {
 func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Second) {
 	s := LoadSummary{Requests: len(svc.Requests), Errors: map[string]int{}}
 	var sum, most time.Duration
+	var ranks timeline.Ranks // the successes' latencies, for exact quantiles
 	series := []Second{}
 	var bucket []time.Duration
 	cur := Second{T: -1}
@@ -476,8 +477,9 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 		if cur.T >= 0 {
 			if len(bucket) > 0 {
 				// Selection, not a sort (a run has a bucket per second).
-				cur.P99 = secsPtr(timeline.QuantileSelect(bucket, 0.99))
-				cur.P50 = secsPtr(timeline.QuantileSelect(bucket, 0.5))
+				var q [2]time.Duration
+				timeline.QuantilesSelect(bucket, q[:], 0.5, 0.99)
+				cur.P50, cur.P99 = secsPtr(q[0]), secsPtr(q[1])
 			}
 			series = append(series, cur)
 		}
@@ -500,6 +502,7 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 			}
 			sum += req.Latency
 			most = max(most, req.Latency)
+			ranks.Add(req.Latency)
 			bucket = append(bucket, req.Latency)
 			continue
 		}
@@ -519,8 +522,9 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 		s.Mean = secsPtr(sum / time.Duration(s.Successes))
 		s.Max = secsPtr(most)
 		// Exact quantiles in a few passes over the records, without a
-		// copy of every latency (timeline.Quantiles).
-		q, _ := timeline.Quantiles(s.Successes, func(yield func(time.Duration)) {
+		// copy of every latency (timeline.Quantiles); the loop above was
+		// the first.
+		q, _ := ranks.Quantiles(func(yield func(time.Duration)) {
 			for _, req := range svc.Requests {
 				if req.OK() {
 					yield(req.Latency)

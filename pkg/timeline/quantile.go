@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -32,9 +33,14 @@ func QuantileOf(lat []time.Duration, q float64) time.Duration {
 // QuantileSorted is the nearest-rank q-quantile of latencies already in
 // ascending order (not empty).
 func QuantileSorted(sorted []time.Duration, q float64) time.Duration {
-	rank := int(math.Ceil(q * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	return sorted[rank-1]
+	return sorted[rankOf(q, len(sorted))]
+}
+
+// rankOf is the 0-based position of the nearest-rank q-quantile among n
+// values in ascending order (n > 0).
+func rankOf(q float64, n int) int {
+	rank := int(math.Ceil(q * float64(n)))
+	return min(max(rank, 1), n) - 1
 }
 
 // QuantileSelect is QuantileOf without the full sort: it finds the
@@ -44,11 +50,26 @@ func QuantileSorted(sorted []time.Duration, q float64) time.Duration {
 // for it costs ten times more. Falls back to sorting if the partitions
 // degenerate.
 func QuantileSelect(lat []time.Duration, q float64) time.Duration {
-	rank := int(math.Ceil(q * float64(len(lat))))
-	return selectK(lat, min(max(rank, 1), len(lat))-1)
+	return selectK(lat, rankOf(q, len(lat)))
 }
 
-// selectK returns the k-th smallest of lat (0-based), reordering lat.
+// QuantilesSelect is QuantileSelect of each of qs, in ascending order,
+// into out (as long as qs). Selection leaves the values split around the
+// one it found, so each quantile after the first is selected among the
+// values from the one before on: the report's p99 of a second after its
+// p50 costs a third of the p50.
+func QuantilesSelect(lat, out []time.Duration, qs ...float64) {
+	from := 0
+	for i, q := range qs {
+		k := rankOf(q, len(lat))
+		out[i] = selectK(lat[from:], k-from)
+		from = k
+	}
+}
+
+// selectK returns the k-th smallest of lat (0-based), reordering lat so
+// that the values before position k are no greater and those after no
+// less.
 func selectK(lat []time.Duration, k int) time.Duration {
 	lo, hi := 0, len(lat)-1
 	for rounds := 0; lo < hi; rounds++ {
@@ -96,42 +117,47 @@ func selectK(lat []time.Duration, k int) time.Duration {
 
 // Quantiles returns the exact nearest-rank quantiles qs (each in (0, 1],
 // the same values QuantileSelect gives) of the latencies each yields,
-// without holding them all: a few passes over the data, each counting
-// the values in the range that still holds a wanted rank into 4,096 bins
-// and keeping the bin that holds it, until the bin is a single value or
-// few enough values to gather and select in (radix selection). Memory is
-// O(bins + 65,536) however many values there are: a run of 36 M requests
-// would otherwise copy 288 MB of latencies to select in. each must yield
-// the same values every time it is called, in any order; ok is false when
-// it yields none. atMost bounds how many it yields: up to 4 M, Quantiles
-// copies them in one pass and selects instead.
-// quantilesCopyAt: up to this many values (32 MB) Quantiles copies them
-// and selects in one pass, faster than several passes over the records.
-var quantilesCopyAt = 1 << 22
+// without holding them all: a run of 36 M requests would otherwise copy
+// 288 MB of latencies to select in. It is radix selection in a few passes
+// over the data. The first pass counts the values in logarithmic bins
+// (Ranks); the bin that holds a wanted rank is gathered in the next pass
+// and selected in when it holds at most quantilesGatherAt values, and
+// otherwise narrowed by passes that count its values into 4,096 equal
+// bins, until the bin is a single value or few enough to gather. A run's
+// latencies spread over many logarithmic bins, so that is most often two
+// passes. Memory is O(bins + quantilesGatherAt) however many values there
+// are. each must yield the same values every time it is called, in any
+// order; ok is false when it yields none.
+func Quantiles(each func(yield func(time.Duration)), qs ...float64) (out []time.Duration, ok bool) {
+	var r Ranks
+	each(r.Add)
+	return r.Quantiles(each, qs...)
+}
 
-func Quantiles(atMost int, each func(yield func(time.Duration)), qs ...float64) (out []time.Duration, ok bool) {
-	if atMost <= quantilesCopyAt {
-		all := make([]time.Duration, 0, atMost)
-		each(func(v time.Duration) { all = append(all, v) })
-		if len(all) == 0 {
-			return nil, false
-		}
-		out = make([]time.Duration, len(qs))
-		for i, q := range qs {
-			out[i] = QuantileSelect(all, q)
-		}
-		return out, true
+// Ranks is the first pass of Quantiles, for a caller that passes over the
+// values anyway (the report's summary of a service): Add each value, then
+// Quantiles makes the passes that remain. The zero Ranks has no values.
+type Ranks struct {
+	n      int
+	counts []int // by logBin
+}
+
+// Add counts one value.
+func (r *Ranks) Add(v time.Duration) {
+	if r.counts == nil {
+		r.counts = make([]int, logBins)
 	}
-	n, lo, hi := 0, time.Duration(math.MaxInt64), time.Duration(math.MinInt64)
-	each(func(v time.Duration) {
-		n++
-		lo, hi = min(lo, v), max(hi, v)
-	})
+	r.n++
+	r.counts[logBin(v)]++
+}
+
+// Quantiles is Quantiles of the values added, which each must yield.
+func (r *Ranks) Quantiles(each func(yield func(time.Duration)), qs ...float64) (out []time.Duration, ok bool) {
+	n, counts := r.n, r.counts
 	if n == 0 {
 		return nil, false
 	}
 	const nbins = 4096
-	const gatherAt = 1 << 16
 	type search struct {
 		k      int           // the wanted rank among all values, 0-based
 		lo, hi time.Duration // the values it can be, inclusive
@@ -145,8 +171,15 @@ func Quantiles(atMost int, each func(yield func(time.Duration)), qs ...float64) 
 	}
 	ss := make([]search, len(qs))
 	for i, q := range qs {
-		rank := int(math.Ceil(q * float64(n)))
-		ss[i] = search{k: min(max(rank, 1), n) - 1, lo: lo, hi: hi}
+		k := rankOf(q, n)
+		// The logarithmic bin that holds rank k, and the values under it.
+		b, below := 0, 0
+		for below+counts[b] <= k {
+			below += counts[b]
+			b++
+		}
+		lo, hi := logBinRange(b)
+		ss[i] = search{k: k, lo: lo, hi: hi, gather: counts[b] <= quantilesGatherAt}
 	}
 	for {
 		active := false
@@ -206,7 +239,7 @@ func Quantiles(atMost int, each func(yield func(time.Duration)), qs ...float64) 
 				s.hi = newLo + time.Duration(s.step-1)
 			}
 			s.lo = newLo
-			s.gather = s.bins[b] <= gatherAt
+			s.gather = s.bins[b] <= quantilesGatherAt
 			s.bins = nil
 		}
 	}
@@ -215,4 +248,49 @@ func Quantiles(atMost int, each func(yield func(time.Duration)), qs ...float64) 
 		out[i] = ss[i].v
 	}
 	return out, true
+}
+
+// quantilesGatherAt is the most values Quantiles gathers to select in
+// (512 KB); a variable so that tests can make every path run.
+var quantilesGatherAt = 1 << 16
+
+// Logarithmic bins of durations, for Quantiles' first pass: values under
+// 2^logSub have a bin each; above, each power-of-two range [2^e, 2^(e+1))
+// is split into 2^logSub equal bins, so a bin spans at most 1/256 of its
+// values (HdrHistogram's layout). Bin 0 holds every negative value. The
+// order of bins is the order of their values, which is what lets a rank
+// be located by counts.
+const (
+	logSub  = 8
+	logBins = 1 + (64-logSub)<<logSub
+)
+
+// logBin is v's logarithmic bin.
+func logBin(v time.Duration) int {
+	if v < 0 {
+		return 0
+	}
+	u := uint64(v)
+	if u < 1<<logSub {
+		return 1 + int(u)
+	}
+	// u's leading logSub+1 bits, top, are in [2^logSub, 2^(logSub+1)); the
+	// shift e that leaves them numbers the power-of-two range.
+	e := bits.Len64(u) - logSub - 1
+	top := int(u >> e)
+	return 1 + (e+1)<<logSub + top - 1<<logSub
+}
+
+// logBinRange is the smallest and largest value of bin b.
+func logBinRange(b int) (lo, hi time.Duration) {
+	switch {
+	case b == 0:
+		return math.MinInt64, -1
+	case b <= 1<<logSub:
+		return time.Duration(b - 1), time.Duration(b - 1)
+	}
+	r := b - 1 - 1<<logSub
+	e, top := r>>logSub, 1<<logSub+r&(1<<logSub-1)
+	lo = time.Duration(uint64(top) << e)
+	return lo, lo + time.Duration(uint64(1)<<e-1)
 }

@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -79,11 +80,17 @@ func TestQuantileSelectAgreesWithSorting(t *testing.T) {
 		inputs[fmt.Sprintf("reversed-%d", n)] = rev
 		inputs[fmt.Sprintf("constant-%d", n)] = make([]time.Duration, n)
 	}
+	qs := []float64{0.001, 0.5, 0.9, 0.99, 0.999, 1}
 	for name, in := range inputs {
-		for _, q := range []float64{0.001, 0.5, 0.9, 0.99, 0.999, 1} {
+		together := make([]time.Duration, len(qs))
+		QuantilesSelect(slices.Clone(in), together, qs...)
+		for i, q := range qs {
 			want := QuantileOf(slices.Clone(in), q)
 			if got := QuantileSelect(slices.Clone(in), q); got != want {
 				t.Errorf("%s q=%v: select %v, sort %v", name, q, got, want)
+			}
+			if together[i] != want {
+				t.Errorf("%s q=%v: selected with the others %v, sort %v", name, q, together[i], want)
 			}
 		}
 	}
@@ -92,12 +99,12 @@ func TestQuantileSelectAgreesWithSorting(t *testing.T) {
 // TestQuantilesMatchSelection: the multi-pass Quantiles gives exactly
 // what selection over all the values gives, on spreads that exercise its
 // paths: many distinct values (several narrowing passes), all equal (a
-// single value), two clusters far apart, and few values (gathered at
-// once).
+// single value), two clusters far apart, negative values, and few values
+// (gathered at once).
 func TestQuantilesMatchSelection(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	sets := map[string][]time.Duration{}
-	var wide, same, clusters, few []time.Duration
+	var wide, same, clusters, few, negative []time.Duration
 	for i := 0; i < 300000; i++ {
 		wide = append(wide, time.Duration(rng.ExpFloat64()*float64(20*time.Millisecond)))
 		same = append(same, 7*time.Millisecond)
@@ -106,28 +113,54 @@ func TestQuantilesMatchSelection(t *testing.T) {
 			c += 30 * time.Second
 		}
 		clusters = append(clusters, c)
+		negative = append(negative, time.Duration(rng.Int64N(2000))-1000, math.MinInt64, math.MaxInt64)
 	}
 	for i := 0; i < 7; i++ {
 		few = append(few, time.Duration(rng.IntN(100)))
 	}
-	sets["wide"], sets["same"], sets["clusters"], sets["few"] = wide, same, clusters, few
-	qs := []float64{0.5, 0.9, 0.99, 0.999, 1}
-	// The radix passes (every set larger than the copy threshold), then
-	// the copy path.
-	defer func(v int) { quantilesCopyAt = v }(quantilesCopyAt)
-	for _, copyAt := range []int{-1, 1 << 22} {
-		quantilesCopyAt = copyAt
+	sets["wide"], sets["same"], sets["clusters"], sets["few"], sets["negative"] = wide, same, clusters, few, negative
+	qs := []float64{0.001, 0.5, 0.9, 0.99, 0.999, 1}
+	// The narrowing passes only (nothing gathered), then gathering.
+	defer func(v int) { quantilesGatherAt = v }(quantilesGatherAt)
+	for _, gatherAt := range []int{-1, 1 << 16} {
+		quantilesGatherAt = gatherAt
 		checkQuantiles(t, sets, qs)
 	}
-	if _, ok := Quantiles(0, func(func(time.Duration)) {}, 0.5); ok {
+	if _, ok := Quantiles(func(func(time.Duration)) {}, 0.5); ok {
 		t.Fatal("quantiles of nothing")
+	}
+}
+
+// TestLogBins: every value lies in its bin's range, and bins are in the
+// order of their values, the two properties Quantiles' first pass needs.
+func TestLogBins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	vals := []time.Duration{math.MinInt64, -1, 0, 1, 255, 256, 257, 511, 512, 1<<20 - 1, 1 << 20, math.MaxInt64}
+	for i := 0; i < 100000; i++ {
+		vals = append(vals, time.Duration(rng.Int64()>>rng.IntN(64)), -time.Duration(rng.Int64N(1000)))
+	}
+	for _, v := range vals {
+		b := logBin(v)
+		if lo, hi := logBinRange(b); v < lo || v > hi {
+			t.Fatalf("%d in bin %d of range [%d, %d]", v, b, lo, hi)
+		}
+	}
+	for b := 1; b < logBins; b++ {
+		_, prevHi := logBinRange(b - 1)
+		lo, hi := logBinRange(b)
+		if lo != prevHi+1 || hi < lo || logBin(lo) != b || logBin(hi) != b {
+			t.Fatalf("bin %d: [%d, %d] after a bin ending at %d", b, lo, hi, prevHi)
+		}
+	}
+	if _, hi := logBinRange(logBins - 1); hi != math.MaxInt64 {
+		t.Fatalf("the last bin ends at %d", hi)
 	}
 }
 
 func checkQuantiles(t *testing.T, sets map[string][]time.Duration, qs []float64) {
 	t.Helper()
 	for name, vals := range sets {
-		got, ok := Quantiles(len(vals), func(yield func(time.Duration)) {
+		got, ok := Quantiles(func(yield func(time.Duration)) {
 			for _, v := range vals {
 				yield(v)
 			}
@@ -138,7 +171,7 @@ func checkQuantiles(t *testing.T, sets map[string][]time.Duration, qs []float64)
 		for i, q := range qs {
 			want := QuantileSelect(slices.Clone(vals), q)
 			if got[i] != want {
-				t.Errorf("copy threshold %d, %s q%v: %v, selection gives %v", quantilesCopyAt, name, q, got[i], want)
+				t.Errorf("gather threshold %d, %s q%v: %v, selection gives %v", quantilesGatherAt, name, q, got[i], want)
 			}
 		}
 	}

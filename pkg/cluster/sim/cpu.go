@@ -21,8 +21,10 @@ import (
 // request still gets a sliver.
 const minWeight = 0.002
 
-// want is the CPU pod p would use now, in cores.
-func (p *pod) want() float64 { return math.Min(p.limit, float64(p.srv.live)+p.srv.stressWant) }
+// want is the CPU pod p would use now, in cores. (The builtin min and
+// max give math.Min's and math.Max's results, NaN and -0 included, but
+// inline: the hot path calls them millions of times.)
+func (p *pod) want() float64 { return min(p.limit, float64(p.srv.live)+p.srv.stressWant) }
 
 // cpuChanged re-divides p's node after the requests in flight on p
 // changed (or p left the node).
@@ -74,7 +76,7 @@ func (w *world) waterFill(n *node) {
 	}
 	for _, q := range active {
 		share := remaining * q.weight / weights
-		alloc := math.Min(q.demand, share)
+		alloc := min(q.demand, share)
 		remaining -= alloc
 		weights -= q.weight
 		w.setCapacity(q, alloc)

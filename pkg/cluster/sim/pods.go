@@ -63,8 +63,9 @@ type pod struct {
 	// wants now
 	limit, weight, demand float64
 	// breakers are the pod's circuit breakers, one per call of its
-	// service (nil where disabled).
-	breakers []*reference.Breaker
+	// service (nil where disabled): the reference service's state
+	// machine without its lock, as the sim runs on one goroutine.
+	breakers []*reference.BreakerMachine
 
 	// metrics-server's last two scrapes
 	scraped   bool
@@ -187,7 +188,8 @@ func (w *world) createPod(s *service) {
 	s.podSeq++
 	p := &pod{name: fmt.Sprintf("%s-%05d", s.name, s.podSeq), svc: s, created: w.now, rec: len(w.tl.Pods)}
 	w.tl.Pods = append(w.tl.Pods, timeline.Pod{Name: p.name, Service: s.name, Created: w.now, FirstReady: -1, Deleted: -1})
-	p.srv = server{pod: p, last: w.now, idx: -1}
+	p.srv = server{pod: p, last: w.now}
+	w.servers.add(&p.srv)
 	w.newBreakers(s, p)
 	s.pods = append(s.pods, p)
 	w.tl.AddEvent(w.now, "PodCreated", p.name, "")

@@ -68,7 +68,7 @@ func (w *world) probeTick(p *pod, k probeKind, life int) {
 // life (kubelet probes) or the healer's index (health checks).
 func (w *world) sendProbe(p *pod, k probeKind, tag int, timeout time.Duration) {
 	i := w.newProbeHop(p, k, tag)
-	w.probeDeadlines(timeout).push(w.now+timeout, w.ref(i))
+	w.deadlines.push(w.probeDeadlines(timeout), w.now+timeout, w.ref(i))
 	if len(w.netFaults) > 0 && w.holdRequest(i, p) {
 		return
 	}
@@ -87,7 +87,7 @@ func (w *world) probeDeadlines(timeout time.Duration) *fifo {
 	if !ok {
 		q = &fifo{}
 		w.probeQueues[timeout] = q
-		w.deadlines = append(w.deadlines, q)
+		w.deadlines.add(q)
 	}
 	return q
 }

@@ -77,6 +77,13 @@ func (w *world) live(r hopRef) (*hop, bool) {
 	return h, h.gen == r.gen && h.state != hopFree
 }
 
+// over reports whether the request r referred to is over (its hop freed,
+// its slot perhaps reused): a deadline or network delay of it is void.
+func (w *world) over(r hopRef) bool {
+	_, live := w.live(r)
+	return !live
+}
+
 func (w *world) newHop(s *service, parent hopRef, call int8) int32 {
 	i := w.allocHop(s, parent, call)
 	h := &w.hops[i]
@@ -96,7 +103,11 @@ func (w *world) newProbeHop(p *pod, k probeKind, tag int) int32 {
 func (w *world) allocHop(s *service, parent hopRef, call int8) int32 {
 	i := takeSlot(&w.hops, &w.freeHops)
 	h := &w.hops[i]
-	*h = hop{gen: h.gen + 1, state: hopTransit, svc: s, sent: w.now, parent: parent, call: call, job: -1}
+	// Cleared, then set field by field: a composite literal would be
+	// built aside and copied, twice the work on every request.
+	gen := h.gen + 1
+	*h = hop{}
+	h.gen, h.state, h.svc, h.sent, h.parent, h.call, h.job = gen, hopTransit, s, w.now, parent, call, -1
 	for c := range h.children {
 		h.children[c] = noHop
 	}
@@ -133,7 +144,7 @@ func (o outcome) ok() bool { return o.err == "" && o.code >= 200 && o.code < 400
 // arrive sends one client request to the entry service.
 func (w *world) arrive() {
 	i := w.newHop(w.entry, noHop, 0)
-	w.clientDeadlines.push(w.now+w.clientTimeout, w.ref(i))
+	w.deadlines.push(w.clientDeadlines, w.now+w.clientTimeout, w.ref(i))
 	w.deliver(i)
 }
 
@@ -255,7 +266,7 @@ func (w *world) dispatch(i int32, c int8) {
 	j := w.newHop(cs.target, parent, c)
 	w.hops[j].ticket = ticket
 	w.hops[i].children[c] = w.ref(j)
-	cs.deadlines.push(w.now+cs.timeout, w.ref(j))
+	w.deadlines.push(cs.deadlines, w.now+cs.timeout, w.ref(j))
 	w.network.push(w.now+networkRTT, w.ref(j))
 }
 

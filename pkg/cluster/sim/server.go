@@ -35,10 +35,8 @@ type server struct {
 	free []int32
 	heap []int32 // by finish
 
-	// next is the time of the server's next completion; idx is its
-	// position in the world's server heap (-1 when absent).
-	next time.Duration
-	idx  int
+	// id numbers the server in the world's server queue.
+	id int32
 }
 
 type job struct {
@@ -56,7 +54,7 @@ func (s *server) rate() float64 {
 		r, _ := s.stressShares()
 		return r
 	}
-	return math.Min(1, s.capacity/float64(s.live))
+	return min(1, s.capacity/float64(s.live))
 }
 
 // advance moves the server's accounting to now.
@@ -65,17 +63,28 @@ func (s *server) advance(now time.Duration) {
 		return
 	}
 	if s.stress != nil {
-		dt := (now - s.last).Seconds()
+		dt := seconds(now - s.last)
 		r, stress := s.stressShares()
 		s.v += r * dt
 		s.cpu += (r*float64(s.live) + stress) * dt
 	} else if s.live > 0 {
-		dt := (now - s.last).Seconds()
+		dt := seconds(now - s.last)
 		r := s.rate()
 		s.v += r * dt
 		s.cpu += r * float64(s.live) * dt
 	}
 	s.last = now
+}
+
+// seconds is d.Seconds(), bit for bit, with the common case of an
+// interval under a second as one division: Seconds computes
+// float64(d/Second) + float64(d%Second)/1e9, which for 0 ≤ d < 1s is
+// 0 + float64(d)/1e9, exactly float64(d)/1e9.
+func seconds(d time.Duration) float64 {
+	if 0 <= d && d < time.Second {
+		return float64(d) / 1e9
+	}
+	return d.Seconds()
 }
 
 // add starts request hop needing work core-seconds (after advance) and
@@ -186,68 +195,112 @@ func (s *server) heapPop() int32 {
 	return top
 }
 
-// serverQueue orders the servers that have work by their next event; it is
-// an indexed heap so that a server's position can be updated in place.
-type serverQueue []*server
+// serverQueue orders the servers that have work by their next event: a
+// binary min-heap, indexed so that a server's entry can be moved in place
+// when its next event changes. It is the hottest structure of a run (two
+// updates per request a server serves), so it is laid out for that:
+//   - each entry carries its server's next-event time and number, so
+//     that comparisons read the heap's own array, not the servers;
+//   - a server's position in the heap is kept in pos, by server number,
+//     so that moving entries writes that small array, not the servers;
+//   - sifts move a hole and write the sifted entry once at the end, which
+//     makes the same comparisons and leaves every entry where the
+//     textbook swapping sift would: servers due at the same time come out
+//     in the same order, and with them the run's random draws.
+type serverQueue struct {
+	heap    []queuedServer
+	pos     []int32   // by server number: its index in heap, -1 when absent
+	servers []*server // by server number (every pod's, gone or not, as the timeline keeps every pod)
+}
 
-func (q serverQueue) less(i, j int) bool { return q[i].next < q[j].next }
+type queuedServer struct {
+	next time.Duration
+	id   int32
+}
 
-func (q serverQueue) swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].idx, q[j].idx = i, j
+// add numbers a new server, not yet queued.
+func (q *serverQueue) add(s *server) {
+	s.id = int32(len(q.servers))
+	q.servers = append(q.servers, s)
+	q.pos = append(q.pos, -1)
+}
+
+// peek is the server with the earliest next event.
+func (q *serverQueue) peek() (time.Duration, *server, bool) {
+	if len(q.heap) == 0 {
+		return 0, nil, false
+	}
+	return q.heap[0].next, q.servers[q.heap[0].id], true
+}
+
+// rebase shifts every time by -d (which keeps their order).
+func (q *serverQueue) rebase(d time.Duration) {
+	for i := range q.heap {
+		q.heap[i].next -= d
+	}
+}
+
+// set puts e at index i.
+func (q *serverQueue) set(i int, e queuedServer) {
+	q.heap[i] = e
+	q.pos[e.id] = int32(i)
 }
 
 func (q *serverQueue) up(i int) {
+	h := q.heap
+	x := h[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if !q.less(i, p) {
+		if !(x.next < h[p].next) {
 			break
 		}
-		q.swap(i, p)
+		q.set(i, h[p])
 		i = p
 	}
+	q.set(i, x)
 }
 
 func (q *serverQueue) down(i int) {
-	n := len(*q)
+	h := q.heap
+	n := len(h)
+	x := h[i]
 	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && q.less(l, m) {
-			m = l
+		l, r, m, mnext := 2*i+1, 2*i+2, i, x.next
+		if l < n && h[l].next < mnext {
+			m, mnext = l, h[l].next
 		}
-		if r < n && q.less(r, m) {
+		if r < n && h[r].next < mnext {
 			m = r
 		}
 		if m == i {
-			return
+			break
 		}
-		q.swap(i, m)
+		q.set(i, h[m])
 		i = m
 	}
+	q.set(i, x)
 }
 
 // update places s by its next event, or removes it when it has none.
 func (q *serverQueue) update(s *server, next time.Duration, has bool) {
+	i := int(q.pos[s.id])
 	switch {
-	case has && s.idx < 0:
-		s.next = next
-		s.idx = len(*q)
-		*q = append(*q, s)
-		q.up(s.idx)
+	case has && i < 0:
+		q.heap = append(q.heap, queuedServer{next, s.id})
+		q.up(len(q.heap) - 1)
 	case has:
-		old := s.next
-		s.next = next
+		old := q.heap[i].next
+		q.heap[i].next = next
 		if next < old {
-			q.up(s.idx)
+			q.up(i)
 		} else {
-			q.down(s.idx)
+			q.down(i)
 		}
-	case s.idx >= 0:
-		i := s.idx
-		last := len(*q) - 1
-		q.swap(i, last)
-		*q = (*q)[:last]
-		s.idx = -1
+	case i >= 0:
+		last := len(q.heap) - 1
+		q.set(i, q.heap[last])
+		q.heap = q.heap[:last]
+		q.pos[s.id] = -1
 		if i < last {
 			q.down(i)
 			q.up(i)

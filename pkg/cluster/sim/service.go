@@ -90,7 +90,7 @@ func (w *world) newServices() {
 			cs := callSpec{target: byName[c.Service], timeout: time.Duration(c.Timeout), retries: int32(c.Retries),
 				fallback: c.Fallback == scenario.FallbackStatic, policy: c.Breaker, noBreaker: c.NoBreak, deadlines: &fifo{}}
 			s.calls = append(s.calls, cs)
-			w.deadlines = append(w.deadlines, cs.deadlines)
+			w.deadlines.add(cs.deadlines)
 		}
 	}
 }
@@ -101,20 +101,21 @@ func (w *world) newBreakers(s *service, p *pod) {
 	if len(s.calls) == 0 {
 		return
 	}
-	p.breakers = make([]*reference.Breaker, len(s.calls))
+	p.breakers = make([]*reference.BreakerMachine, len(s.calls))
 	for c := range s.calls {
 		cs := &s.calls[c]
 		if cs.noBreaker {
 			continue
 		}
 		downstream := cs.target.name
-		p.breakers[c] = reference.NewBreaker(cs.policy, w, func(from, to reference.BreakerState, _ time.Time) {
+		b := reference.NewBreakerMachine(cs.policy, w, func(from, to reference.BreakerState, _ time.Time) {
 			w.tl.Breakers = append(w.tl.Breakers, timeline.BreakerTransition{T: w.now, Service: s.name, Pod: p.name, Downstream: downstream, From: from.String(), To: to.String()})
 			if to == reference.Open {
 				w.breakerOpened(p, downstream)
 			}
 			w.tl.AddEvent(w.now, "CircuitBreaker", p.name, fmt.Sprintf("breaker to %s: %s → %s", downstream, from, to))
 		})
+		p.breakers[c] = &b
 	}
 }
 

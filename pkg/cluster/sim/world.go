@@ -106,7 +106,7 @@ type world struct {
 	hops            []hop
 	freeHops        []int32
 	clientDeadlines *fifo
-	deadlines       []*fifo // the client's, then each call's
+	deadlines       fifoSet // the client's, then each call's, then the probes'
 	network         fifo
 
 	arrivals      *loadgen.Arrivals
@@ -144,7 +144,7 @@ func newWorld(plan *cluster.Plan) *world {
 	}
 	w.tl.Duration = w.end
 	w.tl.Entry = sc.Spec.Load.Target
-	w.deadlines = append(w.deadlines, w.clientDeadlines)
+	w.deadlines.add(w.clientDeadlines)
 	w.newServices()
 	for _, s := range w.services {
 		if s.name == sc.Spec.Load.Target {
@@ -258,13 +258,9 @@ func (w *world) rebase(d time.Duration) {
 	for i := range w.events.items {
 		w.events.items[i].at -= d
 	}
-	for _, q := range w.deadlines {
-		q.rebase(d)
-	}
+	w.deadlines.rebase(d)
 	w.network.rebase(d)
-	for _, srv := range w.servers {
-		srv.next -= d
-	}
+	w.servers.rebase(d)
 	for i := range w.hops {
 		w.hops[i].sent -= d
 	}
@@ -312,17 +308,36 @@ func (w *world) step(until time.Duration, load bool) bool {
 		if et, ok := w.events.peek(); ok && et <= t {
 			t, kind = et, nextControl
 		}
-		if len(w.servers) > 0 && w.servers[0].next < t {
-			t, kind = w.servers[0].next, nextServer
+		st, srv, ok := w.servers.peek()
+		if ok && st < t {
+			t, kind = st, nextServer
 		}
 		if nt, ok := w.network.peek(); ok && nt < t {
 			t, kind = nt, nextNetwork
 		}
-		var dq *fifo
-		for _, q := range w.deadlines {
-			if dt, ok := q.peek(); ok && dt < t {
-				t, kind, dq = dt, nextDeadline, q
+		if load {
+			// In the run proper, the deadlines of requests already over
+			// are dropped rather than being events of their own:
+			// expiring one would change nothing but the clock, which the
+			// next event sets anyway (run ends at w.end). Most requests
+			// end well before their deadline, so this is a third of the
+			// run's events; and as their queue's later deadlines are
+			// mostly over too, they are dropped a run at a time. The
+			// rollout keeps them as events: its last event's time
+			// becomes the scenario's start.
+			for {
+				dt, ok := w.deadlines.peek()
+				if !ok || dt >= t {
+					break
+				}
+				if !w.over(w.deadlines.first()) {
+					t, kind = dt, nextDeadline
+					break
+				}
+				w.deadlines.dropStale(w.over)
 			}
+		} else if dt, ok := w.deadlines.peek(); ok && dt < t {
+			t, kind = dt, nextDeadline
 		}
 		if load && w.hasArrival && w.nextArrival < t {
 			t, kind = w.nextArrival, nextArrival
@@ -335,11 +350,11 @@ func (w *world) step(until time.Duration, load bool) bool {
 		case nextControl:
 			w.events.pop().fn()
 		case nextServer:
-			w.serveEvents(w.servers[0])
+			w.serveEvents(srv)
 		case nextNetwork:
 			w.arrived(w.network.pop())
 		case nextDeadline:
-			w.expired(dq.pop())
+			w.expired(w.deadlines.pop())
 		case nextArrival:
 			w.arrive()
 			w.nextArrival, w.hasArrival = w.arrivals.Next()
@@ -353,8 +368,14 @@ func (w *world) step(until time.Duration, load bool) bool {
 // each was reserved when its request was sent.
 func (w *world) finish() {
 	for _, s := range w.services {
-		reqs := s.rec.Requests[:0]
-		for _, r := range s.rec.Requests {
+		// Those before the first still in flight (nearly all) stay where
+		// they are: reading them is half the cost of copying them.
+		first := 0
+		for first < len(s.rec.Requests) && s.rec.Requests[first].Latency != inFlight {
+			first++
+		}
+		reqs := s.rec.Requests[:first]
+		for _, r := range s.rec.Requests[first:] {
 			if r.Latency != inFlight {
 				reqs = append(reqs, r)
 			}
