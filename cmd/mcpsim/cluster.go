@@ -202,7 +202,8 @@ func installChaosMesh(cmd *cobra.Command, c *kind.Cluster) error {
 	}
 	// The images keep their :dev tag when rebuilt: their IDs restart the
 	// pods when they changed.
-	res, err := chaosmesh.Install(cmd.Context(), c.Client, dyn, chaosmesh.Options{Log: log, ImageRevision: chaosmesh.Revision(ids...)})
+	res, err := chaosmesh.Install(cmd.Context(), c.Client, dyn, chaosmesh.Options{Log: log, ImageRevision: chaosmesh.Revision(ids...),
+		ControllerNodeSelector: kind.ControlPlaneSelector, ControllerTolerations: kind.ControlPlaneTolerations})
 	if err != nil {
 		return err
 	}

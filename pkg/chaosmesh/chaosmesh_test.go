@@ -284,6 +284,15 @@ func TestControllerManagerMirrorsTheChart(t *testing.T) {
 	if pod.ServiceAccountName != "chaos-controller-manager" || len(pod.Containers) != 1 {
 		t.Fatalf("pod spec %+v", pod)
 	}
+	// The chart's default: anywhere. Placed where asked (kind: the
+	// control plane).
+	if pod.NodeSelector != nil || pod.Tolerations != nil {
+		t.Fatalf("placement by default: %v %v", pod.NodeSelector, pod.Tolerations)
+	}
+	placed := Build(Options{ControllerNodeSelector: map[string]string{"role": "cp"}, ControllerTolerations: []corev1.Toleration{{Key: "cp", Operator: corev1.TolerationOpExists}}}, certs(t)).Deployment.Spec.Template.Spec
+	if placed.NodeSelector["role"] != "cp" || len(placed.Tolerations) != 1 || placed.Tolerations[0].Key != "cp" {
+		t.Fatalf("placement asked for: %v %v", placed.NodeSelector, placed.Tolerations)
+	}
 	c := pod.Containers[0]
 	if c.Name != "chaos-mesh" || c.Image != "mcpsim/chaos-controller-manager:dev" || c.ImagePullPolicy != corev1.PullNever ||
 		!slices.Equal(c.Command, []string{"/usr/local/bin/chaos-controller-manager"}) {

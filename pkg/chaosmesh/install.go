@@ -53,6 +53,12 @@ type Options struct {
 	// nodes, there is no registry).
 	PullPolicy         corev1.PullPolicy
 	ControllerReplicas int32
+	// ControllerNodeSelector and ControllerTolerations place the
+	// controller manager (the chart's controllerManager.nodeSelector and
+	// .tolerations; kind puts it on the control plane, out of reach of a
+	// NodeOutage).
+	ControllerNodeSelector map[string]string
+	ControllerTolerations  []corev1.Toleration
 	// Runtime and SocketPath are chaos-daemon's --runtime and the host
 	// path of the runtime's socket (kind: containerd, /run/containerd/containerd.sock).
 	Runtime    string

@@ -401,6 +401,8 @@ func controllerDeployment(opts *Options, meta metav1.ObjectMeta, annotations map
 			Spec: corev1.PodSpec{
 				SecurityContext:    &corev1.PodSecurityContext{},
 				ServiceAccountName: ControllerName,
+				NodeSelector:       opts.ControllerNodeSelector,
+				Tolerations:        opts.ControllerTolerations,
 				Containers:         []corev1.Container{c},
 				Volumes: []corev1.Volume{
 					secretVolume("webhook-certs", WebhookSecretName),

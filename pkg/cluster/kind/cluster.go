@@ -121,6 +121,7 @@ func (p *Provider) Up(ctx context.Context, name string, spec Spec, reuse bool) (
 		{"waiting for kube-proxy", c.waitKubeProxy},
 		{"configuring pod network", c.setupNetwork},
 		{"waiting for nodes to be Ready", c.waitNodesReady},
+		{"placing CoreDNS on the control plane", c.pinCoreDNS},
 		{"waiting for CoreDNS", c.waitCoreDNS},
 		{"installing metrics-server", c.installMetricsServer},
 	}

@@ -92,6 +92,7 @@ func (c *Cluster) installMetricsServer(ctx context.Context) error {
 			Volumes: []corev1.Volume{{Name: "tmp-dir", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 		}},
 	}}
+	onControlPlane(&dep.Spec.Template.Spec)
 	if err := create("deployment", ignore2(c.Client.AppsV1().Deployments(msNamespace).Create(ctx, dep, metav1.CreateOptions{}))); err != nil {
 		return err
 	}

@@ -44,14 +44,15 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			attacker.Stop()
 		}
 		wg.Wait()
-		// Every Chaos Mesh object goes, recovered, whatever happened.
-		if err := chaos.removeAll(); err != nil {
+		// Every lost node comes back and is Ready first: the namespace
+		// cannot go before its kubelet confirms the deletion of its pods,
+		// and Chaos Mesh must reach whatever of it ran there.
+		if err := outages.restoreAll(3 * time.Minute); err != nil {
 			r.event(time.Now(), "FaultCleanupFailed", "", err.Error())
 			b.logf("%v", err)
 		}
-		// Every lost node comes back and is Ready before the namespace
-		// goes (its kubelet must confirm the deletion of its pods).
-		if err := outages.restoreAll(3 * time.Minute); err != nil {
+		// Every Chaos Mesh object goes, recovered, whatever happened.
+		if err := chaos.removeAll(); err != nil {
 			r.event(time.Now(), "FaultCleanupFailed", "", err.Error())
 			b.logf("%v", err)
 		}
