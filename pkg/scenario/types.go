@@ -322,6 +322,14 @@ type Load struct {
 	CPUPerRequest *metav1.Duration `json:"cpuPerRequest,omitempty"`
 	// Timeout is the client's timeout; slower requests become errors.
 	Timeout metav1.Duration `json:"timeout"`
+	// KeepAlive: the client keeps its connections to the entry service
+	// open and reuses them (Vegeta's keep-alive, Go's most recently used
+	// idle connection first). kube-proxy balances connections, not
+	// requests, so each request goes to the pod of its connection, which
+	// stays until it fails (a timeout, a reset, the pod's process gone).
+	// false (the default): a new connection, so a new pod at random, for
+	// every request.
+	KeepAlive bool `json:"keepAlive,omitempty"`
 }
 
 // Step is one constant-rate segment of a steps profile.

@@ -64,7 +64,9 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 	workers = min(workers, maxWorkers)
 	startLoad := func() {
 		attacker = vegeta.NewAttacker(vegeta.Timeout(timeout), vegeta.Workers(min(workers, 64)), vegeta.MaxWorkers(workers),
-			vegeta.KeepAlive(true), vegeta.Connections(int(workers)), vegeta.MaxConnections(int(workers)), vegeta.Redirects(vegeta.NoFollow))
+			// keepAlive false: a new connection (so a new endpoint) per
+			// request, which the sim models by default.
+			vegeta.KeepAlive(sc.Spec.Load.KeepAlive), vegeta.Connections(int(workers)), vegeta.MaxConnections(int(workers)), vegeta.Redirects(vegeta.NoFollow))
 		target := strings.TrimRight(b.opts.Target, "/") + "/"
 		tr := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: target})
 		results := attacker.Attack(tr, plan.Pacer, plan.LoadDuration, sc.Metadata.Name)

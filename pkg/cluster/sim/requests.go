@@ -48,6 +48,9 @@ type hop struct {
 	ticket   reference.Ticket
 	degraded bool
 	reply    uint16 // the status of an answer held by the network
+	// connLife is the life of the pod's container the client's
+	// keep-alive connection was opened to (keepalive.go).
+	connLife int32
 	// probe marks a probe (probes.go): no record, no caller. probeTag is
 	// the container life a kubelet probe belongs to, or the index of the
 	// healer whose health check it is.
@@ -153,11 +156,17 @@ func (w *world) arrive() {
 func (w *world) deliver(i int32) {
 	h := &w.hops[i]
 	s := h.svc
-	if len(s.lb) == 0 {
+	var p *pod
+	if w.keepAlive && h.parent.idx < 0 {
+		// The client's request: on a kept connection (keepalive.go).
+		p = w.takeConn(i)
+	} else if len(s.lb) > 0 {
+		p = s.lb[w.rng.IntN(len(s.lb))]
+	}
+	if p == nil {
 		w.finishHop(i, outcomeNoEndpoints)
 		return
 	}
-	p := s.lb[w.rng.IntN(len(s.lb))]
 	if len(w.netFaults) > 0 && w.holdRequest(i, p) {
 		return
 	}
@@ -314,6 +323,9 @@ func (w *world) finishHop(i int32, o outcome) {
 	h.svc.rec.Requests[h.rec] = timeline.Request{Sent: h.sent, Latency: latency, Code: o.code, Err: w.tl.ErrorKind(o.err), Degraded: h.degraded && o.ok()}
 	if h.parent.idx < 0 {
 		w.progressDone(latency, o.ok())
+		if w.keepAlive {
+			w.putConn(h.pod, h.connLife, o)
+		}
 	}
 	w.stopHop(i)
 	h = &w.hops[i]

@@ -113,6 +113,10 @@ type world struct {
 	nextArrival   time.Duration
 	hasArrival    bool
 	clientTimeout time.Duration
+	// keepAlive: the client's requests go on kept connections, idle ones
+	// on a stack, most recently used last (keepalive.go).
+	keepAlive bool
+	idleConns []clientConn
 
 	kinds      faults.Registry[*world]
 	faults     []string                // names of faults injected so far
@@ -136,6 +140,7 @@ func newWorld(plan *cluster.Plan) *world {
 		end:             sc.Spec.Duration.Duration,
 		tl:              timeline.New(Epoch),
 		clientTimeout:   sc.Spec.Load.Timeout.Duration,
+		keepAlive:       sc.Spec.Load.KeepAlive,
 		clientDeadlines: &fifo{},
 		injected:        map[*scenario.Fault]int{},
 		kinds:           faultKinds(),
