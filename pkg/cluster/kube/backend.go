@@ -42,6 +42,10 @@ type Options struct {
 	// installed: faults are then applied as real Chaos Mesh objects.
 	Dynamic   dynamic.Interface
 	ChaosMesh bool
+	// NoNetem, if set, says why the nodes' kernel cannot run Chaos Mesh's
+	// netem actions (NetworkChaos delay, loss, duplicate, corrupt):
+	// they are refused before anything runs.
+	NoNetem string
 	// NodeOutages, if set, run NodeOutage faults (kind sets it); without
 	// it they are refused.
 	NodeOutages NodeOutages

@@ -118,7 +118,11 @@ func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Dur
 		waitFor = 20 * time.Second
 	}
 	// The targets Chaos Mesh picked are in its status (the same shape for
-	// every kind).
+	// every kind), each with its phase: the fault is in force when every
+	// one is Injected. A target Chaos Mesh keeps failing to inject (it
+	// retries at once) is an error, with Chaos Mesh's reason: an effect
+	// is measured, never assumed.
+	var failed string
 	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, waitFor, true, func(ctx context.Context) (bool, error) {
 		got, err := res.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -129,27 +133,53 @@ func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Dur
 		if runtime.DefaultUnstructuredConverter.FromUnstructured(st, &status) != nil {
 			return false, nil
 		}
-		var targets []string
-		for _, r := range status.Experiment.Records {
-			id := r.Id
-			if i := strings.LastIndex(id, "/"); i >= 0 {
-				id = id[i+1:]
-			}
-			targets = append(targets, id)
-		}
-		if len(targets) == 0 {
-			return false, nil
-		}
-		slices.Sort(targets)
-		rec.Targets = slices.Compact(targets)
-		return true, nil
+		targets, injected, why := recordsState(status.Experiment.Records)
+		rec.Targets, failed = targets, why
+		return (len(targets) > 0 && injected) || failed != "", nil
 	})
-	if len(rec.Targets) == 0 && ctx.Err() == nil {
+	switch {
+	case ctx.Err() != nil:
+	case failed != "":
+		rec.Error = "Chaos Mesh could not inject it: " + failed
+	case len(rec.Targets) == 0:
 		// As the sim records a selector that matches nothing: a fault
 		// that hit no pod must not pass for one that had no effect.
 		rec.Error = fmt.Sprintf("Chaos Mesh selected no pod within %s: the selector matches no pod of the run", waitFor)
 	}
 	return rec
+}
+
+// injectFailures is how many failed injections of one target make a
+// fault failed (Chaos Mesh retries a failed one at once, again and again).
+const injectFailures = 3
+
+// recordsState reads Chaos Mesh's records: the targets (pod names, sorted),
+// whether every one is injected, and, for a target that failed to be
+// injected injectFailures times, why.
+func recordsState(records []*chaosv1alpha1.Record) (targets []string, injected bool, failed string) {
+	injected = true
+	for _, r := range records {
+		id := r.Id
+		if i := strings.LastIndex(id, "/"); i >= 0 {
+			id = id[i+1:]
+		}
+		targets = append(targets, id)
+		if r.Phase == chaosv1alpha1.Injected {
+			continue
+		}
+		injected = false
+		n, last := 0, ""
+		for _, e := range r.Events {
+			if e.Type == chaosv1alpha1.TypeFailed && e.Operation == chaosv1alpha1.Apply {
+				n, last = n+1, e.Message
+			}
+		}
+		if n >= injectFailures && failed == "" {
+			failed = fmt.Sprintf("%s: %s", id, last)
+		}
+	}
+	slices.Sort(targets)
+	return slices.Compact(targets), injected, failed
 }
 
 // remove deletes the named chaos object and waits (bounded) until Chaos

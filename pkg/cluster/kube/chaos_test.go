@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,80 @@ func TestSimNodeNamesRefused(t *testing.T) {
 	rec = c.apply(context.Background(), &sc.Spec.Faults[0], time.Second)
 	if !strings.Contains(rec.Error, "selected no pod") || len(c.created) != 1 {
 		t.Fatalf("record %+v, created %d", rec, len(c.created))
+	}
+}
+
+// TestChaosMeshInjectionFailureIsAFaultError: a target Chaos Mesh keeps
+// failing to inject (here as on a kernel without netem: "unable to set
+// tcs") fails the fault with Chaos Mesh's reason as soon as it has failed
+// three times, instead of passing for a fault in force; two failures
+// and then success is a fault in force.
+func TestChaosMeshInjectionFailureIsAFaultError(t *testing.T) {
+	sc, err := scenario.Parse("d.yaml", []byte(fakeScenario+`  faults:
+    - at: 1s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: NetworkChaos
+      metadata: {name: slow}
+      spec: {action: delay, mode: all, selector: {labelSelectors: {app: payment}}, delay: {latency: 200ms}, duration: 1s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		phase    string
+		failures int
+		want     string
+	}{
+		{"never injected", "Not Injected", 3, "Chaos Mesh could not inject it: payment-x1: unable to set tcs for pod payment-x1"},
+		{"injected after two failures", "Injected", 2, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{networkChaosGVR: "NetworkChaosList"})
+			dyn.PrependReactor("create", "networkchaos", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				u := a.(k8stesting.CreateAction).GetObject().(*unstructured.Unstructured)
+				var events []any
+				for range c.failures {
+					events = append(events, map[string]any{"type": "Failed", "operation": "Apply", "message": "unable to set tcs for pod payment-x1", "timestamp": "2026-11-28T06:00:00Z"})
+				}
+				_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"id": "mcpsim-d-1/payment-x1", "selectorKey": ".", "phase": c.phase, "events": events}}, "status", "experiment", "containerRecords")
+				return false, nil, nil
+			})
+			b := New(Options{Name: "kind", Dynamic: dyn, ChaosMesh: true, Target: "http://127.0.0.1:1"})
+			c2 := &chaosObjects{b: b, ns: "mcpsim-d-1", targetsWait: 2 * time.Second}
+			start := time.Now()
+			rec := c2.apply(context.Background(), &sc.Spec.Faults[0], time.Second)
+			if rec.Error != c.want || fmt.Sprint(rec.Targets) != "[payment-x1]" {
+				t.Fatalf("record %+v, want error %q", rec, c.want)
+			}
+			// Decided on the first look, not at the end of the wait.
+			if d := time.Since(start); d > time.Second {
+				t.Fatalf("took %v", d)
+			}
+		})
+	}
+}
+
+// TestNetemActionsRefusedWithoutNetem: where the nodes' kernel has no
+// netem, NetworkChaos delay, loss, duplicate and corrupt are refused at
+// their action; partition (iptables) is not.
+func TestNetemActionsRefusedWithoutNetem(t *testing.T) {
+	b := New(Options{Name: "kind", ChaosMesh: true, NoNetem: "no netem here", Target: "http://127.0.0.1:1"})
+	for action, refused := range map[string]bool{"delay": true, "loss": true, "duplicate": true, "corrupt": true, "partition": false} {
+		extra := map[string]string{"delay": "delay: {latency: 10ms}", "loss": "loss: {loss: '10'}", "duplicate": "duplicate: {duplicate: '10'}", "corrupt": "corrupt: {corrupt: '10'}", "partition": "direction: to, target: {mode: all, selector: {labelSelectors: {app: gateway}}}"}[action]
+		sc, err := scenario.Parse("n.yaml", []byte(fakeScenario+`  faults:
+    - at: 1s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: NetworkChaos
+      metadata: {name: net}
+      spec: {action: `+action+`, mode: all, selector: {labelSelectors: {app: payment}}, `+extra+`}
+`))
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		err = b.Check(sc)
+		if got := err != nil && strings.Contains(err.Error(), "spec.faults[0].spec.action") && strings.Contains(err.Error(), "no netem here"); got != refused {
+			t.Errorf("%s: refused %v, want %v (%v)", action, err != nil, refused, err)
+		}
 	}
 }

@@ -34,6 +34,8 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) *field.Error {
 		if b.opts.NodeOutages == nil {
 			return field.Forbidden(p.Child("kind"), "NodeOutage needs a cluster whose machines mcpsim controls (backend kind, or the sim)")
 		}
+	case f.NetworkChaos != nil && b.opts.ChaosMesh && b.opts.NoNetem != "" && needsNetem(f.NetworkChaos.Spec.Action):
+		return field.Forbidden(p.Child("spec", "action"), string(f.NetworkChaos.Spec.Action)+" needs the kernel's netem queueing discipline: "+b.opts.NoNetem)
 	case f.PodHang != nil, b.opts.ChaosMesh:
 		// PodHang goes through the reference service's admin endpoint.
 	case f.NetworkChaos != nil || f.StressChaos != nil:
@@ -42,6 +44,15 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) *field.Error {
 		return field.Forbidden(p.Child("spec", "action"), string(f.PodChaos.Spec.Action)+" needs Chaos Mesh on the cluster (kind: run with --chaos-mesh; pod-kill runs without it)")
 	}
 	return nil
+}
+
+// needsNetem: the NetworkChaos actions chaos-daemon builds on tc netem.
+func needsNetem(a chaosv1alpha1.NetworkChaosAction) bool {
+	switch a {
+	case chaosv1alpha1.DelayAction, chaosv1alpha1.LossAction, chaosv1alpha1.DuplicateAction, chaosv1alpha1.CorruptAction, chaosv1alpha1.NetemAction:
+		return true
+	}
+	return false
 }
 
 // injectPodKill runs a PodChaos pod-kill in the run's namespace: the
