@@ -258,6 +258,13 @@ func TestUnsupportedOnTheBackendExitsTwoBeforeRunning(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "b-bad")); err == nil {
 		t.Fatal("the skipped scenario got a report")
 	}
+	// The suite's JUnit file and index page say what was not run.
+	if junit := mustRead(t, filepath.Join(out, "junit.xml")); !regexp.MustCompile(`<testsuite name="b-bad" tests="1" failures="0" errors="0" skipped="1"[^>]*>\s*<testcase name="scenario not run"[^>]*>\s*<skipped message="[^"]*b-bad\.yaml:\d+:\d+: spec\.faults\[0\]\.spec\.action`).MatchString(junit) {
+		t.Fatalf("junit.xml does not list b-bad as skipped:\n%s", junit)
+	}
+	if index := mustRead(t, filepath.Join(out, "index.html")); !strings.Contains(index, "1 of 1 scenarios passed, 1 skipped") {
+		t.Fatal("index.html does not count the skipped scenario")
+	}
 	// Nothing left to run is still a refusal.
 	onlyBad := t.TempDir()
 	writeFile(t, onlyBad, "b-bad.yaml", mustRead(t, filepath.Join(simDir, "b-bad.yaml")))

@@ -110,17 +110,19 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	}
 	// Everything a backend cannot do is found before anything runs.
 	var unsupported []string
+	var skippedScenarios []report.Skipped
 	var runnable []*scenario.Scenario
 	var runnableSources []string
 	for i, sc := range scs {
 		if err := backend.Check(sc); err != nil {
 			var ue *cluster.UnsupportedError
+			msg := fmt.Sprintf("%s: %v", sources[i], err)
 			if errors.As(err, &ue) {
 				// At the field's place in the file.
-				unsupported = append(unsupported, sc.Locate(ue.Path, fmt.Sprintf("%s (not supported by backend %s)", ue.Reason, ue.Backend)).Error())
-				continue
+				msg = sc.Locate(ue.Path, fmt.Sprintf("%s (not supported by backend %s)", ue.Reason, ue.Backend)).Error()
 			}
-			unsupported = append(unsupported, fmt.Sprintf("%s: %v", sources[i], err))
+			unsupported = append(unsupported, msg)
+			skippedScenarios = append(skippedScenarios, report.Skipped{Scenario: sc.Metadata.Name, Reason: msg})
 			continue
 		}
 		runnable, runnableSources = append(runnable, sc), append(runnableSources, sources[i])
@@ -191,8 +193,8 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	}
 	// A suite (a directory, or several scenarios) also gets an index page
 	// and one merged JUnit file.
-	if f.out != "" && (len(reports) > 1 || anyDir(args)) {
-		if err := report.WriteSuite(f.out, reports); err != nil {
+	if f.out != "" && (len(reports)+skipped > 1 || anyDir(args)) {
+		if err := report.WriteSuite(f.out, reports, skippedScenarios...); err != nil {
 			return &exitError{code: exitInfra, err: err}
 		}
 		if f.output == "text" {

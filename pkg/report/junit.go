@@ -78,7 +78,13 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure"`
 	Error     *junitFailure `xml:"error"`
-	SystemOut string        `xml:"system-out"`
+	Skipped   *junitSkipped `xml:"skipped"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+// junitSkipped marks a testcase not run: both schemas allow a message.
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -173,7 +179,11 @@ func (r *Report) JUnit() ([]byte, error) {
 
 // JUnitSuite renders reports as one JUnit file: a testsuites root named
 // name, holding each scenario's testsuite.
-func JUnitSuite(name string, reports []*Report) ([]byte, error) {
+//
+// A skipped scenario is a testsuite of one skipped testcase with the
+// reason, so that a CI page shows what was not run (testsuites has no
+// skipped count in junit-10: the testsuite carries it).
+func JUnitSuite(name string, reports []*Report, skipped ...Skipped) ([]byte, error) {
 	doc := junitSuites{Name: name}
 	total := 0.0
 	for _, r := range reports {
@@ -183,6 +193,12 @@ func JUnitSuite(name string, reports []*Report) ([]byte, error) {
 		doc.Errors += s.Errors
 		total += r.Duration
 		doc.Suites = append(doc.Suites, s)
+	}
+	for _, sk := range skipped {
+		doc.Tests++
+		doc.Suites = append(doc.Suites, junitSuite{Name: sk.Scenario, Tests: 1, Skipped: 1, Time: junitTime(0), Cases: []junitCase{
+			{Name: "scenario not run", Classname: sk.Scenario + ".skipped", Time: junitTime(0), Skipped: &junitSkipped{Message: sk.Reason}},
+		}})
 	}
 	doc.Time = junitTime(total)
 	return marshalJUnit(doc)

@@ -62,6 +62,7 @@ func atoi(t *testing.T, n node, name string) int {
 // returns its tests, failures and errors.
 func checkSuite(t *testing.T, s node) (tests, failures, errors int) {
 	t.Helper()
+	skipped := 0
 	checkAttrs(t, s, []string{"name", "tests", "failures", "errors", "skipped"}, []string{"name", "tests", "failures", "errors", "skipped", "time"})
 	seenCase := false
 	for i, c := range s.Children {
@@ -80,8 +81,8 @@ func checkSuite(t *testing.T, s node) (tests, failures, errors int) {
 			seenCase = true
 			tests++
 			checkAttrs(t, c, []string{"name", "time"}, []string{"name", "classname", "time"})
-			order := map[string]int{"failure": 0, "error": 0, "system-out": 1}
-			last, outs, errs := -1, 0, 0
+			order := map[string]int{"failure": 0, "error": 0, "skipped": 0, "system-out": 1}
+			last, outs, errs, skips := -1, 0, 0, 0
 			for _, k := range c.Children {
 				pos, ok := order[k.XMLName.Local]
 				if !ok || pos < last {
@@ -97,6 +98,11 @@ func checkSuite(t *testing.T, s node) (tests, failures, errors int) {
 						errs++
 						errors++
 					}
+				case "skipped":
+					// Both schemas: an optional message, nothing else.
+					checkAttrs(t, k, nil, []string{"message"})
+					skips++
+					skipped++
 				case "system-out":
 					outs++
 					for _, want := range []string{"measured: ", "threshold: ", "value: ", "limit: "} {
@@ -106,8 +112,9 @@ func checkSuite(t *testing.T, s node) (tests, failures, errors int) {
 					}
 				}
 			}
-			if outs != 1 || errs > 1 {
-				t.Errorf("testcase with %d system-out and %d errors", outs, errs)
+			// A judged assertion has its system-out; a skipped case none.
+			if outs+skips != 1 || errs > 1 {
+				t.Errorf("testcase with %d system-out, %d skipped and %d errors", outs, skips, errs)
 			}
 		default:
 			t.Errorf("<testsuite> holds <%s>: only properties and testcase are allowed", c.XMLName.Local)
@@ -116,7 +123,7 @@ func checkSuite(t *testing.T, s node) (tests, failures, errors int) {
 			t.Error("properties after a testcase")
 		}
 	}
-	if atoi(t, s, "tests") != tests || atoi(t, s, "failures") != failures || atoi(t, s, "errors") != errors || atoi(t, s, "skipped") != 0 {
+	if atoi(t, s, "tests") != tests || atoi(t, s, "failures") != failures || atoi(t, s, "errors") != errors || atoi(t, s, "skipped") != skipped {
 		t.Errorf("counts %v do not match %d tests, %d failures, %d errors", s.Attrs, tests, failures, errors)
 	}
 	return tests, failures, errors
@@ -181,6 +188,39 @@ func TestJUnitSuiteMergesScenarios(t *testing.T) {
 	}
 	if v, _ := root.attr("time"); v != "6.000" {
 		t.Fatalf("time %q, want 6.000", v)
+	}
+}
+
+// TestJUnitSuiteListsSkippedScenarios: a scenario the backend could not
+// run is a testsuite of one skipped testcase carrying the reason, counted
+// in tests (as both schemas count skipped tests), and the index page
+// lists it.
+func TestJUnitSuiteListsSkippedScenarios(t *testing.T) {
+	sk := Skipped{Scenario: "network-delay", Reason: "scenarios/network-delay.yaml:106:17: spec.faults[0].spec.action: Forbidden: delay needs netem"}
+	out, err := JUnitSuite("mcpsim", []*Report{sample()}, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root node
+	if err := xml.Unmarshal(out, &root); err != nil {
+		t.Fatal(err)
+	}
+	if len(root.Children) != 2 || atoi(t, root, "tests") != 5 {
+		t.Fatalf("%d suites, tests %v: want the report's 4 tests and the skipped one", len(root.Children), root.Attrs)
+	}
+	for _, s := range root.Children {
+		checkSuite(t, s)
+	}
+	last := root.Children[1]
+	if v, _ := last.attr("skipped"); v != "1" || !strings.Contains(string(out), `<skipped message="scenarios/network-delay.yaml:106:17: spec.faults[0].spec.action: Forbidden: delay needs netem"></skipped>`) {
+		t.Fatalf("skipped suite %v:\n%s", last.Attrs, out)
+	}
+	page, err := SuiteHTML([]*Report{sample()}, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := string(page); !strings.Contains(p, "1 skipped</h1>") || !strings.Contains(p, "not run: scenarios/network-delay.yaml:106:17") {
+		t.Fatalf("index page does not list the skipped scenario")
 	}
 }
 
