@@ -175,8 +175,15 @@ func kindBackend(cmd *cobra.Command, f *realFlags, scs []*scenario.Scenario, log
 		cleanup()
 		return nil, &exitError{code: exitInfra, err: fmt.Errorf("loading %s into the nodes (build it with `make images`): %w", f.image, err)}
 	}
+	// Load goes to the control plane's address on the kind network (a
+	// container mcpsim made), not through Docker's proxy on 127.0.0.1.
+	target, err := c.NodePortURL(kind.DefaultNodePort)
+	if err != nil {
+		cleanup()
+		return nil, &exitError{code: exitInfra, err: err}
+	}
 	// NodeOutage takes kind's worker nodes off the cluster's network.
-	opts := kube.Options{Name: "kind", Client: c.Client, Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), NodePort: kind.DefaultNodePort, Image: f.image, NodeOutages: c, NoNetem: kind.NetemMissing(), Log: log}
+	opts := kube.Options{Name: "kind", Client: c.Client, Target: target, AllowNonLoopback: true, NodePort: kind.DefaultNodePort, Image: f.image, NodeOutages: c, NoNetem: kind.NetemMissing(), Log: log}
 	// The dynamic client applies the self-heal operator's CRD and policies.
 	if opts.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
 		cleanup()

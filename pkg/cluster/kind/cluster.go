@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/constants"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindlog "sigs.k8s.io/kind/pkg/log"
@@ -367,3 +368,29 @@ type infoLogger logger
 func (l infoLogger) Info(message string)                      { fmt.Fprintln(l.w, "kind:", message) }
 func (l infoLogger) Infof(format string, args ...interface{}) { l.Info(fmt.Sprintf(format, args...)) }
 func (l infoLogger) Enabled() bool                            { return true }
+
+// NodePortURL is the address at which this machine reaches a NodePort
+// through the control plane's own address on the cluster's Docker
+// network: kube-proxy's NodePort rules directly, with no userland proxy in
+// the way. (The mapping to 127.0.0.1 goes through Docker's docker-proxy,
+// a process per published port that accepts every connection and opens
+// another: a load spike of thousands of connections a second killed it
+// here, and with it every later request.) The address is a container
+// mcpsim created, which load may target.
+func (c *Cluster) NodePortURL(port int32) (string, error) {
+	kn, err := c.kindNodes()
+	if err != nil {
+		return "", err
+	}
+	for _, n := range kn {
+		if role, err := n.Role(); err != nil || role != constants.ControlPlaneNodeRoleValue {
+			continue
+		}
+		ip, _, err := n.IP()
+		if err != nil || ip == "" {
+			return "", fmt.Errorf("the control plane's address on the kind network: %v", err)
+		}
+		return fmt.Sprintf("http://%s:%d", ip, port), nil
+	}
+	return "", fmt.Errorf("cluster %q has no control-plane node", c.Name)
+}
