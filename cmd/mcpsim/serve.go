@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"time"
@@ -27,6 +28,9 @@ func newServeCmd() *cobra.Command {
 		timeout     time.Duration
 		downstreams []string
 		selfHeal    operator.Options
+		// startMin, startMax: a scenario's startupLatency, as a slow
+		// application start (the kubelet's own start comes on top).
+		startMin, startMax time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -70,6 +74,20 @@ SelfHealPolicies (mcpsim.dev/v1alpha1) of one namespace.`,
 			if err != nil {
 				return usageErr("%v", err)
 			}
+			d, err := startDelay(startMin, startMax, rand.Int64N)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			if d > 0 {
+				// Nothing listens meanwhile: readiness probes are refused,
+				// as an application still starting refuses them.
+				fmt.Fprintf(cmd.ErrOrStderr(), "starting in %s\n", d)
+				select {
+				case <-time.After(d):
+				case <-cmd.Context().Done():
+					return nil
+				}
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "serving %s (%s) on %s\n", cfg.Name, cfg.Role, listen)
 			if err := svc.ListenAndServe(cmd.Context(), listen); err != nil {
 				return &exitError{code: exitInfra, err: err}
@@ -87,9 +105,31 @@ SelfHealPolicies (mcpsim.dev/v1alpha1) of one namespace.`,
 	f.DurationVar(&opts.DrainDelay, "drain-delay", reference.DefaultDrainDelay, "how long to keep serving after SIGTERM, while endpoints update")
 	f.BoolVar(&opts.AdminCPU, "admin-cpu", false, "enable POST /admin/cpu?d=DURATION, which burns CPU (a test knob)")
 	f.BoolVar(&opts.AdminHang, "admin-hang", false, "enable POST /admin/hang?for=DURATION and DELETE /admin/hang: every other request waits unanswered (the PodHang fault)")
+	f.DurationVar(&startMin, "start-delay-min", 0, "wait at least this long before listening (a slow start: the scenario's startupLatency)")
+	f.DurationVar(&startMax, "start-delay-max", 0, "wait at most this long before listening; the wait is uniform between min and max")
 	addSelfHealFlags(f, &selfHeal)
 	f.IntVar(&opts.MaxConns, "max-conns", 1024, "open client connections at most (idle ones are closed to admit new ones)")
 	return cmd
+}
+
+// maxStartDelay bounds --start-delay-max (a scenario runs for a day at
+// most; a start of an hour is a mistake).
+const maxStartDelay = time.Hour
+
+// startDelay draws the wait before listening, uniform in [min, max], from
+// n (rand.Int64N in the service; the sim draws its own in virtual time).
+func startDelay(min, max time.Duration, n func(int64) int64) (time.Duration, error) {
+	switch {
+	case min < 0 || max < 0:
+		return 0, fmt.Errorf("--start-delay-min and --start-delay-max must not be negative")
+	case max == 0 && min == 0:
+		return 0, nil
+	case max < min:
+		return 0, fmt.Errorf("--start-delay-max %s is below --start-delay-min %s", max, min)
+	case max > maxStartDelay:
+		return 0, fmt.Errorf("--start-delay-max %s is over %s", max, maxStartDelay)
+	}
+	return min + time.Duration(n(int64(max-min)+1)), nil
 }
 
 // readServiceConfig reads a service's topology: a regular file of bounded

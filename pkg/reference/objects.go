@@ -132,6 +132,21 @@ func withHandler(p *corev1.Probe, path string) *corev1.Probe {
 	return p
 }
 
+// StartDelay is how long the application waits before it listens, so that
+// a real pod takes the scenario's startupLatency to start: the kubelet
+// does its own part (sandbox and container with the image present, the
+// sim's DefaultStartupMin of 2s; about a second on kind), the application
+// the rest. ok is false when there is nothing to add (the defaults' 2-5s
+// add 0-3s).
+func StartDelay(l *scenario.LatencyRange) (min, max time.Duration, ok bool) {
+	if l == nil || l.Max.Duration <= scenario.DefaultStartupMin {
+		return 0, 0, false
+	}
+	return max0(l.Min.Duration - scenario.DefaultStartupMin), l.Max.Duration - scenario.DefaultStartupMin, true
+}
+
+func max0(d time.Duration) time.Duration { return max(d, 0) }
+
 func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
 	labels := PodLabels(s.Name, s.Role)
 	selector := map[string]string{"app": s.Name}
@@ -142,17 +157,21 @@ func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
 	}
 	cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta(),
 		Data: map[string]string{"service.json": string(data)}}
+	// --admin-hang: the harness delivers PodHang faults through it.
+	args := []string{"--config", ConfigPath, "--listen", fmt.Sprintf("0.0.0.0:%d", Port), "--admin-hang"}
+	if min, max, ok := StartDelay(s.StartupLatency); ok {
+		args = append(args, "--start-delay-min", min.String(), "--start-delay-max", max.String())
+	}
 	container := corev1.Container{
 		Name:            "app",
 		Image:           image,
 		ImagePullPolicy: corev1.PullNever, // built locally, loaded into the nodes
-		// --admin-hang: the harness delivers PodHang faults through it.
-		Args:           []string{"--config", ConfigPath, "--listen", fmt.Sprintf("0.0.0.0:%d", Port), "--admin-hang"},
-		Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: Port}},
-		Resources:      s.Resources,
-		ReadinessProbe: withHandler(s.ReadinessProbe, "/readyz"),
-		LivenessProbe:  withHandler(s.LivenessProbe, "/healthz"),
-		VolumeMounts:   []corev1.VolumeMount{{Name: "config", MountPath: "/etc/mcpsim", ReadOnly: true}},
+		Args:            args,
+		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: Port}},
+		Resources:       s.Resources,
+		ReadinessProbe:  withHandler(s.ReadinessProbe, "/readyz"),
+		LivenessProbe:   withHandler(s.LivenessProbe, "/healthz"),
+		VolumeMounts:    []corev1.VolumeMount{{Name: "config", MountPath: "/etc/mcpsim", ReadOnly: true}},
 	}
 	dep := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},

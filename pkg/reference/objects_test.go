@@ -2,8 +2,11 @@ package reference
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/scenarios"
@@ -48,5 +51,49 @@ func TestObjectsOfTheTopology(t *testing.T) {
 	}
 	if _, err := New(cfg, Options{}); err != nil {
 		t.Fatalf("the reference service rejects its own config: %v", err)
+	}
+}
+
+// TestStartDelay: a real pod's application waits for the part of the
+// scenario's start-up the kubelet does not do itself (the sim's 2s
+// minimum): 20-30s (payment-outage's slow start) waits 18-28s, the
+// defaults' 2-5s wait 0-3s, a start within 2s adds nothing; the wait
+// reaches the container's arguments.
+func TestStartDelay(t *testing.T) {
+	r := func(min, max time.Duration) *scenario.LatencyRange {
+		return &scenario.LatencyRange{Min: metav1.Duration{Duration: min}, Max: metav1.Duration{Duration: max}}
+	}
+	for _, c := range []struct {
+		in       *scenario.LatencyRange
+		min, max time.Duration
+		ok       bool
+	}{
+		{r(20*time.Second, 30*time.Second), 18 * time.Second, 28 * time.Second, true},
+		{r(2*time.Second, 5*time.Second), 0, 3 * time.Second, true},
+		{r(500*time.Millisecond, 2*time.Second), 0, 0, false},
+		{nil, 0, 0, false},
+	} {
+		min, max, ok := StartDelay(c.in)
+		if min != c.min || max != c.max || ok != c.ok {
+			t.Errorf("%+v: %v %v %v, want %v %v %v", c.in, min, max, ok, c.min, c.max, c.ok)
+		}
+	}
+	sc, err := scenario.Parse("s.yaml", []byte(`apiVersion: mcpsim.dev/v1alpha2
+kind: Scenario
+metadata: {name: s}
+spec:
+  duration: 1m
+  cluster: {nodePools: [{name: a, count: 1, cpu: "2", memory: 4Gi}]}
+  services:
+    - {name: payment, role: payment, work: {cpu: 1ms}, resources: {requests: {cpu: 100m}}, startupLatency: {min: 20s, max: 30s}}
+  load: {profile: constant, rate: 1, timeout: 1s}
+  assertions: [{name: up, type: availability, minRatio: 0}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Join(Objects(sc, "ns", "img")[0].Deployment.Spec.Template.Spec.Containers[0].Args, " ")
+	if !strings.Contains(args, "--start-delay-min 18s --start-delay-max 28s") {
+		t.Fatalf("args %q", args)
 	}
 }
