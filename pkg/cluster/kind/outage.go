@@ -26,8 +26,10 @@ import (
 // local and forwarded), which kube-proxy does not manage; they carry
 // outageComment, so Restore and `mcpsim cluster clean` find them.
 //
-// The cluster is single-stack IPv4 (PodSubnet, ServiceSubnet, the API
-// server's address), so IPv4 rules cut every path the cluster uses.
+// The rules go into iptables and ip6tables: kind's Docker network is
+// dual-stack, and a kubelet cut off over IPv4 reconnects to the API server
+// by its name over IPv6 and stays Ready (seen on kind: a node isolated
+// over IPv4 only was still Ready minutes later).
 
 const (
 	outageComment = "mcpsim-node-outage"
@@ -41,7 +43,10 @@ var outageRules = [][]string{
 	{"-t", "mangle", "POSTROUTING", "-o", kindInterface, "-m", "comment", "--comment", outageComment, "-j", "DROP"},
 }
 
-// ruleArgs gives the iptables arguments to apply op (-I, -D or -C) to rule.
+// outageTables are the commands the rules go into: both address families.
+var outageTables = []string{"iptables", "ip6tables"}
+
+// ruleArgs gives the arguments to apply op (-I, -D or -C) to rule.
 func ruleArgs(op string, rule []string) []string {
 	args := []string{"-w", rule[0], rule[1], op, rule[2]}
 	return append(args, rule[3:]...)
@@ -68,14 +73,16 @@ func (c *Cluster) Restore(ctx context.Context, node string) error {
 }
 
 func isolate(ctx context.Context, n nodes.Node) error {
-	for _, rule := range outageRules {
-		if nodeIPTables(ctx, n, ruleArgs("-C", rule)) == nil {
-			continue
-		}
-		if err := nodeIPTables(ctx, n, ruleArgs("-I", rule)); err != nil {
-			// Half an outage is none: undo what was done.
-			_ = restore(context.WithoutCancel(ctx), n)
-			return fmt.Errorf("isolating node %s: %w", n, err)
+	for _, table := range outageTables {
+		for _, rule := range outageRules {
+			if nodeTable(ctx, n, table, ruleArgs("-C", rule)) == nil {
+				continue
+			}
+			if err := nodeTable(ctx, n, table, ruleArgs("-I", rule)); err != nil {
+				// Half an outage is none: undo what was done.
+				_ = restore(context.WithoutCancel(ctx), n)
+				return fmt.Errorf("isolating node %s: %w", n, err)
+			}
 		}
 	}
 	return nil
@@ -83,11 +90,13 @@ func isolate(ctx context.Context, n nodes.Node) error {
 
 // restore removes every outage rule (however many times it was inserted).
 func restore(ctx context.Context, n nodes.Node) error {
-	for _, rule := range outageRules {
-		// Bounded: a rule inserted more often than this is not ours.
-		for i := 0; i < 16 && nodeIPTables(ctx, n, ruleArgs("-C", rule)) == nil; i++ {
-			if err := nodeIPTables(ctx, n, ruleArgs("-D", rule)); err != nil {
-				return fmt.Errorf("restoring node %s: %w", n, err)
+	for _, table := range outageTables {
+		for _, rule := range outageRules {
+			// Bounded: a rule inserted more often than this is not ours.
+			for i := 0; i < 16 && nodeTable(ctx, n, table, ruleArgs("-C", rule)) == nil; i++ {
+				if err := nodeTable(ctx, n, table, ruleArgs("-D", rule)); err != nil {
+					return fmt.Errorf("restoring node %s: %w", n, err)
+				}
 			}
 		}
 	}
@@ -95,9 +104,11 @@ func restore(ctx context.Context, n nodes.Node) error {
 }
 
 func isolated(ctx context.Context, n nodes.Node) bool {
-	for _, rule := range outageRules {
-		if nodeIPTables(ctx, n, ruleArgs("-C", rule)) == nil {
-			return true
+	for _, table := range outageTables {
+		for _, rule := range outageRules {
+			if nodeTable(ctx, n, table, ruleArgs("-C", rule)) == nil {
+				return true
+			}
 		}
 	}
 	return false
@@ -141,10 +152,11 @@ func (c *Cluster) worker(name string) (nodes.Node, error) {
 	return nil, fmt.Errorf("cluster %q has no node %s", c.Name, name)
 }
 
-func nodeIPTables(ctx context.Context, n nodes.Node, args []string) error {
+// nodeTable runs iptables or ip6tables in the node.
+func nodeTable(ctx context.Context, n nodes.Node, table string, args []string) error {
 	var out bytes.Buffer
-	if err := n.CommandContext(ctx, "iptables", args...).SetStdout(&out).SetStderr(&out).Run(); err != nil {
-		return fmt.Errorf("iptables %s on %s: %v: %s", strings.Join(args, " "), n, err, strings.TrimSpace(out.String()))
+	if err := n.CommandContext(ctx, table, args...).SetStdout(&out).SetStderr(&out).Run(); err != nil {
+		return fmt.Errorf("%s %s on %s: %v: %s", table, strings.Join(args, " "), n, err, strings.TrimSpace(out.String()))
 	}
 	return nil
 }

@@ -41,11 +41,11 @@ type fakeCmd struct {
 func (c *fakeCmd) Run() error {
 	f := c.n
 	f.calls = append(f.calls, strings.Join(c.args, " "))
-	// iptables -w -t TABLE OP CHAIN spec...
-	if len(c.args) < 6 || c.args[0] != "iptables" || c.args[1] != "-w" || c.args[2] != "-t" {
+	// iptables|ip6tables -w -t TABLE OP CHAIN spec...
+	if len(c.args) < 6 || (c.args[0] != "iptables" && c.args[0] != "ip6tables") || c.args[1] != "-w" || c.args[2] != "-t" {
 		return errors.New("unexpected command " + strings.Join(c.args, " "))
 	}
-	rule := c.args[3] + " " + c.args[5] + " " + strings.Join(c.args[6:], " ")
+	rule := c.args[0] + " " + c.args[3] + " " + c.args[5] + " " + strings.Join(c.args[6:], " ")
 	switch c.args[4] {
 	case "-C":
 		if !slices.Contains(f.rules, rule) {
@@ -79,33 +79,37 @@ func (c *fakeCmd) SetStderr(io.Writer) exec.Cmd { return c }
 // rules alone; a failed insertion leaves no half outage.
 func TestOutageRules(t *testing.T) {
 	ctx := context.Background()
-	n := &fakeNode{name: "mcpsim-worker", rules: []string{"filter INPUT -j KUBE-FIREWALL"}}
+	n := &fakeNode{name: "mcpsim-worker", rules: []string{"iptables filter INPUT -j KUBE-FIREWALL"}}
 	if err := isolate(ctx, n); err != nil {
 		t.Fatal(err)
 	}
+	// Both address families: a kubelet cut off over IPv4 reconnects over
+	// IPv6 on kind's dual-stack network.
 	want := []string{
-		"mangle POSTROUTING -o eth0 -m comment --comment mcpsim-node-outage -j DROP",
-		"raw PREROUTING -i eth0 -m comment --comment mcpsim-node-outage -j DROP",
-		"filter INPUT -j KUBE-FIREWALL",
+		"ip6tables mangle POSTROUTING -o eth0 -m comment --comment mcpsim-node-outage -j DROP",
+		"ip6tables raw PREROUTING -i eth0 -m comment --comment mcpsim-node-outage -j DROP",
+		"iptables mangle POSTROUTING -o eth0 -m comment --comment mcpsim-node-outage -j DROP",
+		"iptables raw PREROUTING -i eth0 -m comment --comment mcpsim-node-outage -j DROP",
+		"iptables filter INPUT -j KUBE-FIREWALL",
 	}
 	if !slices.Equal(n.rules, want) || !isolated(ctx, n) {
 		t.Fatalf("rules after isolate: %q", n.rules)
 	}
-	if err := isolate(ctx, n); err != nil || len(n.rules) != 3 {
+	if err := isolate(ctx, n); err != nil || len(n.rules) != 5 {
 		t.Fatalf("isolating again: %v, rules %q", err, n.rules)
 	}
 	n.rules = append([]string{want[1]}, n.rules...) // a second copy
 	if err := restore(ctx, n); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(n.rules, []string{"filter INPUT -j KUBE-FIREWALL"}) || isolated(ctx, n) {
+	if !slices.Equal(n.rules, []string{"iptables filter INPUT -j KUBE-FIREWALL"}) || isolated(ctx, n) {
 		t.Fatalf("rules after restore: %q", n.rules)
 	}
 	if err := restore(ctx, n); err != nil {
 		t.Fatalf("restoring a restored node: %v", err)
 	}
 
-	half := &fakeNode{name: "mcpsim-worker2", failInsert: 2}
+	half := &fakeNode{name: "mcpsim-worker2", failInsert: 3} // the first ip6tables rule
 	if err := isolate(ctx, half); err == nil || !strings.Contains(err.Error(), "isolating node mcpsim-worker2") {
 		t.Fatalf("want the insertion's error, got %v", err)
 	}
