@@ -45,53 +45,46 @@ type chaosRef struct {
 	name string
 }
 
-// chaosKind gives a fault's Chaos Mesh object, with its selectors in the
-// run's namespace, its kind and its resource.
-func chaosKind(f *scenario.Fault, ns string) (runtime.Object, string, schema.GroupVersionResource) {
+// chaosObject is a fault's Chaos Mesh object, with its selectors in the
+// run's namespace, its kind, its resource, and its pod selectors (its own
+// and its target's).
+type chaosObject struct {
+	obj       runtime.Object
+	kind      string
+	gvr       schema.GroupVersionResource
+	selectors []chaosv1alpha1.PodSelectorSpec
+}
+
+func chaosKind(f *scenario.Fault, ns string) chaosObject {
 	switch {
 	case f.NetworkChaos != nil:
 		nc := f.NetworkChaos.DeepCopy()
 		nc.Spec.Selector = inRunNamespace(nc.Spec.Selector, ns)
+		sels := []chaosv1alpha1.PodSelectorSpec{nc.Spec.Selector}
 		if nc.Spec.Target != nil {
 			nc.Spec.Target.Selector = inRunNamespace(nc.Spec.Target.Selector, ns)
+			sels = append(sels, nc.Spec.Target.Selector)
 		}
-		return nc, "NetworkChaos", networkChaosGVR
+		return chaosObject{nc, "NetworkChaos", networkChaosGVR, sels}
 	case f.StressChaos != nil:
 		st := f.StressChaos.DeepCopy()
 		st.Spec.Selector = inRunNamespace(st.Spec.Selector, ns)
-		return st, "StressChaos", stressChaosGVR
+		return chaosObject{st, "StressChaos", stressChaosGVR, []chaosv1alpha1.PodSelectorSpec{st.Spec.Selector}}
 	}
 	pc := f.PodChaos.DeepCopy()
 	pc.Spec.Selector = inRunNamespace(pc.Spec.Selector, ns)
-	return pc, "PodChaos", podChaosGVR
-}
-
-// chaosSelectors are the pod selectors of a Chaos Mesh object from
-// chaosKind: its own and its target's.
-func chaosSelectors(obj runtime.Object) []chaosv1alpha1.PodSelectorSpec {
-	switch o := obj.(type) {
-	case *chaosv1alpha1.NetworkChaos:
-		sels := []chaosv1alpha1.PodSelectorSpec{o.Spec.Selector}
-		if o.Spec.Target != nil {
-			sels = append(sels, o.Spec.Target.Selector)
-		}
-		return sels
-	case *chaosv1alpha1.StressChaos:
-		return []chaosv1alpha1.PodSelectorSpec{o.Spec.Selector}
-	case *chaosv1alpha1.PodChaos:
-		return []chaosv1alpha1.PodSelectorSpec{o.Spec.Selector}
-	}
-	return nil
+	return chaosObject{pc, "PodChaos", podChaosGVR, []chaosv1alpha1.PodSelectorSpec{pc.Spec.Selector}}
 }
 
 // apply creates the fault's Chaos Mesh object in ns ("default" in the
 // scenario stands for the run's namespace, as on the sim) and returns its
 // record once Chaos Mesh has picked its targets (or after 20s).
 func (c *chaosObjects) apply(ctx context.Context, f *scenario.Fault, at time.Duration) timeline.Fault {
-	obj, kind, gvr := chaosKind(f, c.ns)
+	co := chaosKind(f, c.ns)
+	obj, kind, gvr := co.obj, co.kind, co.gvr
 	name := f.Name()
 	rec := timeline.Fault{Name: name, Kind: f.Kind(), Action: f.Action(), At: at}
-	if err := c.b.checkNodeNames(ctx, chaosSelectors(obj)...); err != nil {
+	if err := c.b.checkNodeNames(ctx, co.selectors...); err != nil {
 		rec.Error = err.Error()
 		return rec
 	}
