@@ -105,33 +105,28 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			case cluster.LoadStart:
 				startLoad()
 			case cluster.FaultEnd:
-				if targets, ok := hung[a.Fault.Name()]; ok {
-					name := a.Fault.Name()
+				// A fault ends the way it was injected: its record ends,
+				// or its clean-up failure is an event.
+				name := a.Fault.Name()
+				targets, wasHung := hung[name]
+				var err error
+				var recovered string
+				switch {
+				case wasHung:
+					err, recovered = b.unhangPods(ctx, ns, targets), "the pods answer again"
 					delete(hung, name)
-					if err := b.unhangPods(ctx, ns, targets); err != nil {
-						r.event(time.Now(), "FaultCleanupFailed", name, err.Error())
-					} else {
-						r.faultEnded(name, time.Since(t0))
-						r.event(time.Now(), "FaultRecovered", name, "the pods answer again")
-					}
+				case a.Fault.NodeOutage != nil:
+					err, recovered = outages.restore(ctx, name), "the nodes are back on the network"
+				case b.opts.ChaosMesh && a.Fault.ChaosObject() != nil:
+					err, recovered = chaos.remove(name), "the chaos object is deleted and recovered"
+				default:
+					continue // instantaneous (pod-kill without Chaos Mesh)
 				}
-				if a.Fault.NodeOutage != nil {
-					name := a.Fault.Name()
-					if err := outages.restore(ctx, name); err != nil {
-						r.event(time.Now(), "FaultCleanupFailed", name, err.Error())
-					} else {
-						r.faultEnded(name, time.Since(t0))
-						r.event(time.Now(), "FaultRecovered", name, "the nodes are back on the network")
-					}
-				}
-				if b.opts.ChaosMesh && a.Fault.ChaosObject() != nil {
-					name := a.Fault.Name()
-					if err := chaos.remove(name); err != nil {
-						r.event(time.Now(), "FaultCleanupFailed", name, err.Error())
-					} else {
-						r.faultEnded(name, time.Since(t0))
-						r.event(time.Now(), "FaultRecovered", name, "the chaos object is deleted and recovered")
-					}
+				if err != nil {
+					r.event(time.Now(), "FaultCleanupFailed", name, err.Error())
+				} else {
+					r.faultEnded(name, time.Since(t0))
+					r.event(time.Now(), "FaultRecovered", name, recovered)
 				}
 			case cluster.LoadStop:
 				if attacker != nil {
