@@ -36,6 +36,8 @@ type realFlags struct {
 	// chaosMeshAuto: chaosMesh was not asked for but derived from the
 	// scenarios (kind installs Chaos Mesh where a scenario needs it).
 	chaosMeshAuto bool
+	// noNetem: why kind's nodes cannot run netem (kind.NetemMissing).
+	noNetem string
 }
 
 // anyChaosObject says whether a scenario has a fault that is a Chaos Mesh
@@ -183,7 +185,7 @@ func kindBackend(cmd *cobra.Command, f *realFlags, scs []*scenario.Scenario, log
 		return nil, &exitError{code: exitInfra, err: err}
 	}
 	// NodeOutage takes kind's worker nodes off the cluster's network.
-	opts := kube.Options{Name: "kind", Client: c.Client, Target: target, AllowNonLoopback: true, NodePort: kind.DefaultNodePort, Image: f.image, NodeOutages: c, NoNetem: kind.NetemMissing(), Log: log}
+	opts := kube.Options{Name: "kind", Client: c.Client, Target: target, AllowNonLoopback: true, NodePort: kind.DefaultNodePort, Image: f.image, NodeOutages: c, NoNetem: f.noNetem, Log: log}
 	// The dynamic client applies the self-heal operator's CRD and policies.
 	if opts.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
 		cleanup()
