@@ -138,14 +138,12 @@ func withHandler(p *corev1.Probe, path string) *corev1.Probe {
 // sim's DefaultStartupMin of 2s; about a second on kind), the application
 // the rest. ok is false when there is nothing to add (the defaults' 2-5s
 // add 0-3s).
-func StartDelay(l *scenario.LatencyRange) (min, max time.Duration, ok bool) {
+func StartDelay(l *scenario.LatencyRange) (lo, hi time.Duration, ok bool) {
 	if l == nil || l.Max.Duration <= scenario.DefaultStartupMin {
 		return 0, 0, false
 	}
-	return max0(l.Min.Duration - scenario.DefaultStartupMin), l.Max.Duration - scenario.DefaultStartupMin, true
+	return max(l.Min.Duration-scenario.DefaultStartupMin, 0), l.Max.Duration - scenario.DefaultStartupMin, true
 }
-
-func max0(d time.Duration) time.Duration { return max(d, 0) }
 
 func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
 	labels := PodLabels(s.Name, s.Role)
@@ -159,8 +157,8 @@ func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
 		Data: map[string]string{"service.json": string(data)}}
 	// --admin-hang: the harness delivers PodHang faults through it.
 	args := []string{"--config", ConfigPath, "--listen", fmt.Sprintf("0.0.0.0:%d", Port), "--admin-hang"}
-	if min, max, ok := StartDelay(s.StartupLatency); ok {
-		args = append(args, "--start-delay-min", min.String(), "--start-delay-max", max.String())
+	if lo, hi, ok := StartDelay(s.StartupLatency); ok {
+		args = append(args, "--start-delay-min", lo.String(), "--start-delay-max", hi.String())
 	}
 	container := corev1.Container{
 		Name:            "app",

@@ -73,8 +73,7 @@ func TestPodHangThroughTheAdminEndpoint(t *testing.T) {
 	if err := b.Check(sc); err != nil {
 		t.Fatal(err)
 	}
-	pacer, _ := loadgen.Pacer(&sc.Spec.Load, 1)
-	tl, err := b.Run(context.Background(), &cluster.Plan{Scenario: sc, Seed: 1, Schedule: cluster.Schedule(sc), Pacer: pacer, LoadDuration: sc.Spec.Load.Duration.Duration})
+	tl, err := runPlan(b, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +87,15 @@ func TestPodHangThroughTheAdminEndpoint(t *testing.T) {
 	if at, end := tl.Faults[0].At, *tl.Faults[0].End; at < time.Second || end < 2*time.Second || end > 3*time.Second {
 		t.Fatalf("hang from %v to %v, want from 1s to 2s", at, end)
 	}
+}
+
+// runPlan runs sc on b as the runner would, with seed 1.
+func runPlan(b *Backend, sc *scenario.Scenario) (*timeline.Timeline, error) {
+	pacer, err := loadgen.Pacer(&sc.Spec.Load, 1)
+	if err != nil {
+		return nil, err
+	}
+	return b.Run(context.Background(), &cluster.Plan{Scenario: sc, Seed: 1, Schedule: cluster.Schedule(sc), Pacer: pacer, LoadDuration: sc.Spec.Load.Duration.Duration})
 }
 
 const fakeScenario = `apiVersion: mcpsim.dev/v1alpha2
@@ -135,8 +143,7 @@ func TestRunOnAFakeCluster(t *testing.T) {
 	if err := b.Check(sc); err != nil {
 		t.Fatal(err)
 	}
-	pacer, _ := loadgen.Pacer(&sc.Spec.Load, 1)
-	tl, err := b.Run(context.Background(), &cluster.Plan{Scenario: sc, Seed: 1, Schedule: cluster.Schedule(sc), Pacer: pacer, LoadDuration: sc.Spec.Load.Duration.Duration})
+	tl, err := runPlan(b, sc)
 	if err != nil {
 		t.Fatal(err)
 	}

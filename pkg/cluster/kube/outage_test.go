@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
-	"github.com/mcpsim/mcpsim/pkg/loadgen"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
@@ -69,7 +68,7 @@ func TestNodeOutageOnKind(t *testing.T) {
 	defer target.Close()
 	ready := corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}
 	zoneA := map[string]string{corev1.LabelTopologyZone: "zone-a"}
-	addNodes := func(*testing.T) *recordingOutages { return &recordingOutages{down: map[string]bool{}} }
+	newOutages := func() *recordingOutages { return &recordingOutages{down: map[string]bool{}} }
 	run := func(t *testing.T, fault string, o *recordingOutages) (calls []string, rec string) {
 		sc := outageScenario(t, fault)
 		client := fakeCluster(t)
@@ -87,8 +86,7 @@ func TestNodeOutageOnKind(t *testing.T) {
 		if err := b.Check(sc); err != nil {
 			t.Fatal(err)
 		}
-		pacer, _ := loadgen.Pacer(&sc.Spec.Load, 1)
-		tl, err := b.Run(context.Background(), &cluster.Plan{Scenario: sc, Seed: 1, Schedule: cluster.Schedule(sc), Pacer: pacer, LoadDuration: sc.Spec.Load.Duration.Duration})
+		tl, err := runPlan(b, sc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +102,7 @@ func TestNodeOutageOnKind(t *testing.T) {
 	}
 
 	t.Run("with a duration", func(t *testing.T) {
-		calls, rec := run(t, "{at: 1s, apiVersion: mcpsim.dev/v1alpha2, kind: NodeOutage, metadata: {name: zone-a-down}, spec: {selector: {topology.kubernetes.io/zone: zone-a}, duration: 1s}}", addNodes(t))
+		calls, rec := run(t, "{at: 1s, apiVersion: mcpsim.dev/v1alpha2, kind: NodeOutage, metadata: {name: zone-a-down}, spec: {selector: {topology.kubernetes.io/zone: zone-a}, duration: 1s}}", newOutages())
 		// n1 is fakeCluster's node, a worker in zone-a.
 		if want := "[isolate kind-worker isolate kind-worker2 isolate n1 restore kind-worker restore kind-worker2 restore n1]"; fmt.Sprint(calls) != want {
 			t.Fatalf("calls %v, want %s", calls, want)
@@ -114,7 +112,7 @@ func TestNodeOutageOnKind(t *testing.T) {
 		}
 	})
 	t.Run("to the end, a restoration failing once", func(t *testing.T) {
-		o := addNodes(t)
+		o := newOutages()
 		o.failRestore = "kind-worker3"
 		calls, rec := run(t, "{at: 1s, apiVersion: mcpsim.dev/v1alpha2, kind: NodeOutage, metadata: {name: b-down}, spec: {selector: {topology.kubernetes.io/zone: zone-b}}}", o)
 		if want := "[isolate kind-worker3 restore kind-worker3 restore kind-worker3]"; fmt.Sprint(calls) != want {
@@ -128,7 +126,7 @@ func TestNodeOutageOnKind(t *testing.T) {
 		}
 	})
 	t.Run("no worker matches", func(t *testing.T) {
-		calls, rec := run(t, "{at: 1s, apiVersion: mcpsim.dev/v1alpha2, kind: NodeOutage, metadata: {name: c-down}, spec: {selector: {topology.kubernetes.io/zone: zone-c}}}", addNodes(t))
+		calls, rec := run(t, "{at: 1s, apiVersion: mcpsim.dev/v1alpha2, kind: NodeOutage, metadata: {name: c-down}, spec: {selector: {topology.kubernetes.io/zone: zone-c}}}", newOutages())
 		if len(calls) != 0 || !strings.Contains(rec, `err "no worker node matches map[topology.kubernetes.io/zone:zone-c]"`) {
 			t.Fatalf("calls %v, record %s", calls, rec)
 		}
