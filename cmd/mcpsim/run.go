@@ -111,8 +111,7 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		return err
 	}
 	// Everything a backend cannot do is found before anything runs.
-	var unsupported []string
-	var skippedScenarios []report.Skipped
+	var skipped []report.Skipped
 	var runnable []*scenario.Scenario
 	var runnableSources []string
 	for i, sc := range scs {
@@ -123,21 +122,22 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 				// At the field's place in the file.
 				msg = sc.Locate(ue.Path, fmt.Sprintf("%s (not supported by backend %s)", ue.Reason, ue.Backend)).Error()
 			}
-			unsupported = append(unsupported, msg)
-			skippedScenarios = append(skippedScenarios, report.Skipped{Scenario: sc.Metadata.Name, Reason: msg})
+			skipped = append(skipped, report.Skipped{Scenario: sc.Metadata.Name, Reason: msg})
 			continue
 		}
 		runnable, runnableSources = append(runnable, sc), append(runnableSources, sources[i])
 	}
-	skipped := 0
-	if len(unsupported) > 0 {
+	if len(skipped) > 0 {
 		if !f.skipUnsupported || len(runnable) == 0 {
-			return usageErr("%s\n%d scenario(s) cannot run on backend %s; nothing was run", strings.Join(unsupported, "\n"), len(unsupported), backend.Name())
+			reasons := make([]string, len(skipped))
+			for i, sk := range skipped {
+				reasons[i] = sk.Reason
+			}
+			return usageErr("%s\n%d scenario(s) cannot run on backend %s; nothing was run", strings.Join(reasons, "\n"), len(skipped), backend.Name())
 		}
-		for _, u := range unsupported {
-			fmt.Fprintf(cmd.ErrOrStderr(), "SKIP  %s\n", u)
+		for _, sk := range skipped {
+			fmt.Fprintf(cmd.ErrOrStderr(), "SKIP  %s\n", sk.Reason)
 		}
-		skipped = len(unsupported)
 		scs, sources = runnable, runnableSources
 	}
 	if f.out != "" {
@@ -195,8 +195,8 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	}
 	// A suite (a directory, or several scenarios) also gets an index page
 	// and one merged JUnit file.
-	if f.out != "" && (len(reports)+skipped > 1 || anyDir(args)) {
-		if err := report.WriteSuite(f.out, reports, skippedScenarios...); err != nil {
+	if f.out != "" && (len(reports)+len(skipped) > 1 || anyDir(args)) {
+		if err := report.WriteSuite(f.out, reports, skipped...); err != nil {
 			return &exitError{code: exitInfra, err: err}
 		}
 		if f.output == "text" {
@@ -217,8 +217,8 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 			}
 		}
 		fmt.Fprintf(stdout, "\n%d of %d scenarios passed", passed, len(reports))
-		if skipped > 0 {
-			fmt.Fprintf(stdout, "; %d skipped (not supported by backend %s)", skipped, backend.Name())
+		if len(skipped) > 0 {
+			fmt.Fprintf(stdout, "; %d skipped (not supported by backend %s)", len(skipped), backend.Name())
 		}
 		fmt.Fprintln(stdout)
 	}
