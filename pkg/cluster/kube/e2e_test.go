@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,21 +20,26 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster/kind"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
 // These tests need the kind cluster `mcpsim` (`mcpsim cluster up`, or
 // `make e2e-kind`), and run the CLI as a user would.
+
+// defaultClusterYAML is a scenario's cluster section for the cluster
+// mcpsim (kind.DefaultCluster's pools), so that runs use that cluster.
+const defaultClusterYAML = `  cluster:
+    nodePools:
+      - {name: zone-a, count: 1, cpu: "2", memory: 4Gi, labels: {topology.kubernetes.io/zone: zone-a}}
+      - {name: zone-b, count: 1, cpu: "2", memory: 4Gi, labels: {topology.kubernetes.io/zone: zone-b}}
+`
 
 const interruptScenario = `apiVersion: mcpsim.dev/v1alpha2
 kind: Scenario
 metadata: {name: interrupt}
 spec:
   duration: 2m
-  cluster:
-    nodePools: # kind.DefaultCluster: the nodes of the cluster mcpsim
-      - {name: zone-a, count: 1, cpu: "2", memory: 4Gi, labels: {topology.kubernetes.io/zone: zone-a}}
-      - {name: zone-b, count: 1, cpu: "2", memory: 4Gi, labels: {topology.kubernetes.io/zone: zone-b}}
-  services:
+` + defaultClusterYAML + `  services:
     - {name: gateway, role: gateway, replicas: 2, work: {cpu: 2ms}, calls: [{service: payment}], resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
     - {name: payment, role: payment, replicas: 2, work: {cpu: 2ms}, resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
   load: {profile: poisson, rate: 20, timeout: 2s}
@@ -176,4 +182,21 @@ func scanLinesOrReturns(data []byte, atEOF bool) (int, []byte, error) {
 		return len(data), data, nil
 	}
 	return 0, nil, nil
+}
+
+// TestE2EScenariosFitTheClusterMcpsim: the interrupt tests run their
+// scenarios on the cluster mcpsim and look for leftovers there; a
+// scenario with other node pools would run on a cluster of its own and
+// the checks would pass for nothing.
+func TestE2EScenariosFitTheClusterMcpsim(t *testing.T) {
+	want := kind.SpecFor(&kind.DefaultCluster)
+	for name, src := range map[string]string{"interrupt": interruptScenario, "interrupt-partition": interruptPartitionScenario} {
+		sc, err := scenario.Parse(name+".yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := kind.SpecFor(&sc.Spec.Cluster); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s asks for %s, the cluster mcpsim is %s", name, got, want)
+		}
+	}
 }

@@ -33,11 +33,7 @@ kind: Scenario
 metadata: {name: interrupt-partition}
 spec:
   duration: 3m
-  cluster:
-    nodePools: # kind.DefaultCluster: the nodes of the cluster mcpsim
-      - {name: zone-a, count: 1, cpu: "2", memory: 4Gi, labels: {topology.kubernetes.io/zone: zone-a}}
-      - {name: zone-b, count: 1, cpu: "2", memory: 4Gi, labels: {topology.kubernetes.io/zone: zone-b}}
-  services:
+` + defaultClusterYAML + `  services:
     - {name: gateway, role: gateway, replicas: 1, work: {cpu: 2ms}, calls: [{service: payment}], resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
     - {name: payment, role: payment, replicas: 1, work: {cpu: 2ms}, resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
   load: {profile: poisson, rate: 10, timeout: 2s}
