@@ -162,7 +162,7 @@ func TestE2EInterruptLeavesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range nodes.Items {
-				if !nodeReady(&nodes.Items[i]) {
+				if ready, _ := nodeReady(&nodes.Items[i]); !ready {
 					t.Errorf("node %s not Ready after the run", nodes.Items[i].Name)
 				}
 			}

@@ -24,9 +24,13 @@ import (
 
 // observer watches the run's namespace with informers (watch, not poll):
 // pod transitions and the cluster's Events go to the timeline as they
-// happen, with sub-second times; samples read the informers' caches.
+// happen, with sub-second times; samples read the informers' caches. The
+// nodes are watched too (cluster-wide, where the user may): their Ready
+// transitions are the timeline's NodeNotReady and NodeReady, as on the
+// sim, which placement assertions read to know the live zones.
 type observer struct {
 	factory   informers.SharedInformerFactory
+	nodes     informers.SharedInformerFactory // nil when nodes cannot be listed
 	cancel    context.CancelFunc
 	pods      corelisters.PodLister
 	deploys   appslisters.DeploymentLister
@@ -52,6 +56,11 @@ func startObserver(ctx context.Context, client kubernetes.Interface, ns string, 
 			ns = append(ns, timeline.Node{Name: n.Name, Labels: n.Labels})
 		}
 		r.nodes(ns)
+		o.nodes = informers.NewSharedInformerFactory(client, 0)
+		if err := watchNodeReadiness(o.nodes, r); err != nil {
+			cancel()
+			return nil, err
+		}
 	}
 	podInf := f.Core().V1().Pods()
 	evInf := f.Core().V1().Events()
@@ -126,12 +135,61 @@ func startObserver(ctx context.Context, client kubernetes.Interface, ns string, 
 			return nil, fmt.Errorf("watching %v in %s: the cache did not sync", typ, ns)
 		}
 	}
+	if o.nodes != nil {
+		o.nodes.Start(ctx.Done())
+		for typ, ok := range o.nodes.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				cancel()
+				return nil, fmt.Errorf("watching %v: the cache did not sync", typ)
+			}
+		}
+	}
 	return o, nil
+}
+
+// watchNodeReadiness records every change of a node's Ready condition:
+// NodeNotReady (the node lifecycle controller's verdict once the kubelet
+// stopped posting status, with its message) and NodeReady. A node
+// already not Ready when the watch starts is no event: the run did not
+// see it go.
+func watchNodeReadiness(f informers.SharedInformerFactory, r *recorder) error {
+	_, err := f.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(oldObj, newObj any) {
+			old, okOld := oldObj.(*corev1.Node)
+			n, okNew := newObj.(*corev1.Node)
+			if !okOld || !okNew {
+				return
+			}
+			was, _ := nodeReady(old)
+			is, msg := nodeReady(n)
+			switch {
+			case was && !is:
+				r.event(time.Now(), "NodeNotReady", n.Name, msg)
+			case !was && is:
+				r.event(time.Now(), "NodeReady", n.Name, msg)
+			}
+		},
+	})
+	return err
+}
+
+// nodeReady reports whether the node's Ready condition is True, and the
+// condition's message.
+func nodeReady(n *corev1.Node) (bool, string) {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue, c.Message
+		}
+	}
+	return false, ""
 }
 
 func (o *observer) stop() {
 	o.cancel()
 	o.factory.Shutdown()
+	if o.nodes != nil {
+		o.nodes.Shutdown()
+	}
 }
 
 var everything = labels.Everything()

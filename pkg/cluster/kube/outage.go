@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -135,7 +134,11 @@ func waitNodesReady(ctx context.Context, b *Backend, nodes []string) error {
 	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
 		for _, name := range nodes {
 			n, err := b.opts.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-			if err != nil || !nodeReady(n) {
+			if err != nil {
+				waiting = name
+				return false, nil
+			}
+			if ready, _ := nodeReady(n); !ready {
 				waiting = name
 				return false, nil
 			}
@@ -146,13 +149,4 @@ func waitNodesReady(ctx context.Context, b *Backend, nodes []string) error {
 		return fmt.Errorf("node %s restored from its outage but not Ready: %w", waiting, err)
 	}
 	return nil
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
