@@ -3,6 +3,7 @@ package reference
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -93,10 +94,32 @@ func PodLabels(name, role string) map[string]string {
 // scenario, in the scenario's order, in namespace ns with image.
 func Objects(sc *scenario.Scenario, ns, image string) []ServiceObjects {
 	out := make([]ServiceObjects, 0, len(sc.Spec.Services))
+	grace := GracePeriod(sc)
 	for i := range sc.Spec.Services {
-		out = append(out, objectsOf(&sc.Spec.Services[i], ns, image))
+		out = append(out, objectsOf(&sc.Spec.Services[i], ns, image, grace))
 	}
 	return out
+}
+
+// GracePeriod is the pods' terminationGracePeriodSeconds: what a stopping
+// reference service needs, its drain (DefaultDrainDelay, serving while
+// the endpoints update) and then the longest any client of the scenario
+// waits for a request it already has (the load's timeout, a call's
+// timeout times its attempts), and a second for the process to exit.
+// Kubernetes' default, 30s, would do for most scenarios, but it is also
+// what the namespace controller waits before it looks again at a
+// namespace whose pods are going, so every run's clean-up (and a Ctrl-C)
+// would take 30s where the pods are gone in about 5.
+func GracePeriod(sc *scenario.Scenario) int64 {
+	wait := sc.Spec.Load.Timeout.Duration
+	for i := range sc.Spec.Services {
+		for _, c := range sc.Spec.Services[i].Calls {
+			if c.Timeout != nil {
+				wait = max(wait, c.Timeout.Duration*time.Duration(c.Retries+1))
+			}
+		}
+	}
+	return int64(math.Ceil((DefaultDrainDelay + wait).Seconds())) + 1
 }
 
 // ConfigOf is the topology configuration of one service.
@@ -145,7 +168,7 @@ func StartDelay(l *scenario.LatencyRange) (lo, hi time.Duration, ok bool) {
 	return max(l.Min.Duration-scenario.DefaultStartupMin, 0), l.Max.Duration - scenario.DefaultStartupMin, true
 }
 
-func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
+func objectsOf(s *scenario.Service, ns, image string, grace int64) ServiceObjects {
 	labels := PodLabels(s.Name, s.Role)
 	selector := map[string]string{"app": s.Name}
 	cfg := ConfigOf(s, ns)
@@ -180,11 +203,12 @@ func objectsOf(s *scenario.Service, ns, image string) ServiceObjects {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
-					Containers:                []corev1.Container{container},
-					Affinity:                  s.Affinity,
-					NodeSelector:              s.NodeSelector,
-					Tolerations:               s.Tolerations,
-					TopologySpreadConstraints: s.TopologySpreadConstraints,
+					Containers:                    []corev1.Container{container},
+					TerminationGracePeriodSeconds: &grace,
+					Affinity:                      s.Affinity,
+					NodeSelector:                  s.NodeSelector,
+					Tolerations:                   s.Tolerations,
+					TopologySpreadConstraints:     s.TopologySpreadConstraints,
 					Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
 						ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: s.Name}}}}},
 				},

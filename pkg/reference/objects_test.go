@@ -35,8 +35,14 @@ func TestObjectsOfTheTopology(t *testing.T) {
 		t.Fatalf("labels %v, selector %v", labels, gw.Service.Spec.Selector)
 	}
 	c := gw.Deployment.Spec.Template.Spec.Containers[0]
-	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.Resources.Limits.Cpu().String() != "500m" {
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.Resources.Limits.Cpu().String() != "125m" {
 		t.Fatalf("container: %+v", c)
+	}
+	// The grace period: the drain (5s), then the longest a client waits
+	// (the load's 2s timeout; the calls' 500ms is less), then a second
+	// to exit: 8s, not Kubernetes' 30s.
+	if g := gw.Deployment.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g != 8 {
+		t.Fatalf("terminationGracePeriodSeconds %v, want 8", g)
 	}
 	if gw.HPA == nil || gw.HPA.Spec.ScaleTargetRef.Name != "gateway" || objs[3].HPA.Spec.MaxReplicas != 12 {
 		t.Fatalf("HPAs: %+v / %+v", gw.HPA, objs[3].HPA)
@@ -46,11 +52,50 @@ func TestObjectsOfTheTopology(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(cfg.Calls) != 3 || cfg.Calls[2].URL != "http://payment.run-1.svc:8080" || time.Duration(cfg.Calls[2].Timeout) != 500*time.Millisecond ||
-		cfg.Calls[2].Breaker != DefaultBreakerPolicy || time.Duration(cfg.Work.CPU) != 2*time.Millisecond {
+		cfg.Calls[2].Breaker != DefaultBreakerPolicy || time.Duration(cfg.Work.CPU) != 500*time.Microsecond {
 		t.Fatalf("gateway config: %+v", cfg)
 	}
 	if _, err := New(cfg, Options{}); err != nil {
 		t.Fatalf("the reference service rejects its own config: %v", err)
+	}
+}
+
+// TestGracePeriod: a stopping pod gets its drain (5s) and the longest
+// wait of any client for a request it already has, plus a second.
+func TestGracePeriod(t *testing.T) {
+	for _, c := range []struct {
+		name, load, call string
+		want             int64
+	}{
+		// Vegeta's 30s default: 5 + 30 + 1.
+		{"load timeout 30s", "timeout: 30s", "timeout: 500ms", 36},
+		// a call of 3s tried 3 times (retries 2) waits 9s: 5 + 9 + 1.
+		{"call with retries", "timeout: 2s", "timeout: 3s, retries: 2", 15},
+		// 5 + 1.5 rounded up to 7, + 1.
+		{"fractional", "timeout: 1500ms", "timeout: 1s", 8},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sc, err := scenario.Parse("g.yaml", []byte(`apiVersion: mcpsim.dev/v1alpha2
+kind: Scenario
+metadata: {name: g}
+spec:
+  duration: 1m
+  cluster:
+    nodePools: [{name: n, count: 1, cpu: "2", memory: 4Gi}]
+  services:
+    - {name: gateway, role: gateway, work: {cpu: 1ms}, resources: {requests: {cpu: 100m}}, calls: [{service: pay, `+c.call+`}]}
+    - {name: pay, role: payment, work: {cpu: 1ms}, resources: {requests: {cpu: 100m}}}
+  load: {profile: constant, rate: 10, `+c.load+`}
+  assertions:
+    - {name: up, type: availability, minRatio: 0.5}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := GracePeriod(sc); got != c.want {
+				t.Errorf("GracePeriod = %d, want %d", got, c.want)
+			}
+		})
 	}
 }
 
