@@ -78,12 +78,11 @@ func backendFor(f *runFlags) (cluster.Backend, error) {
 	case "sim":
 		return sim.Backend{}, nil
 	case "kind":
-		// A kind cluster takes its nodes off the network (NodeOutage):
-		// the cluster, once up, is the backend's NodeOutages; a nil one
-		// says so to the checks, which never call it.
-		// The host's kernel, which kind's nodes share, read once a run.
+		// The checks' backend: a kind cluster takes its nodes off the
+		// network (NodeOutage; the cluster, once up, does it), and its
+		// nodes share the host's kernel, read once a run.
 		f.real.noNetem = kind.NetemMissing()
-		return kube.New(kube.Options{Name: "kind", Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), ChaosMesh: f.real.chaosMesh, NodeOutages: (*kind.Cluster)(nil), NoNetem: f.real.noNetem}), nil
+		return kube.New(kube.Options{Name: "kind", Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), ChaosMesh: f.real.chaosMesh, IsolatesNodes: true, NoNetem: f.real.noNetem}), nil
 	case "kube":
 		if f.real.target == "" {
 			return nil, usageErr("--backend kube needs --target: the URL at which this machine reaches the entry service")

@@ -46,9 +46,13 @@ type Options struct {
 	// netem actions (NetworkChaos delay, loss, duplicate, corrupt):
 	// they are refused before anything runs.
 	NoNetem string
-	// NodeOutages, if set, run NodeOutage faults (kind sets it); without
-	// it they are refused.
-	NodeOutages NodeOutages
+	// NodeOutages run NodeOutage faults (kind sets it). IsolatesNodes
+	// says the cluster's machines can be taken off the network, so that
+	// the checks accept NodeOutage before the cluster (and so its
+	// NodeOutages) exists; a backend with NodeOutages isolates nodes.
+	// Without either, NodeOutage is refused.
+	NodeOutages   NodeOutages
+	IsolatesNodes bool
 	// Target is the base URL load is sent to (the entry service as the
 	// host reaches it, e.g. http://127.0.0.1:30080).
 	Target string

@@ -31,7 +31,7 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) *field.Error {
 	p := field.NewPath("spec", "faults").Index(i)
 	switch {
 	case f.NodeOutage != nil:
-		if b.opts.NodeOutages == nil {
+		if b.opts.NodeOutages == nil && !b.opts.IsolatesNodes {
 			return field.Forbidden(p.Child("kind"), "NodeOutage needs a cluster whose machines mcpsim controls (backend kind, or the sim)")
 		}
 	case f.NetworkChaos != nil && b.opts.ChaosMesh && b.opts.NoNetem != "" && needsNetem(f.NetworkChaos.Spec.Action):

@@ -41,6 +41,11 @@ type nodeOutages struct {
 // inject isolates the worker nodes the fault's selector matches now.
 func (o *nodeOutages) inject(ctx context.Context, f *scenario.Fault, at time.Duration) timeline.Fault {
 	rec := timeline.Fault{Name: f.Name(), Kind: f.Kind(), Action: f.Action(), At: at}
+	if o.b.opts.NodeOutages == nil {
+		// Only a checks-only backend (IsolatesNodes) gets here.
+		rec.Error = "this backend has no way to take nodes off the network"
+		return rec
+	}
 	sel := labels.SelectorFromSet(f.NodeOutage.Spec.Selector)
 	list, err := o.b.opts.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {

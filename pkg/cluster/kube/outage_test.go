@@ -147,5 +147,9 @@ func TestNodeOutageOnKind(t *testing.T) {
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "NodeOutage needs a cluster whose machines mcpsim controls") {
 			t.Fatalf("got %v", err)
 		}
+		// The checks of kind, before its cluster exists, accept it.
+		if err := New(Options{Name: "kind", Target: target.URL, IsolatesNodes: true}).Check(sc); err != nil {
+			t.Fatalf("with IsolatesNodes: %v", err)
+		}
 	})
 }
