@@ -104,6 +104,7 @@ SelfHealPolicies (mcpsim.dev/v1alpha1) of one namespace.`,
 	f.DurationVar(&timeout, "timeout", 2*time.Second, "timeout of each downstream call")
 	f.DurationVar(&opts.DrainDelay, "drain-delay", reference.DefaultDrainDelay, "how long to keep serving after SIGTERM, while endpoints update")
 	f.BoolVar(&opts.AdminCPU, "admin-cpu", false, "enable POST /admin/cpu?d=DURATION, which burns CPU (a test knob)")
+	f.BoolVar(&opts.ChargeOverhead, "charge-overhead", true, "charge the service's own CPU per request (HTTP, runtime, probes; measured every second) to the work, so that a request costs the work's mean all told, as in the sim")
 	f.BoolVar(&opts.AdminHang, "admin-hang", false, "enable POST /admin/hang?for=DURATION and DELETE /admin/hang: every other request waits unanswered (the PodHang fault)")
 	f.DurationVar(&startMin, "start-delay-min", 0, "wait at least this long before listening (a slow start: the scenario's startupLatency)")
 	f.DurationVar(&startMax, "start-delay-max", 0, "wait at most this long before listening; the wait is uniform between min and max")

@@ -14,8 +14,14 @@ import (
 // the request takes longer in wall time, exactly as in the sim. It stops
 // early, returning ctx's error, when ctx is done (the client went away).
 func BurnCPU(ctx context.Context, d time.Duration) error {
+	_, err := burn(ctx, d)
+	return err
+}
+
+// burn is BurnCPU that also says how much CPU it spent.
+func burn(ctx context.Context, d time.Duration) (time.Duration, error) {
 	if d <= 0 {
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 	// Thread CPU time is only meaningful while the goroutine stays on one
 	// thread.
@@ -30,12 +36,15 @@ func BurnCPU(ctx context.Context, d time.Duration) error {
 		for i := 0; i < 64; i++ {
 			sum = sha256.Sum256(sum[:])
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		now, err := threadCPU()
-		if err != nil || now-start >= d {
-			return nil
+		if err != nil {
+			return d, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return now - start, err
+		}
+		if now-start >= d {
+			return now - start, nil
 		}
 	}
 }
@@ -49,16 +58,17 @@ func threadCPU() (time.Duration, error) {
 }
 
 // burnWall is the fallback where the thread CPU clock is missing.
-func burnWall(ctx context.Context, d time.Duration) error {
-	deadline := time.Now().Add(d)
+func burnWall(ctx context.Context, d time.Duration) (time.Duration, error) {
+	start := time.Now()
+	deadline := start.Add(d)
 	var sum [32]byte
 	for time.Now().Before(deadline) {
 		for i := 0; i < 64; i++ {
 			sum = sha256.Sum256(sum[:])
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return time.Since(start), err
 		}
 	}
-	return nil
+	return time.Since(start), nil
 }

@@ -47,6 +47,11 @@ type Options struct {
 	// /admin/hang: every other request, /healthz and /readyz included,
 	// waits without an answer until the hang ends (the PodHang fault).
 	AdminHang bool
+	// ChargeOverhead makes the service's own CPU per request (HTTP,
+	// runtime, probes) part of the work, so that a request costs the
+	// work's mean all told, as the sim charges it (see overhead). Pods
+	// run with it; tests that burn exact amounts do not.
+	ChargeOverhead bool
 }
 
 // Service is one running reference service.
@@ -68,6 +73,7 @@ type Service struct {
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
+	ovh   *overhead
 }
 
 // New builds a service from its configuration; it is ready once
@@ -105,14 +111,16 @@ func New(cfg ServiceConfig, opts Options) (*Service, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 256
 	s := &Service{cfg: cfg, opts: opts, client: &http.Client{Transport: transport}, reg: prometheus.NewRegistry(), mux: http.NewServeMux(),
-		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed))}
+		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed)), ovh: newOverhead()}
 	labels := prometheus.Labels{"role": cfg.Role, "service": cfg.Name}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcp_requests_total", Help: "Requests served, by status code and outcome (ok, degraded, error, canceled).", ConstLabels: labels}, []string{"code", "outcome"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mcp_request_duration_seconds", Help: "Request latency.", ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"code"})
 	s.inflight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mcp_requests_in_flight", Help: "Requests being served.", ConstLabels: labels})
 	s.fallback = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcp_downstream_fallbacks_total", Help: "Downstream calls answered by the fallback (breaker open or call failed).", ConstLabels: labels}, []string{"downstream"})
 	s.bstate = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mcp_circuit_breaker_state", Help: "Circuit breaker state per downstream: 0 closed, 1 open, 2 half-open.", ConstLabels: labels}, []string{"downstream"})
-	s.reg.MustRegister(s.requests, s.latency, s.inflight, s.fallback, s.bstate, prometheus.NewGoCollector())
+	ovhGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcp_request_overhead_seconds", Help: "The service's own CPU per request beyond its work (HTTP, runtime, probes), charged to the work when --charge-overhead is on; 0 until measured.", ConstLabels: labels},
+		func() float64 { return time.Duration(s.ovh.perReq.Load()).Seconds() })
+	s.reg.MustRegister(s.requests, s.latency, s.inflight, s.fallback, s.bstate, ovhGauge, prometheus.NewGoCollector())
 	for _, c := range cfg.Calls {
 		if c.NoBreak {
 			s.breakers = append(s.breakers, nil)
@@ -169,7 +177,9 @@ func (s *Service) adminCPU(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "d: a duration between 0 and 10s", http.StatusBadRequest)
 		return
 	}
-	if err := BurnCPU(r.Context(), d); err != nil {
+	burned, err := burn(r.Context(), d)
+	s.ovh.burned.Add(int64(burned)) // on purpose: no overhead
+	if err != nil {
 		return
 	}
 	fmt.Fprintln(w, "ok")
@@ -220,7 +230,13 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues(c, outcome).Inc()
 		s.latency.WithLabelValues(c).Observe(time.Since(start).Seconds())
 	}
-	if err := BurnCPU(ctx, s.work()); err != nil {
+	d := s.work()
+	if s.opts.ChargeOverhead {
+		d = s.ovh.scale(d, time.Duration(s.cfg.Work.CPU))
+	}
+	burned, err := burn(ctx, d)
+	s.ovh.burned.Add(int64(burned))
+	if err != nil {
 		if clientCtx.Err() != nil {
 			record(StatusClientClosed, "canceled")
 			return
@@ -408,6 +424,11 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	srv.ConnState = lim.track
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lim) }()
+	if s.opts.ChargeOverhead {
+		meter, stop := context.WithCancel(context.Background())
+		defer stop()
+		go s.ovh.run(meter)
+	}
 	s.SetReady(true)
 	select {
 	case err := <-errc:
