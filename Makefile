@@ -74,7 +74,9 @@ images:
 
 # The real-cluster suite: images, a 3-node kind cluster in two zones, the
 # reference service behind a NodePort on 127.0.0.1, the Metrics API, then
-# clean-up. Takes about an hour cold, a few minutes warm.
+# clean-up; the kube backend's, the examples' and Chaos Mesh's e2e tests on
+# it; then the built-in suite on kind (e2e-suite). About an hour cold plus
+# the suite's hour; e2e-suite alone runs just the suite.
 e2e-kind: images build
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./pkg/cluster/kind -run E2E
 	./$(BIN) cluster up --name mcpsim --reuse
@@ -83,6 +85,7 @@ e2e-kind: images build
 	MCPSIM_KUBECONFIG=$(KIND_KUBECONFIG) MCPSIM_TARGET=http://127.0.0.1:30080 \
 		$(GO) test -count=1 -timeout 30m -v ./examples/ginkgo -ginkgo.focus 'pod-kill-recovery passes' -ginkgo.v
 	$(MAKE) e2e-chaos
+	$(MAKE) e2e-suite
 
 # The built-in suite on kind: reports under $(REPORTS)/kind. Five clusters
 # (one per set of workers the scenarios ask for), one at a time, each
