@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -63,10 +65,8 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 	workers := uint64(math.Ceil(loadgen.MaxRate(&sc.Spec.Load)*timeout.Seconds())) + 16
 	workers = min(workers, maxWorkers)
 	startLoad := func() {
-		attacker = vegeta.NewAttacker(vegeta.Timeout(timeout), vegeta.Workers(min(workers, 64)), vegeta.MaxWorkers(workers),
-			// keepAlive false: a new connection (so a new endpoint) per
-			// request, which the sim models by default.
-			vegeta.KeepAlive(sc.Spec.Load.KeepAlive), vegeta.Connections(int(workers)), vegeta.MaxConnections(int(workers)), vegeta.Redirects(vegeta.NoFollow))
+		attacker = vegeta.NewAttacker(vegeta.Client(loadClient(timeout, int(workers), sc.Spec.Load.KeepAlive)),
+			vegeta.Timeout(timeout), vegeta.Workers(min(workers, 64)), vegeta.MaxWorkers(workers), vegeta.Redirects(vegeta.NoFollow))
 		target := strings.TrimRight(b.opts.Target, "/") + "/"
 		tr := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: target})
 		results := attacker.Attack(tr, plan.Pacer, plan.LoadDuration, sc.Metadata.Name)
@@ -190,4 +190,31 @@ func sleepUntil(ctx context.Context, at time.Time) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// loadClient is the load generator's HTTP client: Vegeta's, except that
+// a connection attempt gives up with the request. Vegeta's dialer has no
+// timeout, and Go's transport goes on dialing after the request that
+// asked for the connection is gone: a SYN to a pod on a lost node is
+// retried by the kernel for about two minutes (tcp_syn_retries), and
+// each such dial holds one of the connections the transport may open.
+// On kind, zone-outage's lost pods took all of them within seconds and
+// every request failed for two minutes, pods on live nodes included;
+// the sim (and a client with a connect timeout) fails only the requests
+// sent to the lost pods. keepAlive false opens a new connection (so
+// kube-proxy picks a new endpoint) per request, as the sim does by
+// default.
+func loadClient(timeout time.Duration, conns int, keepAlive bool) *http.Client {
+	dialer := &net.Dialer{Timeout: timeout}
+	if keepAlive {
+		dialer.KeepAlive = 30 * time.Second // Vegeta's
+	} else {
+		dialer.KeepAlive = -1 // no TCP keep-alive probes on one-request connections
+	}
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		DialContext:         dialer.DialContext,
+		DisableKeepAlives:   !keepAlive,
+		MaxIdleConnsPerHost: conns,
+		MaxConnsPerHost:     conns,
+	}}
 }

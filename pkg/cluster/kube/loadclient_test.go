@@ -1,0 +1,75 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// blackHole is a loopback address that takes no more connections and
+// answers no SYN: a listening socket with a backlog of 0 that never
+// accepts, its one queued connection already made. As a pod on a lost
+// node, a connection attempt to it gets no answer at all.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Skipf("socket: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	// Fill the accept queue (one connection with backlog 0); later SYNs
+	// are dropped.
+	for range 2 {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	return addr
+}
+
+// TestLoadClientDialGivesUp: the load generator's connection attempts end
+// with the request's timeout. Vegeta's own dialer has none: its attempt
+// to a silent address outlives the request by about two minutes of SYN
+// retries and holds one of the transport's connections meanwhile, which
+// on kind failed every request of zone-outage for two minutes.
+func TestLoadClientDialGivesUp(t *testing.T) {
+	addr := blackHole(t)
+	for _, keepAlive := range []bool{false, true} {
+		client := loadClient(200*time.Millisecond, 4, keepAlive)
+		done := make(chan error, 1)
+		go func() {
+			// No deadline of its own: only the dialer's timeout ends it,
+			// as when the request that asked for it is gone.
+			c, err := client.Transport.(*http.Transport).DialContext(context.Background(), "tcp", addr)
+			if err == nil {
+				c.Close()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				t.Errorf("keepAlive %v: dial to a silent address: %v, want a timeout", keepAlive, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("keepAlive %v: the dial to a silent address is still going after 30s (the timeout is 200ms)", keepAlive)
+		}
+	}
+}
