@@ -50,9 +50,16 @@ func startObserver(ctx context.Context, client kubernetes.Interface, ns string, 
 	// The nodes and their labels, for placement assertions; a user who
 	// may not list nodes gets runs without them (those assertions then
 	// say so).
+	// The control plane is left out: the sim has none, and a scenario's
+	// pods do not run there (it is tainted), but kind labels it with its
+	// first pool's zone, which made that zone a live domain for the
+	// spread assertions after the zone's workers were lost.
 	if nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
 		var ns []timeline.Node
 		for _, n := range nodes.Items {
+			if _, cp := n.Labels[controlPlaneLabel]; cp {
+				continue
+			}
 			ns = append(ns, timeline.Node{Name: n.Name, Labels: n.Labels})
 		}
 		r.nodes(ns)
@@ -72,9 +79,13 @@ func startObserver(ctx context.Context, client kubernetes.Interface, ns string, 
 	for _, s := range o.services {
 		services[s] = true
 	}
+	// A pod's creation is its first sighting, milliseconds after the
+	// fact (the watch starts before anything is applied): its
+	// creationTimestamp has whole seconds only, and a replacement created
+	// 50ms after its predecessor's deletion would seem to predate it.
 	recordPod := func(now time.Time, pod *corev1.Pod) {
 		if svc := pod.Labels["app"]; services[svc] {
-			r.pod(now, pod.Name, svc, pod.CreationTimestamp.Time, pod.Spec.NodeName, podReady(pod), pod.DeletionTimestamp != nil)
+			r.pod(now, pod.Name, svc, now, pod.Spec.NodeName, podReady(pod), pod.DeletionTimestamp != nil)
 		}
 	}
 	_, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

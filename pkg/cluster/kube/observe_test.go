@@ -39,6 +39,12 @@ func TestObserverRecordsNodeReadiness(t *testing.T) {
 	}
 	// Ready before the watch starts: no event, the run did not see it.
 	setReady(corev1.ConditionTrue, "kubelet is posting ready status")
+	// A control plane in zone-a, as kind makes it: not one of the
+	// scenario's nodes.
+	cp := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cp", Labels: map[string]string{corev1.LabelTopologyZone: "zone-a", controlPlaneLabel: ""}}}
+	if _, err := client.CoreV1().Nodes().Create(ctx, cp, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	r := newRecorder(sc, nil)
 	obs, err := startObserver(ctx, client, "ns", sc, r)
 	if err != nil {
@@ -46,7 +52,7 @@ func TestObserverRecordsNodeReadiness(t *testing.T) {
 	}
 	defer obs.stop()
 	if len(r.tl.Nodes) != 1 || r.tl.Nodes[0].Name != "n1" || r.tl.Nodes[0].Labels[corev1.LabelTopologyZone] != "zone-a" {
-		t.Fatalf("nodes = %+v, want n1 in zone-a", r.tl.Nodes)
+		t.Fatalf("nodes = %+v, want n1 in zone-a (and not the control plane)", r.tl.Nodes)
 	}
 	waitFor := func(kind, msg string) {
 		t.Helper()
@@ -80,5 +86,49 @@ func TestObserverRecordsNodeReadiness(t *testing.T) {
 	}
 	if count["NodeNotReady"] != 1 || count["NodeReady"] != 1 {
 		t.Errorf("events %v: want one NodeNotReady and one NodeReady", count)
+	}
+}
+
+// TestObserverTimesPodsToTheMillisecond: a pod's creation is when the
+// watch first sees it, not its creationTimestamp, which has whole seconds
+// only: on kind, a replacement the ReplicaSet created 50ms after the
+// taint manager deleted its predecessor had a creationTimestamp before
+// that deletion, and rescheduledWithin found it no replacement.
+func TestObserverTimesPodsToTheMillisecond(t *testing.T) {
+	client := fakeCluster(t)
+	sc, err := scenario.Parse("fake.yaml", []byte(fakeScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := newRecorder(sc, nil)
+	obs, err := startObserver(ctx, client, "ns", sc, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.stop()
+	before := time.Now()
+	// As the API server writes it: truncated to the second.
+	stamp := metav1.NewTime(before.Truncate(time.Second))
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gateway-r1", Namespace: "ns", Labels: map[string]string{"app": "gateway"}, CreationTimestamp: stamp}}
+	if _, err := client.CoreV1().Pods("ns").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var created time.Time
+	err = wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if p := r.pods["gateway-r1"]; p != nil {
+			created = p.created
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatal("the pod was never recorded")
+	}
+	if created.Before(before) {
+		t.Errorf("created %v, before the pod was made (%v): the truncated creationTimestamp %v was used", created, before, stamp)
 	}
 }
