@@ -222,7 +222,7 @@ func (w *world) startWork(p *pod, i int32, work float64) {
 // reschedule places srv in the server queue by its next completion.
 func (w *world) reschedule(srv *server) {
 	next, has := srv.nextEvent()
-	w.servers.update(srv, next, has)
+	w.servers.update(srv, next, has, w.now)
 }
 
 // serveEvents handles the completions due on srv now.
@@ -449,7 +449,7 @@ func (w *world) hopsOn(p *pod) []int32 {
 	for _, i := range p.srv.drain() {
 		w.hops[i].job = -1
 	}
-	w.servers.update(&p.srv, 0, false)
+	w.servers.update(&p.srv, 0, false, w.now)
 	w.cpuChanged(p)
 	var out []int32
 	for i := range w.hops {

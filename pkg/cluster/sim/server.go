@@ -195,22 +195,16 @@ func (s *server) heapPop() int32 {
 	return top
 }
 
-// serverQueue orders the servers that have work by their next event: a
-// binary min-heap, indexed so that a server's entry can be moved in place
-// when its next event changes. It is the hottest structure of a run (two
-// updates per request a server serves), so it is laid out for that:
-//   - each entry carries its server's next-event time and number, so
-//     that comparisons read the heap's own array, not the servers;
-//   - a server's position in the heap is kept in pos, by server number,
-//     so that moving entries writes that small array, not the servers;
-//   - sifts move a hole and write the sifted entry once at the end, which
-//     makes the same comparisons and leaves every entry where the
-//     textbook swapping sift would: servers due at the same time come out
-//     in the same order, and with them the run's random draws.
-type serverQueue struct {
-	heap    []queuedServer
-	pos     []int32   // by server number: its index in heap, -1 when absent
-	servers []*server // by server number (every pod's, gone or not, as the timeline keeps every pod)
+// serverHeap is the servers whose next event is beyond the wheel's
+// reach (serverQueue): a binary min-heap by (next event, server number),
+// indexed so that a server's entry can be moved in place when its next
+// event changes. Each entry carries its server's next-event time and
+// number, so that comparisons read the heap's own array; a server's
+// position is kept in pos, by server number; sifts move a hole and write
+// the sifted entry once at the end.
+type serverHeap struct {
+	heap []queuedServer
+	pos  []int32 // by server number: its index in heap, -1 when absent
 }
 
 type queuedServer struct {
@@ -218,40 +212,23 @@ type queuedServer struct {
 	id   int32
 }
 
-// add numbers a new server, not yet queued.
-func (q *serverQueue) add(s *server) {
-	s.id = int32(len(q.servers))
-	q.servers = append(q.servers, s)
-	q.pos = append(q.pos, -1)
-}
-
-// peek is the server with the earliest next event.
-func (q *serverQueue) peek() (time.Duration, *server, bool) {
-	if len(q.heap) == 0 {
-		return 0, nil, false
-	}
-	return q.heap[0].next, q.servers[q.heap[0].id], true
-}
-
-// rebase shifts every time by -d (which keeps their order).
-func (q *serverQueue) rebase(d time.Duration) {
-	for i := range q.heap {
-		q.heap[i].next -= d
-	}
+// before is the queue's order: by next event, then by server number.
+func (a queuedServer) before(b queuedServer) bool {
+	return a.next < b.next || (a.next == b.next && a.id < b.id)
 }
 
 // set puts e at index i.
-func (q *serverQueue) set(i int, e queuedServer) {
+func (q *serverHeap) set(i int, e queuedServer) {
 	q.heap[i] = e
 	q.pos[e.id] = int32(i)
 }
 
-func (q *serverQueue) up(i int) {
+func (q *serverHeap) up(i int) {
 	h := q.heap
 	x := h[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if !(x.next < h[p].next) {
+		if !x.before(h[p]) {
 			break
 		}
 		q.set(i, h[p])
@@ -260,16 +237,16 @@ func (q *serverQueue) up(i int) {
 	q.set(i, x)
 }
 
-func (q *serverQueue) down(i int) {
+func (q *serverHeap) down(i int) {
 	h := q.heap
 	n := len(h)
 	x := h[i]
 	for {
-		l, r, m, mnext := 2*i+1, 2*i+2, i, x.next
-		if l < n && h[l].next < mnext {
-			m, mnext = l, h[l].next
+		l, r, m, mx := 2*i+1, 2*i+2, i, x
+		if l < n && h[l].before(mx) {
+			m, mx = l, h[l]
 		}
-		if r < n && h[r].next < mnext {
+		if r < n && h[r].before(mx) {
 			m = r
 		}
 		if m == i {
@@ -281,17 +258,18 @@ func (q *serverQueue) down(i int) {
 	q.set(i, x)
 }
 
-// update places s by its next event, or removes it when it has none.
-func (q *serverQueue) update(s *server, next time.Duration, has bool) {
-	i := int(q.pos[s.id])
+// update places server id by its next event, or removes it when it has
+// none.
+func (q *serverHeap) update(id int32, next time.Duration, has bool) {
+	i := int(q.pos[id])
 	switch {
 	case has && i < 0:
-		q.heap = append(q.heap, queuedServer{next, s.id})
+		q.heap = append(q.heap, queuedServer{next, id})
 		q.up(len(q.heap) - 1)
 	case has:
-		old := q.heap[i].next
+		old := q.heap[i]
 		q.heap[i].next = next
-		if next < old {
+		if q.heap[i].before(old) {
 			q.up(i)
 		} else {
 			q.down(i)
@@ -300,7 +278,7 @@ func (q *serverQueue) update(s *server, next time.Duration, has bool) {
 		last := len(q.heap) - 1
 		q.set(i, q.heap[last])
 		q.heap = q.heap[:last]
-		q.pos[s.id] = -1
+		q.pos[id] = -1
 		if i < last {
 			q.down(i)
 			q.up(i)

@@ -313,7 +313,7 @@ func (w *world) step(until time.Duration, load bool) bool {
 		if et, ok := w.events.peek(); ok && et <= t {
 			t, kind = et, nextControl
 		}
-		st, srv, ok := w.servers.peek()
+		st, srv, ok := w.servers.peek(w.now)
 		if ok && st < t {
 			t, kind = st, nextServer
 		}
