@@ -26,6 +26,10 @@ type server struct {
 	last     time.Duration
 	live     int     // requests in flight
 	cpu      float64 // CPU used so far, core-seconds
+	// r is rate(), kept by setRate whenever live, capacity or the
+	// stressors change: advance and nextEvent read it on every event,
+	// and its division would be on the way to every next event's time.
+	r float64
 	// stress are the CPU stressors running in the pod's cgroup, and
 	// stressWant the cores they want together (stress.go).
 	stress     []*stressor
@@ -57,6 +61,10 @@ func (s *server) rate() float64 {
 	return min(1, s.capacity/float64(s.live))
 }
 
+// setRate updates r after live, capacity or the stressors changed (after
+// advance: the time before ran at the old rate).
+func (s *server) setRate() { s.r = s.rate() }
+
 // advance moves the server's accounting to now.
 func (s *server) advance(now time.Duration) {
 	if now <= s.last {
@@ -69,7 +77,7 @@ func (s *server) advance(now time.Duration) {
 		s.cpu += (r*float64(s.live) + stress) * dt
 	} else if s.live > 0 {
 		dt := seconds(now - s.last)
-		r := s.rate()
+		r := s.r
 		s.v += r * dt
 		s.cpu += r * float64(s.live) * dt
 	}
@@ -93,6 +101,7 @@ func (s *server) add(hop int32, work float64) int32 {
 	i := takeSlot(&s.jobs, &s.free)
 	s.jobs[i] = job{finish: s.v + work, hop: hop}
 	s.live++
+	s.setRate()
 	s.heapPush(i)
 	return i
 }
@@ -102,6 +111,7 @@ func (s *server) cancel(i int32) {
 	if !s.jobs[i].done {
 		s.jobs[i].done = true
 		s.live--
+		s.setRate()
 	}
 }
 
@@ -124,6 +134,7 @@ func (s *server) popCompleted() (int32, bool) {
 		}
 		s.heapPop()
 		s.live--
+		s.setRate()
 		s.free = append(s.free, i)
 		return j.hop, true
 	}
@@ -140,6 +151,7 @@ func (s *server) drain() []int32 {
 		}
 	}
 	s.jobs, s.free, s.heap, s.live = nil, nil, nil, 0
+	s.setRate()
 	return out
 }
 
@@ -152,7 +164,7 @@ func (s *server) nextEvent() (time.Duration, bool) {
 	if s.live == 0 || len(s.heap) == 0 {
 		return 0, false
 	}
-	remaining := (s.jobs[s.heap[0]].finish - s.v) / s.rate()
+	remaining := (s.jobs[s.heap[0]].finish - s.v) / s.r
 	// Round up so that the completion is due when the event fires.
 	return s.last + time.Duration(math.Ceil(max(remaining, 0)*1e9)), true
 }
