@@ -98,6 +98,15 @@ func TestQuantileSelectAgreesWithSorting(t *testing.T) {
 	for name, in := range inputs {
 		together := make([]time.Duration, len(qs))
 		QuantilesSelect(slices.Clone(in), together, qs...)
+		// In another order, as with a quantile in an earlier bin than
+		// the one before.
+		mixed, mixedQs := make([]time.Duration, 3), []float64{0.9, 0.5, 0.99}
+		QuantilesSelect(slices.Clone(in), mixed, mixedQs...)
+		for i, q := range mixedQs {
+			if want := QuantileOf(slices.Clone(in), q); mixed[i] != want {
+				t.Errorf("%s q=%v (in the order %v): selected %v, sort %v", name, q, mixedQs, mixed[i], want)
+			}
+		}
 		for i, q := range qs {
 			want := QuantileOf(slices.Clone(in), q)
 			if got := QuantileSelect(slices.Clone(in), q); got != want {
