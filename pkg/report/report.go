@@ -315,12 +315,13 @@ func Build(sc *scenario.Scenario, tl *timeline.Timeline, results []assertions.Re
 		r.Verdict = VerdictFail
 	}
 	entry := tl.EntryService()
+	var scratch []time.Duration // summarize's, reused from service to service
 	if entry != nil {
-		r.Services = append(r.Services, serviceReport(sc, tl, entry, true))
+		r.Services = append(r.Services, serviceReport(sc, tl, entry, true, &scratch))
 	}
 	for _, s := range tl.Services {
 		if s != entry {
-			r.Services = append(r.Services, serviceReport(sc, tl, s, false))
+			r.Services = append(r.Services, serviceReport(sc, tl, s, false, &scratch))
 		}
 	}
 	if entry != nil {
@@ -434,8 +435,8 @@ func window(spec *scenario.Assertion, a *Assertion, tl *timeline.Timeline) *Span
 	return &Span{From: secs(t0), To: secs(t0 + spec.Within.Duration)}
 }
 
-func serviceReport(sc *scenario.Scenario, tl *timeline.Timeline, s *timeline.Service, entry bool) ServiceReport {
-	load, series := summarize(tl, s)
+func serviceReport(sc *scenario.Scenario, tl *timeline.Timeline, s *timeline.Service, entry bool, scratch *[]time.Duration) ServiceReport {
+	load, series := summarize(tl, s, scratch)
 	samples := make([]Sample, len(s.Samples))
 	for i, x := range s.Samples {
 		samples[i] = Sample{T: secs(x.T), Desired: x.Desired, Pods: x.Pods, Ready: x.Ready, Endpoints: x.Endpoints, Pending: x.Pending,
@@ -472,7 +473,10 @@ func hpaInfo(h *autoscalingv2.HorizontalPodAutoscalerSpec) *HPAInfo {
 // records (timeline.Ranks), in memory that does not grow with the run.
 const summarizeKeepMax = 1 << 22
 
-func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Second) {
+// summarize sums up a service's requests; scratch is memory for the
+// latencies it keeps, grown as needed and handed back for the next
+// service.
+func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Duration) (LoadSummary, []Second) {
 	s := LoadSummary{Requests: len(svc.Requests), Errors: map[string]int{}}
 	var sum, most time.Duration
 	// lat holds the successes' latencies: all of them when keep, else
@@ -480,10 +484,11 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 	// start on.
 	keep := len(svc.Requests) <= summarizeKeepMax
 	var ranks timeline.Ranks // when !keep, for exact quantiles
-	var lat []time.Duration
-	if keep {
+	lat := (*scratch)[:0]
+	if keep && cap(lat) < len(svc.Requests) {
 		lat = make([]time.Duration, 0, len(svc.Requests))
 	}
+	defer func() { *scratch = lat[:0] }()
 	start := 0
 	series := []Second{}
 	cur := Second{T: -1}
