@@ -32,9 +32,10 @@ type serverQueue struct {
 	slot       []int32
 	prev, next []int32
 
-	head [wheelSlots]int32  // each slot's first server (number + 1; 0: none)
-	used [wheelWords]uint64 // slots whose list is not empty
-	far  serverHeap
+	head    [wheelSlots]int32  // each slot's first server (number + 1; 0: none)
+	used    [wheelWords]uint64 // slots whose list is not empty
+	inWheel int                // servers on the wheel
+	far     serverHeap
 
 	// The earliest server (-1: none), when known.
 	minKnown bool
@@ -77,7 +78,7 @@ func (q *serverQueue) peek(now time.Duration) (time.Duration, *server, bool) {
 func (q *serverQueue) findMin(now time.Duration) {
 	q.min, q.minKnown = -1, true
 	best := queuedServer{}
-	if now >= 0 {
+	if now >= 0 && q.inWheel > 0 {
 		start := uint(now>>wheelShift) & (wheelSlots - 1)
 		w := start >> 6
 		used := q.used[w] >> (start & 63) << (start & 63)
@@ -129,6 +130,7 @@ func (q *serverQueue) insert(id int32, t, now time.Duration) {
 		}
 		q.head[sl] = id + 1
 		q.used[sl>>6] |= 1 << (sl & 63)
+		q.inWheel++
 	} else {
 		q.slot[id] = inFar
 		q.far.update(id, t, true)
@@ -150,6 +152,7 @@ func (q *serverQueue) remove(id int32) {
 		if n != 0 {
 			q.prev[n-1] = p
 		}
+		q.inWheel--
 	case sl == inFar:
 		q.far.update(id, 0, false)
 	default:
