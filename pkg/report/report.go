@@ -315,12 +315,13 @@ func Build(sc *scenario.Scenario, tl *timeline.Timeline, results []assertions.Re
 		r.Verdict = VerdictFail
 	}
 	entry := tl.EntryService()
+	var scratch []time.Duration // summarize's, reused from service to service
 	if entry != nil {
-		r.Services = append(r.Services, serviceReport(sc, tl, entry, true))
+		r.Services = append(r.Services, serviceReport(sc, tl, entry, true, &scratch))
 	}
 	for _, s := range tl.Services {
 		if s != entry {
-			r.Services = append(r.Services, serviceReport(sc, tl, s, false))
+			r.Services = append(r.Services, serviceReport(sc, tl, s, false, &scratch))
 		}
 	}
 	if entry != nil {
@@ -434,8 +435,8 @@ func window(spec *scenario.Assertion, a *Assertion, tl *timeline.Timeline) *Span
 	return &Span{From: secs(t0), To: secs(t0 + spec.Within.Duration)}
 }
 
-func serviceReport(sc *scenario.Scenario, tl *timeline.Timeline, s *timeline.Service, entry bool) ServiceReport {
-	load, series := summarize(tl, s)
+func serviceReport(sc *scenario.Scenario, tl *timeline.Timeline, s *timeline.Service, entry bool, scratch *[]time.Duration) ServiceReport {
+	load, series := summarize(tl, s, scratch)
 	samples := make([]Sample, len(s.Samples))
 	for i, x := range s.Samples {
 		samples[i] = Sample{T: secs(x.T), Desired: x.Desired, Pods: x.Pods, Ready: x.Ready, Endpoints: x.Endpoints, Pending: x.Pending,
@@ -466,17 +467,37 @@ func hpaInfo(h *autoscalingv2.HorizontalPodAutoscalerSpec) *HPAInfo {
 	return info
 }
 
-func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Second) {
+// summarizeKeepMax is the most requests of a service whose successful
+// latencies summarize keeps (8 bytes each, 32 MB at most) to select the
+// whole run's quantiles in; beyond it they are found in passes over the
+// records (timeline.Ranks), in memory that does not grow with the run.
+const summarizeKeepMax = 1 << 22
+
+// summarize sums up a service's requests; scratch is memory for the
+// latencies it keeps, grown as needed and handed back for the next
+// service.
+func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Duration) (LoadSummary, []Second) {
 	s := LoadSummary{Requests: len(svc.Requests), Errors: map[string]int{}}
 	var sum, most time.Duration
-	var ranks timeline.Ranks // the successes' latencies, for exact quantiles
+	// lat holds the successes' latencies: all of them when keep, else
+	// those of the current second. Each second's are the end of lat from
+	// start on.
+	keep := len(svc.Requests) <= summarizeKeepMax
+	var ranks timeline.Ranks // when !keep, for exact quantiles
+	lat := (*scratch)[:0]
+	if keep && cap(lat) < len(svc.Requests) {
+		lat = make([]time.Duration, 0, len(svc.Requests))
+	}
+	defer func() { *scratch = lat[:0] }()
+	start := 0
 	series := []Second{}
-	var bucket []time.Duration
 	cur := Second{T: -1}
 	flush := func() {
 		if cur.T >= 0 {
-			if len(bucket) > 0 {
-				// Selection, not a sort (a run has a bucket per second).
+			if bucket := lat[start:]; len(bucket) > 0 {
+				// Selection, not a sort (a run has a bucket per second);
+				// it reorders the bucket, which changes no quantile of
+				// the whole run.
 				var q [2]time.Duration
 				timeline.QuantilesSelect(bucket, q[:], 0.5, 0.99)
 				cur.P50, cur.P99 = secsPtr(q[0]), secsPtr(q[1])
@@ -491,7 +512,11 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 			for t := cur.T + 1; cur.T >= 0 && t < sec; t++ {
 				series = append(series, Second{T: t})
 			}
-			cur, bucket = Second{T: sec}, bucket[:0]
+			cur = Second{T: sec}
+			if !keep {
+				lat = lat[:0]
+			}
+			start = len(lat)
 		}
 		cur.Requests++
 		if req.OK() {
@@ -502,8 +527,10 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 			}
 			sum += req.Latency
 			most = max(most, req.Latency)
-			ranks.Add(req.Latency)
-			bucket = append(bucket, req.Latency)
+			if !keep {
+				ranks.Add(req.Latency)
+			}
+			lat = append(lat, req.Latency)
 			continue
 		}
 		cur.Errors++
@@ -521,16 +548,23 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service) (LoadSummary, []Sec
 	if s.Successes > 0 {
 		s.Mean = secsPtr(sum / time.Duration(s.Successes))
 		s.Max = secsPtr(most)
-		// Exact quantiles in a few passes over the records, without a
-		// copy of every latency (timeline.Quantiles); the loop above was
-		// the first.
-		q, _ := ranks.Quantiles(func(yield func(time.Duration)) {
-			for _, req := range svc.Requests {
-				if req.OK() {
-					yield(req.Latency)
+		var q []time.Duration
+		if keep {
+			q = make([]time.Duration, 3)
+			timeline.QuantilesSelect(lat, q, 0.5, 0.9, 0.99)
+			q[0], q[2] = q[2], q[0]
+		} else {
+			// Exact quantiles in a few passes over the records, without a
+			// copy of every latency (timeline.Quantiles); the loop above
+			// was the first.
+			q, _ = ranks.Quantiles(func(yield func(time.Duration)) {
+				for _, req := range svc.Requests {
+					if req.OK() {
+						yield(req.Latency)
+					}
 				}
-			}
-		}, 0.99, 0.9, 0.5)
+			}, 0.99, 0.9, 0.5)
+		}
 		s.P99, s.P90, s.P50 = secsPtr(q[0]), secsPtr(q[1]), secsPtr(q[2])
 	}
 	return s, series

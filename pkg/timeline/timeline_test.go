@@ -79,11 +79,34 @@ func TestQuantileSelectAgreesWithSorting(t *testing.T) {
 		}
 		inputs[fmt.Sprintf("reversed-%d", n)] = rev
 		inputs[fmt.Sprintf("constant-%d", n)] = make([]time.Duration, n)
+		// Latencies over many orders of magnitude, a few huge and a few
+		// negative: the bins of selection by counting are narrowed many
+		// times.
+		sp := make([]time.Duration, n)
+		for i := range sp {
+			sp[i] = time.Duration(rng.ExpFloat64() * 2e7)
+			switch rng.IntN(50) {
+			case 0:
+				sp[i] = time.Duration(rng.Int64())
+			case 1:
+				sp[i] = -time.Duration(rng.Int64())
+			}
+		}
+		inputs[fmt.Sprintf("spread-%d", n)] = sp
 	}
 	qs := []float64{0.001, 0.5, 0.9, 0.99, 0.999, 1}
 	for name, in := range inputs {
 		together := make([]time.Duration, len(qs))
 		QuantilesSelect(slices.Clone(in), together, qs...)
+		// In another order, as with a quantile in an earlier bin than
+		// the one before.
+		mixed, mixedQs := make([]time.Duration, 3), []float64{0.9, 0.5, 0.99}
+		QuantilesSelect(slices.Clone(in), mixed, mixedQs...)
+		for i, q := range mixedQs {
+			if want := QuantileOf(slices.Clone(in), q); mixed[i] != want {
+				t.Errorf("%s q=%v (in the order %v): selected %v, sort %v", name, q, mixedQs, mixed[i], want)
+			}
+		}
 		for i, q := range qs {
 			want := QuantileOf(slices.Clone(in), q)
 			if got := QuantileSelect(slices.Clone(in), q); got != want {
@@ -174,5 +197,25 @@ func checkQuantiles(t *testing.T, sets map[string][]time.Duration, qs []float64)
 				t.Errorf("gather threshold %d, %s q%v: %v, selection gives %v", quantilesGatherAt, name, q, got[i], want)
 			}
 		}
+	}
+}
+
+// BenchmarkQuantilesSelectSecond is the report's p50 and p99 of one
+// second's latencies (500 of them, exponential around 20ms), a different
+// second each time (the same one again and again would let the branch
+// predictor learn it).
+func BenchmarkQuantilesSelectSecond(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	in := make([]time.Duration, 500*1024)
+	for i := range in {
+		in[i] = time.Duration(rng.ExpFloat64() * 2e7)
+	}
+	lat := make([]time.Duration, 500)
+	var out [2]time.Duration
+	i := 0
+	for b.Loop() {
+		copy(lat, in[i*500:])
+		i = (i + 1) % 1024
+		QuantilesSelect(lat, out[:], 0.5, 0.99)
 	}
 }

@@ -91,6 +91,7 @@ func (w *world) setCapacity(p *pod, cores float64) {
 	}
 	s.advance(w.now)
 	s.capacity = cores
+	s.setRate()
 	w.reschedule(s)
 }
 
@@ -103,6 +104,7 @@ func (w *world) bindCPU(p *pod) {
 	}
 	p.weight = math.Max(p.svc.podWeight, minWeight)
 	p.srv.capacity = p.limit
+	p.srv.setRate()
 	n.pods = append(n.pods, p)
 }
 

@@ -25,8 +25,8 @@ const (
 	hopReplying        // its answer (reply) held by a network fault on its way back
 )
 
-// inFlight marks the record of a request that has no outcome yet; those
-// still in flight at the end of the run are dropped.
+// inFlight marks, at the end of the run, the record of a request that
+// has no outcome yet: those are dropped.
 const inFlight = time.Duration(-1)
 
 // maxCalls bounds the calls of one service (validated).
@@ -90,8 +90,16 @@ func (w *world) over(r hopRef) bool {
 func (w *world) newHop(s *service, parent hopRef, call int8) int32 {
 	i := w.allocHop(s, parent, call)
 	h := &w.hops[i]
-	h.rec = int32(len(s.rec.Requests))
-	s.rec.Requests = append(s.rec.Requests, timeline.Request{Sent: w.now, Latency: inFlight})
+	// The record's slot is reserved, not written: finishHop writes it
+	// once, and finish marks those of requests still in flight. A slot
+	// within the capacity reserved at the start is zero until then.
+	n := len(s.rec.Requests)
+	h.rec = int32(n)
+	if n < cap(s.rec.Requests) {
+		s.rec.Requests = s.rec.Requests[:n+1]
+	} else {
+		s.rec.Requests = append(s.rec.Requests, timeline.Request{})
+	}
 	return i
 }
 
@@ -214,7 +222,7 @@ func (w *world) startWork(p *pod, i int32, work float64) {
 // reschedule places srv in the server queue by its next completion.
 func (w *world) reschedule(srv *server) {
 	next, has := srv.nextEvent()
-	w.servers.update(srv, next, has)
+	w.servers.update(srv, next, has, w.now)
 }
 
 // serveEvents handles the completions due on srv now.
@@ -441,7 +449,7 @@ func (w *world) hopsOn(p *pod) []int32 {
 	for _, i := range p.srv.drain() {
 		w.hops[i].job = -1
 	}
-	w.servers.update(&p.srv, 0, false)
+	w.servers.update(&p.srv, 0, false, w.now)
 	w.cpuChanged(p)
 	var out []int32
 	for i := range w.hops {

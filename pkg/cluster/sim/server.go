@@ -26,6 +26,10 @@ type server struct {
 	last     time.Duration
 	live     int     // requests in flight
 	cpu      float64 // CPU used so far, core-seconds
+	// r is rate(), kept by setRate whenever live, capacity or the
+	// stressors change: advance and nextEvent read it on every event,
+	// and its division would be on the way to every next event's time.
+	r float64
 	// stress are the CPU stressors running in the pod's cgroup, and
 	// stressWant the cores they want together (stress.go).
 	stress     []*stressor
@@ -57,6 +61,10 @@ func (s *server) rate() float64 {
 	return min(1, s.capacity/float64(s.live))
 }
 
+// setRate updates r after live, capacity or the stressors changed (after
+// advance: the time before ran at the old rate).
+func (s *server) setRate() { s.r = s.rate() }
+
 // advance moves the server's accounting to now.
 func (s *server) advance(now time.Duration) {
 	if now <= s.last {
@@ -69,7 +77,7 @@ func (s *server) advance(now time.Duration) {
 		s.cpu += (r*float64(s.live) + stress) * dt
 	} else if s.live > 0 {
 		dt := seconds(now - s.last)
-		r := s.rate()
+		r := s.r
 		s.v += r * dt
 		s.cpu += r * float64(s.live) * dt
 	}
@@ -93,6 +101,7 @@ func (s *server) add(hop int32, work float64) int32 {
 	i := takeSlot(&s.jobs, &s.free)
 	s.jobs[i] = job{finish: s.v + work, hop: hop}
 	s.live++
+	s.setRate()
 	s.heapPush(i)
 	return i
 }
@@ -102,6 +111,7 @@ func (s *server) cancel(i int32) {
 	if !s.jobs[i].done {
 		s.jobs[i].done = true
 		s.live--
+		s.setRate()
 	}
 }
 
@@ -124,6 +134,7 @@ func (s *server) popCompleted() (int32, bool) {
 		}
 		s.heapPop()
 		s.live--
+		s.setRate()
 		s.free = append(s.free, i)
 		return j.hop, true
 	}
@@ -140,6 +151,7 @@ func (s *server) drain() []int32 {
 		}
 	}
 	s.jobs, s.free, s.heap, s.live = nil, nil, nil, 0
+	s.setRate()
 	return out
 }
 
@@ -152,7 +164,7 @@ func (s *server) nextEvent() (time.Duration, bool) {
 	if s.live == 0 || len(s.heap) == 0 {
 		return 0, false
 	}
-	remaining := (s.jobs[s.heap[0]].finish - s.v) / s.rate()
+	remaining := (s.jobs[s.heap[0]].finish - s.v) / s.r
 	// Round up so that the completion is due when the event fires.
 	return s.last + time.Duration(math.Ceil(max(remaining, 0)*1e9)), true
 }
@@ -195,22 +207,16 @@ func (s *server) heapPop() int32 {
 	return top
 }
 
-// serverQueue orders the servers that have work by their next event: a
-// binary min-heap, indexed so that a server's entry can be moved in place
-// when its next event changes. It is the hottest structure of a run (two
-// updates per request a server serves), so it is laid out for that:
-//   - each entry carries its server's next-event time and number, so
-//     that comparisons read the heap's own array, not the servers;
-//   - a server's position in the heap is kept in pos, by server number,
-//     so that moving entries writes that small array, not the servers;
-//   - sifts move a hole and write the sifted entry once at the end, which
-//     makes the same comparisons and leaves every entry where the
-//     textbook swapping sift would: servers due at the same time come out
-//     in the same order, and with them the run's random draws.
-type serverQueue struct {
-	heap    []queuedServer
-	pos     []int32   // by server number: its index in heap, -1 when absent
-	servers []*server // by server number (every pod's, gone or not, as the timeline keeps every pod)
+// serverHeap is the servers whose next event is beyond the wheel's
+// reach (serverQueue): a binary min-heap by (next event, server number),
+// indexed so that a server's entry can be moved in place when its next
+// event changes. Each entry carries its server's next-event time and
+// number, so that comparisons read the heap's own array; a server's
+// position is kept in pos, by server number; sifts move a hole and write
+// the sifted entry once at the end.
+type serverHeap struct {
+	heap []queuedServer
+	pos  []int32 // by server number: its index in heap, -1 when absent
 }
 
 type queuedServer struct {
@@ -218,40 +224,23 @@ type queuedServer struct {
 	id   int32
 }
 
-// add numbers a new server, not yet queued.
-func (q *serverQueue) add(s *server) {
-	s.id = int32(len(q.servers))
-	q.servers = append(q.servers, s)
-	q.pos = append(q.pos, -1)
-}
-
-// peek is the server with the earliest next event.
-func (q *serverQueue) peek() (time.Duration, *server, bool) {
-	if len(q.heap) == 0 {
-		return 0, nil, false
-	}
-	return q.heap[0].next, q.servers[q.heap[0].id], true
-}
-
-// rebase shifts every time by -d (which keeps their order).
-func (q *serverQueue) rebase(d time.Duration) {
-	for i := range q.heap {
-		q.heap[i].next -= d
-	}
+// before is the queue's order: by next event, then by server number.
+func (a queuedServer) before(b queuedServer) bool {
+	return a.next < b.next || (a.next == b.next && a.id < b.id)
 }
 
 // set puts e at index i.
-func (q *serverQueue) set(i int, e queuedServer) {
+func (q *serverHeap) set(i int, e queuedServer) {
 	q.heap[i] = e
 	q.pos[e.id] = int32(i)
 }
 
-func (q *serverQueue) up(i int) {
+func (q *serverHeap) up(i int) {
 	h := q.heap
 	x := h[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if !(x.next < h[p].next) {
+		if !x.before(h[p]) {
 			break
 		}
 		q.set(i, h[p])
@@ -260,16 +249,16 @@ func (q *serverQueue) up(i int) {
 	q.set(i, x)
 }
 
-func (q *serverQueue) down(i int) {
+func (q *serverHeap) down(i int) {
 	h := q.heap
 	n := len(h)
 	x := h[i]
 	for {
-		l, r, m, mnext := 2*i+1, 2*i+2, i, x.next
-		if l < n && h[l].next < mnext {
-			m, mnext = l, h[l].next
+		l, r, m, mx := 2*i+1, 2*i+2, i, x
+		if l < n && h[l].before(mx) {
+			m, mx = l, h[l]
 		}
-		if r < n && h[r].next < mnext {
+		if r < n && h[r].before(mx) {
 			m = r
 		}
 		if m == i {
@@ -281,17 +270,18 @@ func (q *serverQueue) down(i int) {
 	q.set(i, x)
 }
 
-// update places s by its next event, or removes it when it has none.
-func (q *serverQueue) update(s *server, next time.Duration, has bool) {
-	i := int(q.pos[s.id])
+// update places server id by its next event, or removes it when it has
+// none.
+func (q *serverHeap) update(id int32, next time.Duration, has bool) {
+	i := int(q.pos[id])
 	switch {
 	case has && i < 0:
-		q.heap = append(q.heap, queuedServer{next, s.id})
+		q.heap = append(q.heap, queuedServer{next, id})
 		q.up(len(q.heap) - 1)
 	case has:
-		old := q.heap[i].next
+		old := q.heap[i]
 		q.heap[i].next = next
-		if next < old {
+		if q.heap[i].before(old) {
 			q.up(i)
 		} else {
 			q.down(i)
@@ -300,7 +290,7 @@ func (q *serverQueue) update(s *server, next time.Duration, has bool) {
 		last := len(q.heap) - 1
 		q.set(i, q.heap[last])
 		q.heap = q.heap[:last]
-		q.pos[s.id] = -1
+		q.pos[id] = -1
 		if i < last {
 			q.down(i)
 			q.up(i)

@@ -113,6 +113,7 @@ func (w *world) stressChanged(p *pod) {
 	for _, g := range s.stress {
 		s.stressWant += float64(g.workers) * g.load
 	}
+	s.setRate()
 	w.cpuChanged(p)
 	w.reschedule(s)
 }

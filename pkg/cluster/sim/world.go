@@ -313,7 +313,7 @@ func (w *world) step(until time.Duration, load bool) bool {
 		if et, ok := w.events.peek(); ok && et <= t {
 			t, kind = et, nextControl
 		}
-		st, srv, ok := w.servers.peek()
+		st, srv, ok := w.servers.peek(w.now)
 		if ok && st < t {
 			t, kind = st, nextServer
 		}
@@ -372,15 +372,25 @@ func (w *world) step(until time.Duration, load bool) bool {
 // counted (they have no outcome yet). Records are in send order already:
 // each was reserved when its request was sent.
 func (w *world) finish() {
-	for _, s := range w.services {
-		// Those before the first still in flight (nearly all) stay where
-		// they are: reading them is half the cost of copying them.
-		first := 0
-		for first < len(s.rec.Requests) && s.rec.Requests[first].Latency != inFlight {
-			first++
+	// The requests still in flight are the hops still live: their
+	// records were reserved and never written (newHop).
+	first := make([]int, len(w.services))
+	for i, s := range w.services {
+		first[i] = len(s.rec.Requests)
+	}
+	for i := range w.hops {
+		h := &w.hops[i]
+		if h.state == hopFree || h.probe != probeNone {
+			continue
 		}
-		reqs := s.rec.Requests[:first]
-		for _, r := range s.rec.Requests[first:] {
+		h.svc.rec.Requests[h.rec].Latency = inFlight
+		first[h.svc.idx] = min(first[h.svc.idx], int(h.rec))
+	}
+	for i, s := range w.services {
+		// Those before the first still in flight (nearly all) stay where
+		// they are.
+		reqs := s.rec.Requests[:first[i]]
+		for _, r := range s.rec.Requests[first[i]:] {
 			if r.Latency != inFlight {
 				reqs = append(reqs, r)
 			}
