@@ -131,7 +131,9 @@ func placement(a *scenario.Assertion, tl *timeline.Timeline, r *Result) {
 		apply(changes[i])
 	}
 	violation := check(t0)
-	for violation == "" && i < len(changes) {
+	// The run ends at its duration: what a real backend sees after it
+	// (nodes restored, pods deleted with the namespace) is clean-up.
+	for violation == "" && i < len(changes) && changes[i].t < tl.Duration {
 		t := changes[i].t
 		for ; i < len(changes) && changes[i].t == t; i++ {
 			apply(changes[i])
