@@ -30,8 +30,13 @@ type node struct {
 
 	// outage (nodes.go): the machine is stopped; outage counts outages so
 	// that events of an earlier one are void
-	down   bool
-	outage int
+	down     bool
+	outage   int
+	notReady bool // the node lifecycle controller has marked it NotReady
+	// NoExecute tainting (nodes.go): queued in the zone's rate limiter;
+	// taintGen counts taint removals so that their evictions are void
+	taintQueued bool
+	taintGen    int
 
 	// CPU sharing (cpu.go)
 	cores     float64 // allocatable CPU

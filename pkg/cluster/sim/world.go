@@ -94,7 +94,12 @@ type world struct {
 
 	events  eventQueue
 	servers serverQueue
-	tl      *timeline.Timeline
+
+	// noExecuteNext: per zone (zoneKey), when the node lifecycle
+	// controller's rate limiter next lets a lost node be tainted NoExecute
+	// (nodes.go)
+	noExecuteNext map[string]time.Duration
+	tl            *timeline.Timeline
 
 	nodes    []*node
 	services []*service
