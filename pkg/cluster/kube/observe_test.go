@@ -8,9 +8,27 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
+
+// observe starts an observer of namespace ns on client for the fake
+// scenario; it stops with the test.
+func observe(t *testing.T, ctx context.Context, client *fake.Clientset) *recorder {
+	t.Helper()
+	sc, err := scenario.Parse("fake.yaml", []byte(fakeScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRecorder(sc, nil)
+	obs, err := startObserver(ctx, client, "ns", sc, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(obs.stop)
+	return r
+}
 
 // TestObserverRecordsNodeReadiness: the nodes are watched, as the sim
 // reports them: a node whose Ready condition turns False is a NodeNotReady
@@ -20,10 +38,6 @@ import (
 // domain and every spread would fail.
 func TestObserverRecordsNodeReadiness(t *testing.T) {
 	client := fakeCluster(t)
-	sc, err := scenario.Parse("fake.yaml", []byte(fakeScenario))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	setReady := func(status corev1.ConditionStatus, msg string) {
@@ -45,12 +59,7 @@ func TestObserverRecordsNodeReadiness(t *testing.T) {
 	if _, err := client.CoreV1().Nodes().Create(ctx, cp, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r := newRecorder(sc, nil)
-	obs, err := startObserver(ctx, client, "ns", sc, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.stop()
+	r := observe(t, ctx, client)
 	if len(r.tl.Nodes) != 1 || r.tl.Nodes[0].Name != "n1" || r.tl.Nodes[0].Labels[corev1.LabelTopologyZone] != "zone-a" {
 		t.Fatalf("nodes = %+v, want n1 in zone-a (and not the control plane)", r.tl.Nodes)
 	}
@@ -96,18 +105,9 @@ func TestObserverRecordsNodeReadiness(t *testing.T) {
 // that deletion, and rescheduledWithin found it no replacement.
 func TestObserverTimesPodsToTheMillisecond(t *testing.T) {
 	client := fakeCluster(t)
-	sc, err := scenario.Parse("fake.yaml", []byte(fakeScenario))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r := newRecorder(sc, nil)
-	obs, err := startObserver(ctx, client, "ns", sc, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.stop()
+	r := observe(t, ctx, client)
 	before := time.Now()
 	// As the API server writes it: truncated to the second.
 	stamp := metav1.NewTime(before.Truncate(time.Second))
@@ -116,7 +116,7 @@ func TestObserverTimesPodsToTheMillisecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	var created time.Time
-	err = wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if p := r.pods["gateway-r1"]; p != nil {
