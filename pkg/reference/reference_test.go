@@ -365,8 +365,15 @@ func TestReadiness(t *testing.T) {
 // the remaining budget, and the downstream sees at most 100ms.
 func TestTimeBudgetReachesTheDownstream(t *testing.T) {
 	budgets := make(chan string, 1)
+	// The handler never blocks on the channel: a call that arrives with
+	// nobody reading (the 20ms budgets below, on a loaded machine, may
+	// run out before or after the call is made) would hold hung.Close
+	// forever.
 	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		budgets <- r.Header.Get(TimeoutHeader)
+		select {
+		case budgets <- r.Header.Get(TimeoutHeader):
+		default:
+		}
 		<-r.Context().Done()
 	}))
 	defer hung.Close()
@@ -383,7 +390,13 @@ func TestTimeBudgetReachesTheDownstream(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get(DegradedHeader) != "true" {
 		t.Fatalf("got %d (degraded %q), want a degraded answer", resp.StatusCode, resp.Header.Get(DegradedHeader))
 	}
-	d, err := time.ParseDuration(<-budgets)
+	var budget string
+	select {
+	case budget = <-budgets:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call never reached the downstream")
+	}
+	d, err := time.ParseDuration(budget)
 	if err != nil || d <= 0 || d > 100*time.Millisecond {
 		t.Fatalf("downstream budget %v (%v), want at most the client's 100ms", d, err)
 	}
@@ -397,7 +410,12 @@ func TestTimeBudgetReachesTheDownstream(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		<-budgets
+		// Whether the call got out before its 20ms ran out or not, it
+		// failed: drain what arrived without waiting for it.
+		select {
+		case <-budgets:
+		default:
+		}
 	}
 	if st, _ := gw.BreakerState("payment"); st != Open {
 		t.Fatalf("breaker %v after 6 calls that ran out of budget, want open", st)
