@@ -2,13 +2,17 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -192,29 +196,73 @@ func sleepUntil(ctx context.Context, at time.Time) error {
 	}
 }
 
-// loadClient is the load generator's HTTP client: Vegeta's, except that
-// a connection attempt gives up with the request. Vegeta's dialer has no
-// timeout, and Go's transport goes on dialing after the request that
-// asked for the connection is gone: a SYN to a pod on a lost node is
-// retried by the kernel for about two minutes (tcp_syn_retries), and
-// each such dial holds one of the connections the transport may open.
-// On kind, zone-outage's lost pods took all of them within seconds and
-// every request failed for two minutes, pods on live nodes included;
-// the sim (and a client with a connect timeout) fails only the requests
-// sent to the lost pods. keepAlive false opens a new connection (so
-// kube-proxy picks a new endpoint) per request, as the sim does by
-// default.
+// loadClient is the load generator's HTTP client: Vegeta's, except for
+// how it opens connections (see sourcePorts). keepAlive false opens a
+// new connection (so kube-proxy picks a new endpoint) per request, as the
+// sim does by default.
 func loadClient(timeout time.Duration, conns int, keepAlive bool) *http.Client {
-	dialer := &net.Dialer{Timeout: timeout}
-	if keepAlive {
-		dialer.KeepAlive = 30 * time.Second // Vegeta's
-	} else {
-		dialer.KeepAlive = -1 // no TCP keep-alive probes on one-request connections
+	ka := 30 * time.Second // Vegeta's
+	if !keepAlive {
+		ka = -1 // no TCP keep-alive probes on one-request connections
 	}
+	ports := newSourcePorts(timeout, ka)
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{
-		DialContext:         dialer.DialContext,
+		DialContext:         ports.dial,
 		DisableKeepAlives:   !keepAlive,
 		MaxIdleConnsPerHost: conns,
 		MaxConnsPerHost:     conns,
 	}}
+}
+
+// sourcePorts opens the load generator's connections, for two reasons
+// found on kind (zone-outage), where all the load comes from one host to
+// one NodePort:
+//
+//   - A connection attempt gives up with the request. Vegeta's dialer has
+//     no timeout, and Go's transport goes on dialing after the request
+//     that asked for the connection is gone: a SYN to a pod on a lost node
+//     is retried by the kernel for about two minutes (tcp_syn_retries),
+//     each such dial holding one of the connections the transport may
+//     open; they took all of them within seconds and every request failed
+//     for two minutes, pods on live nodes included.
+//   - The source ports are taken in turn over the whole ephemeral range
+//     (both parities; the kernel prefers even ones for connect, so half
+//     the range): an unanswered SYN leaves a conntrack entry, NATed to the
+//     lost pod, on the node that took it, for 120s
+//     (nf_conntrack_tcp_timeout_syn_sent); the kernel's choice came back
+//     to the same port within about 94s at 150 connections a second, the
+//     new SYN met the stale entry and went to the lost pod long after it
+//     had left the endpoints (4% of requests failing for 105s). Taking
+//     the 28,232 ports in turn reuses one after 188s at that rate; many
+//     real clients never meet each other's entries at all.
+//
+// A port the host is using (EADDRINUSE) is skipped; after 64 in a row the
+// kernel chooses.
+type sourcePorts struct {
+	dialer  net.Dialer
+	lo, n   uint32
+	counter atomic.Uint32
+}
+
+func newSourcePorts(timeout, keepAlive time.Duration) *sourcePorts {
+	lo, hi := uint32(32768), uint32(60999) // Linux's default range
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var l, h uint32
+		if _, err := fmt.Sscan(string(b), &l, &h); err == nil && l > 0 && h > l && h < 65536 {
+			lo, hi = l, h
+		}
+	}
+	return &sourcePorts{dialer: net.Dialer{Timeout: timeout, KeepAlive: keepAlive}, lo: lo, n: hi - lo + 1}
+}
+
+func (s *sourcePorts) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	for range 64 {
+		d := s.dialer
+		d.LocalAddr = &net.TCPAddr{Port: int(s.lo + s.counter.Add(1)%s.n)}
+		c, err := d.DialContext(ctx, network, addr)
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return c, err
+		}
+	}
+	return s.dialer.DialContext(ctx, network, addr)
 }
