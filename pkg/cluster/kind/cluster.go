@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	nodeutil "k8s.io/component-helpers/node/util"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/constants"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
@@ -233,11 +234,8 @@ func (c *Cluster) Nodes(ctx context.Context) ([]NodeStatus, error) {
 		if _, cp := n.Labels["node-role.kubernetes.io/control-plane"]; cp {
 			s.Role = "control-plane"
 		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady {
-				s.Ready = cond.Status == corev1.ConditionTrue
-			}
-		}
+		_, ready := nodeutil.GetNodeCondition(&n.Status, corev1.NodeReady)
+		s.Ready = ready != nil && ready.Status == corev1.ConditionTrue
 		out = append(out, s)
 	}
 	return out, nil

@@ -162,7 +162,7 @@ func TestE2EInterruptLeavesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range nodes.Items {
-				if ready, _ := nodeReady(&nodes.Items[i]); !ready {
+				if !nodeReady(&nodes.Items[i]) {
 					t.Errorf("node %s not Ready after the run", nodes.Items[i].Name)
 				}
 			}

@@ -17,6 +17,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
+	nodeutil "k8s.io/component-helpers/node/util"
 
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
@@ -171,28 +172,33 @@ func watchNodeReadiness(f informers.SharedInformerFactory, r *recorder) error {
 			if !okOld || !okNew {
 				return
 			}
-			was, _ := nodeReady(old)
-			is, msg := nodeReady(n)
-			switch {
-			case was && !is:
-				r.event(time.Now(), "NodeNotReady", n.Name, msg)
-			case !was && is:
-				r.event(time.Now(), "NodeReady", n.Name, msg)
+			was, is := nodeReady(old), nodeReady(n)
+			if was == is {
+				return
 			}
+			kind, msg := "NodeNotReady", ""
+			if is {
+				kind = "NodeReady"
+			}
+			if c := readyCondition(n); c != nil {
+				msg = c.Message
+			}
+			r.event(time.Now(), kind, n.Name, msg)
 		},
 	})
 	return err
 }
 
-// nodeReady reports whether the node's Ready condition is True, and the
-// condition's message.
-func nodeReady(n *corev1.Node) (bool, string) {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue, c.Message
-		}
-	}
-	return false, ""
+// readyCondition is the node's Ready condition (nil when it has none).
+func readyCondition(n *corev1.Node) *corev1.NodeCondition {
+	_, c := nodeutil.GetNodeCondition(&n.Status, corev1.NodeReady)
+	return c
+}
+
+// nodeReady reports whether the node's Ready condition is True.
+func nodeReady(n *corev1.Node) bool {
+	c := readyCondition(n)
+	return c != nil && c.Status == corev1.ConditionTrue
 }
 
 func (o *observer) stop() {

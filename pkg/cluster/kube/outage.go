@@ -139,11 +139,7 @@ func waitNodesReady(ctx context.Context, b *Backend, nodes []string) error {
 	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
 		for _, name := range nodes {
 			n, err := b.opts.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				waiting = name
-				return false, nil
-			}
-			if ready, _ := nodeReady(n); !ready {
+			if err != nil || !nodeReady(n) {
 				waiting = name
 				return false, nil
 			}
