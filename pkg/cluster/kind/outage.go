@@ -36,20 +36,36 @@ const (
 	kindInterface = "eth0"
 )
 
-// outageRules are the iptables rule specifications (table, chain, match)
-// of an outage.
-var outageRules = [][]string{
-	{"-t", "raw", "PREROUTING", "-i", kindInterface, "-m", "comment", "--comment", outageComment, "-j", "DROP"},
-	{"-t", "mangle", "POSTROUTING", "-o", kindInterface, "-m", "comment", "--comment", outageComment, "-j", "DROP"},
+// outageRule is one rule of an outage: the command (iptables or
+// ip6tables) and the rule's specification (table, chain, match).
+type outageRule struct {
+	cmd  string
+	spec []string
 }
 
-// outageTables are the commands the rules go into: both address families.
-var outageTables = []string{"iptables", "ip6tables"}
+// outageRules are an outage's rules, in both address families.
+var outageRules = func() []outageRule {
+	specs := [][]string{
+		{"-t", "raw", "PREROUTING", "-i", kindInterface, "-m", "comment", "--comment", outageComment, "-j", "DROP"},
+		{"-t", "mangle", "POSTROUTING", "-o", kindInterface, "-m", "comment", "--comment", outageComment, "-j", "DROP"},
+	}
+	var rules []outageRule
+	for _, cmd := range []string{"iptables", "ip6tables"} {
+		for _, spec := range specs {
+			rules = append(rules, outageRule{cmd, spec})
+		}
+	}
+	return rules
+}()
 
-// ruleArgs gives the arguments to apply op (-I, -D or -C) to rule.
-func ruleArgs(op string, rule []string) []string {
-	args := []string{"-w", rule[0], rule[1], op, rule[2]}
-	return append(args, rule[3:]...)
+// run applies op (-I, -D or -C) to the rule in node n.
+func (r outageRule) run(ctx context.Context, n nodes.Node, op string) error {
+	args := append([]string{"-w", r.spec[0], r.spec[1], op, r.spec[2]}, r.spec[3:]...)
+	var out bytes.Buffer
+	if err := n.CommandContext(ctx, r.cmd, args...).SetStdout(&out).SetStderr(&out).Run(); err != nil {
+		return fmt.Errorf("%s %s on %s: %v: %s", r.cmd, strings.Join(args, " "), n, err, strings.TrimSpace(out.String()))
+	}
+	return nil
 }
 
 // Isolate takes the worker node off the cluster's network (idempotent).
@@ -73,16 +89,14 @@ func (c *Cluster) Restore(ctx context.Context, node string) error {
 }
 
 func isolate(ctx context.Context, n nodes.Node) error {
-	for _, table := range outageTables {
-		for _, rule := range outageRules {
-			if nodeTable(ctx, n, table, ruleArgs("-C", rule)) == nil {
-				continue
-			}
-			if err := nodeTable(ctx, n, table, ruleArgs("-I", rule)); err != nil {
-				// Half an outage is none: undo what was done.
-				_ = restore(context.WithoutCancel(ctx), n)
-				return fmt.Errorf("isolating node %s: %w", n, err)
-			}
+	for _, rule := range outageRules {
+		if rule.run(ctx, n, "-C") == nil {
+			continue
+		}
+		if err := rule.run(ctx, n, "-I"); err != nil {
+			// Half an outage is none: undo what was done.
+			_ = restore(context.WithoutCancel(ctx), n)
+			return fmt.Errorf("isolating node %s: %w", n, err)
 		}
 	}
 	return nil
@@ -90,13 +104,11 @@ func isolate(ctx context.Context, n nodes.Node) error {
 
 // restore removes every outage rule (however many times it was inserted).
 func restore(ctx context.Context, n nodes.Node) error {
-	for _, table := range outageTables {
-		for _, rule := range outageRules {
-			// Bounded: a rule inserted more often than this is not ours.
-			for i := 0; i < 16 && nodeTable(ctx, n, table, ruleArgs("-C", rule)) == nil; i++ {
-				if err := nodeTable(ctx, n, table, ruleArgs("-D", rule)); err != nil {
-					return fmt.Errorf("restoring node %s: %w", n, err)
-				}
+	for _, rule := range outageRules {
+		// Bounded: a rule inserted more often than this is not ours.
+		for i := 0; i < 16 && rule.run(ctx, n, "-C") == nil; i++ {
+			if err := rule.run(ctx, n, "-D"); err != nil {
+				return fmt.Errorf("restoring node %s: %w", n, err)
 			}
 		}
 	}
@@ -104,11 +116,9 @@ func restore(ctx context.Context, n nodes.Node) error {
 }
 
 func isolated(ctx context.Context, n nodes.Node) bool {
-	for _, table := range outageTables {
-		for _, rule := range outageRules {
-			if nodeTable(ctx, n, table, ruleArgs("-C", rule)) == nil {
-				return true
-			}
+	for _, rule := range outageRules {
+		if rule.run(ctx, n, "-C") == nil {
+			return true
 		}
 	}
 	return false
@@ -150,13 +160,4 @@ func (c *Cluster) worker(name string) (nodes.Node, error) {
 		return n, nil
 	}
 	return nil, fmt.Errorf("cluster %q has no node %s", c.Name, name)
-}
-
-// nodeTable runs iptables or ip6tables in the node.
-func nodeTable(ctx context.Context, n nodes.Node, table string, args []string) error {
-	var out bytes.Buffer
-	if err := n.CommandContext(ctx, table, args...).SetStdout(&out).SetStderr(&out).Run(); err != nil {
-		return fmt.Errorf("%s %s on %s: %v: %s", table, strings.Join(args, " "), n, err, strings.TrimSpace(out.String()))
-	}
-	return nil
 }
