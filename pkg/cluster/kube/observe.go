@@ -80,13 +80,9 @@ func startObserver(ctx context.Context, client kubernetes.Interface, ns string, 
 	for _, s := range o.services {
 		services[s] = true
 	}
-	// A pod's creation is its first sighting, milliseconds after the
-	// fact (the watch starts before anything is applied): its
-	// creationTimestamp has whole seconds only, and a replacement created
-	// 50ms after its predecessor's deletion would seem to predate it.
 	recordPod := func(now time.Time, pod *corev1.Pod) {
 		if svc := pod.Labels["app"]; services[svc] {
-			r.pod(now, pod.Name, svc, now, pod.Spec.NodeName, podReady(pod), pod.DeletionTimestamp != nil)
+			r.pod(now, pod.Name, svc, pod.Spec.NodeName, podReady(pod), pod.DeletionTimestamp != nil)
 		}
 	}
 	_, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

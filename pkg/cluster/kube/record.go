@@ -116,13 +116,17 @@ func (r *recorder) breakers(ts []timeline.BreakerTransition) {
 
 // pod records what the pod informer saw of a pod of service svc at now:
 // its creation, its binding to a node, its first Ready and the start of
-// its deletion, each the first time it is seen.
-func (r *recorder) pod(now time.Time, name, svc string, created time.Time, node string, ready, deleting bool) {
+// its deletion, each the first time it is seen. Its creation is its first
+// sighting, milliseconds after the fact (the watch starts before anything
+// is applied): its creationTimestamp has whole seconds only, and a
+// replacement created 50ms after its predecessor's deletion would seem to
+// predate it.
+func (r *recorder) pod(now time.Time, name, svc string, node string, ready, deleting bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.pods[name]
 	if p == nil {
-		p = &wallPod{service: svc, created: created}
+		p = &wallPod{service: svc, created: now}
 		r.pods[name] = p
 		r.podOrder = append(r.podOrder, name)
 	}

@@ -83,10 +83,10 @@ func TestRecorderRepairs(t *testing.T) {
 	r := &recorder{tl: timeline.New(time.Time{}), services: map[string]*timeline.Service{}, pods: map[string]*wallPod{}}
 	r.start(t0)
 	r.fault(timeline.Fault{Name: "one-hangs", Kind: "PodHang", At: 120 * time.Second, Targets: []string{"gateway-a"}})
-	r.pod(t0.Add(-30*time.Second), "gateway-a", "gateway", t0.Add(-30*time.Second), "n1", true, false)
+	r.pod(t0.Add(-30*time.Second), "gateway-a", "gateway", "n1", true, false)
 	r.repair(t0.Add(133*time.Second), timeline.Repair{Pod: "gateway-a", Stage: timeline.RepairAction, Action: "restart"})
 	r.repair(t0.Add(131*time.Second), timeline.Repair{Pod: "gateway-a", Stage: timeline.RepairDetected})
-	r.pod(t0.Add(133200*time.Millisecond), "gateway-a", "gateway", t0.Add(-30*time.Second), "n1", false, true)
+	r.pod(t0.Add(133200*time.Millisecond), "gateway-a", "gateway", "n1", false, true)
 	tl := r.finish()
 	if len(tl.Repairs) != 2 || tl.Repairs[0].T != 131*time.Second || tl.Repairs[1].T != 133*time.Second {
 		t.Fatalf("repairs %+v", tl.Repairs)
