@@ -121,7 +121,7 @@ func (r *recorder) breakers(ts []timeline.BreakerTransition) {
 // is applied): its creationTimestamp has whole seconds only, and a
 // replacement created 50ms after its predecessor's deletion would seem to
 // predate it.
-func (r *recorder) pod(now time.Time, name, svc string, node string, ready, deleting bool) {
+func (r *recorder) pod(now time.Time, name, svc, node string, ready, deleting bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.pods[name]
