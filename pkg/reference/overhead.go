@@ -99,9 +99,10 @@ func (o *overhead) run(ctx context.Context) {
 	}
 }
 
-// scale gives the part of a drawn work d (of mean `mean`) left to burn
-// once the service's own overhead is charged to it.
-func (o *overhead) scale(d, mean time.Duration) time.Duration {
+// charge counts one request and gives the part of its drawn work d (of
+// mean `mean`) left to burn once the service's own overhead is charged
+// to it.
+func (o *overhead) charge(d, mean time.Duration) time.Duration {
 	o.requests.Add(1)
 	c := time.Duration(o.perReq.Load())
 	if c <= 0 || mean <= 0 {

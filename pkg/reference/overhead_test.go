@@ -17,7 +17,7 @@ type fakeProcess struct {
 // charge, burns what is left and bills the process for both.
 func (p *fakeProcess) serve(n int, d, mean time.Duration) (left time.Duration) {
 	for range n {
-		left = p.o.scale(d, mean)
+		left = p.o.charge(d, mean)
 		p.o.burned.Add(int64(left))
 		p.cpu += left + p.perRequest
 	}
@@ -58,14 +58,14 @@ func TestOverheadCharge(t *testing.T) {
 	// would count in o's window.)
 	q := newOverhead()
 	q.perReq.Store(o.perReq.Load())
-	if got := q.scale(mean, mean); got != 2200*time.Microsecond {
+	if got := q.charge(mean, mean); got != 2200*time.Microsecond {
 		t.Errorf("at the mean: %v left, want 2.2ms", got)
 	}
-	if got := q.scale(2*mean, mean); got != 4400*time.Microsecond {
+	if got := q.charge(2*mean, mean); got != 4400*time.Microsecond {
 		t.Errorf("at twice the mean: %v left, want 4.4ms", got)
 	}
 	// An overhead at or beyond the mean leaves nothing to burn.
-	if got := q.scale(mean, 250*time.Microsecond); got != 0 {
+	if got := q.charge(mean, 250*time.Microsecond); got != 0 {
 		t.Errorf("overhead above the mean: %v left, want 0", got)
 	}
 

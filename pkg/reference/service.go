@@ -232,7 +232,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	d := s.work()
 	if s.opts.ChargeOverhead {
-		d = s.ovh.scale(d, time.Duration(s.cfg.Work.CPU))
+		d = s.ovh.charge(d, time.Duration(s.cfg.Work.CPU))
 	}
 	burned, err := burn(ctx, d)
 	s.ovh.burned.Add(int64(burned))
