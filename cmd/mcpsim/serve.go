@@ -74,7 +74,7 @@ SelfHealPolicies (mcpsim.dev/v1alpha1) of one namespace.`,
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			d, err := startDelay(startMin, startMax, rand.Int64N)
+			d, err := drawStartDelay(startMin, startMax, rand.Int64N)
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -117,9 +117,9 @@ SelfHealPolicies (mcpsim.dev/v1alpha1) of one namespace.`,
 // most; a start of an hour is a mistake).
 const maxStartDelay = time.Hour
 
-// startDelay draws the wait before listening, uniform in [min, max], from
+// drawStartDelay draws the wait before listening, uniform in [min, max], from
 // n (rand.Int64N in the service; the sim draws its own in virtual time).
-func startDelay(min, max time.Duration, n func(int64) int64) (time.Duration, error) {
+func drawStartDelay(min, max time.Duration, n func(int64) int64) (time.Duration, error) {
 	switch {
 	case min < 0 || max < 0:
 		return 0, fmt.Errorf("--start-delay-min and --start-delay-max must not be negative")

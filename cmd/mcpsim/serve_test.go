@@ -25,22 +25,22 @@ func TestServeSelfHealWithoutACluster(t *testing.T) {
 	}
 }
 
-// TestStartDelay: uniform in [min, max] from the draw given; nothing
+// TestDrawStartDelay: uniform in [min, max] from the draw given; nothing
 // without flags; negative, inverted or over an hour is a usage error.
-func TestStartDelay(t *testing.T) {
+func TestDrawStartDelay(t *testing.T) {
 	lowest := func(int64) int64 { return 0 }
 	highest := func(n int64) int64 { return n - 1 }
-	if d, err := startDelay(2*time.Second, 5*time.Second, lowest); err != nil || d != 2*time.Second {
+	if d, err := drawStartDelay(2*time.Second, 5*time.Second, lowest); err != nil || d != 2*time.Second {
 		t.Fatalf("lowest draw: %v %v", d, err)
 	}
-	if d, err := startDelay(2*time.Second, 5*time.Second, highest); err != nil || d != 5*time.Second {
+	if d, err := drawStartDelay(2*time.Second, 5*time.Second, highest); err != nil || d != 5*time.Second {
 		t.Fatalf("highest draw: %v %v", d, err)
 	}
-	if d, err := startDelay(0, 0, highest); err != nil || d != 0 {
+	if d, err := drawStartDelay(0, 0, highest); err != nil || d != 0 {
 		t.Fatalf("no delay: %v %v", d, err)
 	}
 	for _, c := range [][2]time.Duration{{-time.Second, time.Second}, {3 * time.Second, 2 * time.Second}, {0, 2 * time.Hour}} {
-		if _, err := startDelay(c[0], c[1], lowest); err == nil {
+		if _, err := drawStartDelay(c[0], c[1], lowest); err == nil {
 			t.Errorf("min %v max %v accepted", c[0], c[1])
 		}
 	}
