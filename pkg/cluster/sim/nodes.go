@@ -35,7 +35,7 @@ const (
 
 // unreachableTaints are what the node lifecycle controller puts on a node
 // it has lost: NoSchedule (TaintNodesByCondition, at once) and NoExecute
-// (taint-based eviction, rate-limited per zone: see noExecuteAt).
+// (taint-based eviction, rate-limited per zone: see queueNoExecute).
 var (
 	noScheduleUnreachable = corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule}
 	noExecuteUnreachable  = corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute}
@@ -60,8 +60,9 @@ const (
 	largeClusterSizeThreshold     = 50
 )
 
-// zoneKey is the node lifecycle controller's zone of a node (region and
-// zone, as nodetopology.GetZoneKey).
+// zoneKey is a node's zone as Kubernetes keys it (region and zone,
+// nodetopology.GetZoneKey): the node lifecycle controller's zones and the
+// scheduler's node tree.
 func zoneKey(n *node) string {
 	return n.labels[corev1.LabelTopologyRegion] + ":\x00:" + n.labels[corev1.LabelTopologyZone]
 }

@@ -228,7 +228,7 @@ func nodeTreeOrder(nodes []*node) []*node {
 	var zones []string
 	byZone := map[string][]*node{}
 	for _, n := range nodes {
-		z := n.labels[corev1.LabelTopologyRegion] + ":\x00:" + n.labels[corev1.LabelTopologyZone]
+		z := zoneKey(n)
 		if _, ok := byZone[z]; !ok {
 			zones = append(zones, z)
 		}
