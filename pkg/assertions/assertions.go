@@ -222,42 +222,15 @@ func latency(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service
 	reqs, from, to := window(a.Window, tl, svc)
 	// Latency objectives are judged on successful requests; failures are
 	// the error-rate assertion's business (a refused connection is fast).
-	// The quantile is found by selection (not a sort) among the
-	// latencies, copied in one pass over the records (8 bytes a request,
-	// 32 MB at most); a larger window is searched in a few passes over
-	// the records instead (timeline.Quantiles), in memory that does not
-	// grow with the run.
-	var v time.Duration
-	n := 0
-	if len(reqs) <= latencyCopyMax {
-		lat := make([]time.Duration, 0, len(reqs))
-		for _, req := range reqs {
-			if req.OK() {
-				lat = append(lat, req.Latency)
-			}
-		}
-		if n = len(lat); n > 0 {
-			v = timeline.QuantileSelect(lat, q)
-		}
-	} else {
-		qv, ok := timeline.Quantiles(func(yield func(time.Duration)) {
-			n = 0
-			for _, req := range reqs {
-				if req.OK() {
-					n++
-					yield(req.Latency)
-				}
-			}
-		}, q)
-		if ok {
-			v = qv[0]
-		}
-	}
+	// Exact, by selection or for millions of requests in passes over the
+	// records (timeline.SuccessQuantiles).
+	qv, n := timeline.SuccessQuantiles(reqs, q)
 	if n == 0 {
 		r.Measured = "no successful requests"
 		r.Detail = fmt.Sprintf("no request succeeded in [%s, %s): nothing to measure", from, to)
 		return
 	}
+	v := qv[0]
 	r.Value = v.Seconds()
 	r.Passed = v <= limit
 	r.Measured = fmt.Sprintf("%s = %s", name, v.Round(time.Microsecond))
@@ -269,10 +242,6 @@ func latency(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service
 	}
 	r.Detail = fmt.Sprintf("exact %s of %d successful requests sent in [%s, %s)", name, n, from, to)
 }
-
-// latencyCopyMax is the most requests of a window whose latencies the
-// latency assertion copies to select in.
-const latencyCopyMax = 1 << 22
 
 func quantileName(q float64) string {
 	return "p" + trimFloat(q*100)

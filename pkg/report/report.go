@@ -467,12 +467,6 @@ func hpaInfo(h *autoscalingv2.HorizontalPodAutoscalerSpec) *HPAInfo {
 	return info
 }
 
-// summarizeKeepMax is the most requests of a service whose successful
-// latencies summarize keeps (8 bytes each, 32 MB at most) to select the
-// whole run's quantiles in; beyond it they are found in passes over the
-// records (timeline.Ranks), in memory that does not grow with the run.
-const summarizeKeepMax = 1 << 22
-
 // summarize sums up a service's requests; scratch is memory for the
 // latencies it keeps, grown as needed and handed back for the next
 // service.
@@ -482,7 +476,9 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 	// lat holds the successes' latencies: all of them when keep, else
 	// those of the current second. Each second's are the end of lat from
 	// start on.
-	keep := len(svc.Requests) <= summarizeKeepMax
+	// Kept up to timeline.SelectMax requests; beyond, the whole run's
+	// quantiles are found in passes over the records (timeline.Ranks).
+	keep := len(svc.Requests) <= timeline.SelectMax
 	var ranks timeline.Ranks // when !keep, for exact quantiles
 	lat := (*scratch)[:0]
 	if keep && cap(lat) < len(svc.Requests) {
@@ -552,7 +548,6 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 		if keep {
 			q = make([]time.Duration, 3)
 			timeline.QuantilesSelect(lat, q, 0.5, 0.9, 0.99)
-			q[0], q[2] = q[2], q[0]
 		} else {
 			// Exact quantiles in a few passes over the records, without a
 			// copy of every latency (timeline.Quantiles); the loop above
@@ -563,9 +558,9 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 						yield(req.Latency)
 					}
 				}
-			}, 0.99, 0.9, 0.5)
+			}, 0.5, 0.9, 0.99)
 		}
-		s.P99, s.P90, s.P50 = secsPtr(q[0]), secsPtr(q[1]), secsPtr(q[2])
+		s.P50, s.P90, s.P99 = secsPtr(q[0]), secsPtr(q[1]), secsPtr(q[2])
 	}
 	return s, series
 }

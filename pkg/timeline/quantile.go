@@ -7,24 +7,11 @@ import (
 	"time"
 )
 
-// Quantile returns the exact q-quantile of the requests' latencies using
-// the nearest-rank method: the smallest latency L such that at least q of
-// the requests took ≤ L. Exact, because SLO verdicts must not inherit the
-// error of Vegeta's t-digest (about +5% at p99 over 1,000 samples, +91%
-// at p90 over 10). ok is false for no
-// requests.
-func Quantile(reqs []Request, q float64) (time.Duration, bool) {
-	if len(reqs) == 0 {
-		return 0, false
-	}
-	lat := make([]time.Duration, len(reqs))
-	for i, r := range reqs {
-		lat[i] = r.Latency
-	}
-	return QuantileOf(lat, q), true
-}
-
-// QuantileOf is Quantile over latencies; it sorts lat in place.
+// QuantileOf returns the exact q-quantile of latencies by the
+// nearest-rank method: the smallest L such that at least q of them are
+// ≤ L. Exact, because SLO verdicts must not inherit the error of Vegeta's
+// t-digest (about +5% at p99 over 1,000 samples, +91% at p90 over 10). It
+// sorts lat in place.
 func QuantileOf(lat []time.Duration, q float64) time.Duration {
 	slices.Sort(lat)
 	return QuantileSorted(lat, q)
@@ -75,6 +62,48 @@ func QuantilesSelect(lat, out []time.Duration, qs ...float64) {
 	for i, q := range qs {
 		out[i] = h.selectIn(lat, rankOf(q, len(lat)))
 	}
+}
+
+// SelectMax is the most values a caller copies to select quantiles in
+// (8 bytes each, 32 MB); beyond it, Quantiles finds them in passes over
+// the values, in memory that does not grow with them.
+const SelectMax = 1 << 22
+
+// successPassesAbove is SelectMax; tests lower it to reach the passes
+// with few requests.
+var successPassesAbove = SelectMax
+
+// SuccessQuantiles returns the exact quantiles qs of the latencies of
+// reqs' successful requests (the latency objectives' population; a
+// refused connection is fast) and how many succeeded: by selection over a
+// copy of them (one pass over the records) when reqs holds at most
+// SelectMax, else in Quantiles' passes over the records, in memory that
+// does not grow with them. out is nil when none succeeded.
+func SuccessQuantiles(reqs []Request, qs ...float64) (out []time.Duration, n int) {
+	if len(reqs) > successPassesAbove {
+		out, _ = Quantiles(func(yield func(time.Duration)) {
+			n = 0
+			for _, r := range reqs {
+				if r.OK() {
+					n++
+					yield(r.Latency)
+				}
+			}
+		}, qs...)
+		return out, n
+	}
+	lat := make([]time.Duration, 0, len(reqs))
+	for _, r := range reqs {
+		if r.OK() {
+			lat = append(lat, r.Latency)
+		}
+	}
+	if len(lat) == 0 {
+		return nil, 0
+	}
+	out = make([]time.Duration, len(qs))
+	QuantilesSelect(lat, out, qs...)
+	return out, len(lat)
 }
 
 // histSelectMin is the most values selectRank hands to selectK; above it,

@@ -12,19 +12,19 @@ import (
 func TestQuantileNearestRank(t *testing.T) {
 	var reqs []Request
 	for i := 1; i <= 100; i++ {
-		reqs = append(reqs, Request{Latency: time.Duration(i) * time.Millisecond})
+		reqs = append(reqs, Request{Code: 200, Latency: time.Duration(i) * time.Millisecond})
 	}
 	for _, c := range []struct {
 		q    float64
 		want time.Duration
 	}{{0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {0.999, 100 * time.Millisecond}, {1, 100 * time.Millisecond}, {0.001, time.Millisecond}} {
-		got, ok := Quantile(reqs, c.q)
-		if !ok || got != c.want {
+		got, n := SuccessQuantiles(reqs, c.q)
+		if n != len(reqs) || got[0] != c.want {
 			t.Errorf("q%.3f = %v, want %v", c.q, got, c.want)
 		}
 	}
-	if _, ok := Quantile(nil, 0.5); ok {
-		t.Error("quantile of nothing reported ok")
+	if _, n := SuccessQuantiles(nil, 0.5); n != 0 {
+		t.Error("quantile of nothing")
 	}
 }
 
@@ -217,5 +217,30 @@ func BenchmarkQuantilesSelectSecond(b *testing.B) {
 		copy(lat, in[i*500:])
 		i = (i + 1) % 1024
 		QuantilesSelect(lat, out[:], 0.5, 0.99)
+	}
+}
+
+// TestSuccessQuantiles: the copy-and-select path (at most SelectMax
+// requests) and the passes beyond it give the nearest-rank quantiles of
+// the successful requests' latencies, 1..1000 ms here among failures of
+// 1 ms that do not count: p50 the 500th, p99 the 990th; nothing
+// successful gives no quantile on either path.
+func TestSuccessQuantiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var reqs []Request
+	for i := 1; i <= 1000; i++ {
+		reqs = append(reqs, Request{Code: 200, Latency: time.Duration(i) * time.Millisecond}, Request{Err: 1, Latency: time.Millisecond})
+	}
+	rng.Shuffle(len(reqs), func(i, j int) { reqs[i], reqs[j] = reqs[j], reqs[i] })
+	defer func(n int) { successPassesAbove = n }(successPassesAbove)
+	for _, above := range []int{SelectMax, 100} {
+		successPassesAbove = above
+		got, n := SuccessQuantiles(reqs, 0.5, 0.99)
+		if n != 1000 || got[0] != 500*time.Millisecond || got[1] != 990*time.Millisecond {
+			t.Errorf("passes above %d: %v of %d, want [500ms 990ms] of 1000", above, got, n)
+		}
+		if got, n := SuccessQuantiles(reqs[:0], 0.5); n != 0 || got != nil {
+			t.Errorf("passes above %d: %v of %d from nothing", above, got, n)
+		}
 	}
 }
