@@ -11,12 +11,21 @@ import (
 // golang.org/x/net/netutil.LimitListener, which blocks Accept once the
 // limit is reached (so a flood of idle keep-alive connections would lock
 // out the kubelet's probes and Kubernetes would kill a healthy pod), it
-// makes room by closing the longest-idle connection: idle and
-// not-yet-active connections are cheap to drop, active requests are never
-// cut, and the slots they hold are bounded by the server's timeouts.
+// makes room by closing the longest-idle connection: idle connections
+// and connections that have sent nothing for newGrace are cheap to drop,
+// active requests are never cut, and the slots they hold are bounded by
+// the server's timeouts.
+//
+// A connection the server has just accepted is new until its goroutine
+// reads the request, and on an overloaded pod that goroutine waits its
+// turn behind every request in flight (the sim's processor sharing: a
+// second and more in overload-flapping). Closing it then would turn a
+// request the sim queues into an error; so a new connection is only a
+// victim once it has been silent for newGrace.
 type connLimiter struct {
 	net.Listener
-	max int
+	max      int
+	newGrace time.Duration
 
 	mu    sync.Mutex
 	conns map[net.Conn]connInfo
@@ -27,8 +36,14 @@ type connInfo struct {
 	since time.Time
 }
 
+// newConnGrace is how long a new connection may stay silent before it may
+// be closed to make room: longer than a request waits for its first turn
+// on the CPU of a pod flooded beyond the sim's overload scenarios, shorter
+// than the server's readHeaderTimeout, which closes it anyway.
+const newConnGrace = 3 * time.Second
+
 func newConnLimiter(ln net.Listener, max int) *connLimiter {
-	return &connLimiter{Listener: ln, max: max, conns: map[net.Conn]connInfo{}}
+	return &connLimiter{Listener: ln, max: max, newGrace: newConnGrace, conns: map[net.Conn]connInfo{}}
 }
 
 // Accept implements net.Listener.
@@ -41,8 +56,12 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 	var victim net.Conn
 	if len(l.conns) >= l.max {
 		var oldest time.Time
+		now := time.Now()
 		for vc, info := range l.conns {
-			if info.state != http.StateIdle && info.state != http.StateNew {
+			switch {
+			case info.state == http.StateIdle:
+			case info.state == http.StateNew && now.Sub(info.since) >= l.newGrace:
+			default:
 				continue
 			}
 			if victim == nil || info.since.Before(oldest) {

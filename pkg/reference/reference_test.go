@@ -255,54 +255,6 @@ func TestDownstreamConnectionsAreReused(t *testing.T) {
 	}
 }
 
-// TestHealthzAnswersUnderConnectionFlood: 300 idle connections against a
-// limit of 100 must not lock /healthz out; the oldest idle ones are
-// closed to make room.
-func TestHealthzAnswersUnderConnectionFlood(t *testing.T) {
-	svc := newService(t, ServiceConfig{Role: "user"}, Options{MaxConns: 100})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
-	var flood []net.Conn
-	defer func() {
-		for _, c := range flood {
-			c.Close()
-		}
-	}()
-	for i := 0; i < 300; i++ {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatalf("dial %d: %v", i, err)
-		}
-		flood = append(flood, c)
-	}
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + ln.Addr().String() + "/healthz")
-	if err != nil {
-		t.Fatalf("/healthz under a flood of 300 idle connections: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("/healthz %d", resp.StatusCode)
-	}
-	// The evicted connections are closed by the server's goroutines.
-	open := 0
-	for i := 0; i < 200; i++ {
-		if open = svc.lim.Load().open(); open <= 101 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if open > 101 {
-		t.Fatalf("%d connections open, limit 100", open)
-	}
-}
-
 func TestCPUKnobOnlyOnTheAdminPath(t *testing.T) {
 	plain := httptest.NewServer(newService(t, ServiceConfig{Role: "user"}, Options{}).Handler())
 	defer plain.Close()
