@@ -152,8 +152,11 @@ type Workload struct {
 	// ReadinessProbe is the container's readiness probe (periodSeconds,
 	// initialDelaySeconds, successThreshold are modelled).
 	ReadinessProbe *corev1.Probe `json:"readinessProbe,omitempty"`
-	// StartupLatency is the time from scheduling to the container running,
-	// drawn uniformly from [min, max] (image present, sandbox creation).
+	// StartupLatency is the time from scheduling to the application
+	// listening, drawn uniformly from [min, max]: the kubelet's part (image
+	// present, sandbox, container: scenario.DefaultStartupMin at most),
+	// after which the container runs and is probed, then the
+	// application's.
 	StartupLatency *LatencyRange `json:"startupLatency,omitempty"`
 	// EndpointsDelay is how long endpoint changes take to reach the load
 	// balancer (endpoints controller + kube-proxy).
@@ -188,8 +191,11 @@ type Service struct {
 	// LivenessProbe, if set, restarts the container when it fails (GET
 	// /healthz unless a handler is given).
 	LivenessProbe *corev1.Probe `json:"livenessProbe,omitempty"`
-	// StartupLatency is the time from scheduling to the container running,
-	// drawn uniformly from [min, max] (image present, sandbox creation).
+	// StartupLatency is the time from scheduling to the application
+	// listening, drawn uniformly from [min, max]: the kubelet's part (image
+	// present, sandbox, container: scenario.DefaultStartupMin at most),
+	// after which the container runs and is probed, then the
+	// application's.
 	StartupLatency *LatencyRange `json:"startupLatency,omitempty"`
 	// EndpointsDelay is how long endpoint changes take to reach the load
 	// balancers (endpoints controller + kube-proxy).

@@ -90,13 +90,7 @@ func (w *world) restartContainer(p *pod) {
 	if p.gone || p.deleting || p.failing {
 		return
 	}
-	life := p.life
-	w.events.push(w.now+w.startupLatency(p.svc), func() {
-		if p.life == life && !p.failing {
-			p.appDown = false
-			w.containerStarted(p)
-		}
-	})
+	w.startContainer(p)
 }
 
 // setNotReady turns p's Ready condition False; it leaves the endpoints

@@ -19,8 +19,9 @@ const podFaultService = `  services:
 // TestPodFailureLastsItsDuration: pod-failure on both pods at 20s for 30s.
 // The application stops at once; the readiness probe (every 5s, 3
 // failures) turns the pods not Ready between 20s + (0, 5s] + 10s, i.e. by
-// 35s at the latest; the fault ends at 50s, the containers restart (3s)
-// and are Ready 1s later (54s), in the endpoints at 55s. Requests from 20s
+// 35s at the latest; the fault ends at 50s, the containers run 2s later
+// (the kubelet's part of the 3s start), are probed 1s after that (53s),
+// when the application listens: Ready at 53s, in the endpoints at 54s. Requests from 20s
 // until then fail (refused: nothing listens, or no endpoint); after, none.
 func TestPodFailureLastsItsDuration(t *testing.T) {
 	sc := parse(t, "90s", podFaultService+`
@@ -39,7 +40,7 @@ func TestPodFailureLastsItsDuration(t *testing.T) {
 		t.Errorf("ready at 40s = %d, want 0", r)
 	}
 	if r := readyAt(t, gw, 56*time.Second); r != 2 {
-		t.Errorf("ready at 56s = %d, want 2 (restarted at 50s + 3s, ready 1s later)", r)
+		t.Errorf("ready at 56s = %d, want 2 (restarted at 50s, ready at 53s)", r)
 	}
 	f := tl.Faults[0]
 	if f.End == nil || *f.End != 50*time.Second || len(f.Targets) != 2 {
@@ -58,10 +59,12 @@ func TestPodFailureLastsItsDuration(t *testing.T) {
 }
 
 // TestContainerKillRestartsWithBackOff: container-kill of one pod at 20s
-// and again at 40s. The first restart is immediate (plus the 3s start):
-// back at 24s. The second comes within 10 minutes of the first start, so
-// the kubelet waits its back-off of 10s first: started at 53s, Ready at
-// 54s.
+// and again at 40s. The first restart is immediate; of the 3s start, the
+// kubelet's part is scenario.DefaultStartupMin (2s), after which the
+// container runs (the Started event, 22s) and the application listens 1s
+// later. The second comes within 10 minutes of the first start, so the
+// kubelet waits its back-off of 10s first: started at 52s, Ready at 53s
+// (its first probe, 1s after the start, finds the application up).
 func TestContainerKillRestartsWithBackOff(t *testing.T) {
 	kill := func(at string) string {
 		return `
@@ -90,8 +93,8 @@ func TestContainerKillRestartsWithBackOff(t *testing.T) {
 		}
 	}
 	// The first start is during the rollout (negative time).
-	if len(starts) != 3 || starts[1] != 23*time.Second || starts[2] != 53*time.Second {
-		t.Fatalf("container starts %v, want rollout, 23s, 53s", starts)
+	if len(starts) != 3 || starts[1] != 22*time.Second || starts[2] != 52*time.Second {
+		t.Fatalf("container starts %v, want rollout, 22s, 52s", starts)
 	}
 	if len(backoffs) != 1 || backoffs[0] != 40*time.Second {
 		t.Fatalf("back-offs %v, want one at 40s", backoffs)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcpsim/mcpsim/pkg/hpa"
 	"github.com/mcpsim/mcpsim/pkg/reference"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
@@ -84,7 +85,10 @@ type pod struct {
 	// container faults (chaos.go): the application is down (killed, or
 	// replaced by pause), pod-failure is active, the container's life
 	// (events of an earlier life are void), restarts and back-off
-	appDown  bool
+	appDown bool
+	// starting: the container runs but its application does not listen
+	// yet (the application's part of the start-up, startContainer)
+	starting bool
 	failing  bool
 	life     int
 	restarts int
@@ -218,7 +222,7 @@ func (w *world) retryPending() {
 }
 
 // startupLatency draws the time from scheduling (or a restart) to the
-// container running.
+// application listening.
 func (w *world) startupLatency(s *service) time.Duration {
 	sl := s.startup
 	startup := sl.Min.Duration
@@ -226,6 +230,40 @@ func (w *world) startupLatency(s *service) time.Duration {
 		startup += time.Duration(w.rng.Int64N(int64(spread) + 1))
 	}
 	return startup
+}
+
+// startContainer starts p's container, which takes startupLatency in two
+// parts, as on a real cluster: the kubelet's (sandbox and container with
+// the image present, scenario.DefaultStartupMin at most), after which the
+// container runs and the kubelet probes it, and the application's (the
+// rest), after which it listens. The reference service waits that rest
+// before it listens (reference.StartDelay). A probe sent in between finds
+// nothing listening and fails at once, so a pod whose application takes
+// longer than the probe's initial delay is Ready a whole probe period
+// later: kind showed it (self-heal, 28s where the sim had 20s).
+//
+// The start is void when the container's life ends before it (killed,
+// replaced by pause) or its node stops (no kubelet to start it).
+func (w *world) startContainer(p *pod) {
+	total := w.startupLatency(p.svc)
+	kubelet := min(total, scenario.DefaultStartupMin)
+	life := p.life
+	w.events.push(w.now+kubelet, func() {
+		if p.life != life || p.failing || (p.node != nil && p.node.down) {
+			return
+		}
+		p.appDown = false
+		if p.starting = total > kubelet; p.starting {
+			// Pushed before the probes: a probe due the instant the
+			// application listens finds it listening.
+			w.events.push(w.now+total-kubelet, func() {
+				if p.life == life {
+					p.starting = false
+				}
+			})
+		}
+		w.containerStarted(p)
+	})
 }
 
 func (w *world) containerStarted(p *pod) {

@@ -56,7 +56,8 @@ func (w *world) probeTick(p *pod, k probeKind, life int) {
 	}
 	pr := k.spec(p.svc)
 	w.events.push(w.now+time.Duration(pr.PeriodSeconds)*time.Second, func() { w.probeTick(p, k, life) })
-	if p.appDown {
+	if p.appDown || p.starting {
+		// Nothing listens: refused at once.
 		w.probeResult(p, k, life, false)
 		return
 	}

@@ -996,7 +996,7 @@ func (w *world) bind(p *pod, n *node) {
 	r.Node, r.Bound = n.name, w.now
 	w.bindCPU(p)
 	w.tl.AddEvent(w.now, "Scheduled", p.name, "assigned to "+n.name)
-	w.events.push(w.now+w.startupLatency(s), func() { w.containerStarted(p) })
+	w.startContainer(p)
 	if w.sched.podDependent {
 		// A pod placed can make a pending one placeable (its affinity
 		// target now exists, a spread minimum rose): the scheduler

@@ -79,7 +79,7 @@ func (w *world) healthCheck(h *healer, pd *pod) {
 		w.events.push(w.now+h.eng.Policy().HealthCheck.Timeout, func() { w.healthResult(h.idx, pd, false) })
 		return
 	}
-	if pd.appDown {
+	if pd.appDown || pd.starting {
 		w.healthResult(h.idx, pd, false)
 		return
 	}
