@@ -6,6 +6,7 @@ package timeline
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 
@@ -204,10 +205,21 @@ func (t *Timeline) Service(name string) *Service {
 // EntryService is the record of the load's target (nil if none).
 func (t *Timeline) EntryService() *Service { return t.Service(t.Entry) }
 
+// OtherErrors is the kind every error message beyond the first
+// math.MaxUint16 − 1 distinct ones is counted as: Request.Err has 16 bits.
+const OtherErrors = "other errors (too many distinct messages to tell apart)"
+
 // errorKind interns an error message.
 func (t *Timeline) errorKind(msg string) uint16 {
 	if i, ok := t.errIndex[msg]; ok {
 		return i
+	}
+	if len(t.ErrorKinds) >= math.MaxUint16 {
+		// The last index left is the catch-all's.
+		msg = OtherErrors
+		if i, ok := t.errIndex[msg]; ok {
+			return i
+		}
 	}
 	i := uint16(len(t.ErrorKinds))
 	t.ErrorKinds = append(t.ErrorKinds, msg)

@@ -244,3 +244,28 @@ func TestSuccessQuantiles(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorKindsBeyondSixteenBits: Request.Err has 16 bits, so of more
+// distinct messages than that the last ones share one catch-all kind
+// instead of wrapping round to 0 ("no error") and to other kinds.
+func TestErrorKindsBeyondSixteenBits(t *testing.T) {
+	tl := New(time.Time{})
+	var last uint16
+	for i := 1; i <= math.MaxUint16+10; i++ {
+		k := tl.ErrorKind(fmt.Sprintf("error %d", i))
+		if k == 0 {
+			t.Fatalf("message %d interned as 0, no error", i)
+		}
+		last = k
+	}
+	if last != math.MaxUint16 || tl.ErrorKinds[last] != OtherErrors {
+		t.Fatalf("the last message's kind is %d %q, want %d %q", last, tl.ErrorKinds[last], math.MaxUint16, OtherErrors)
+	}
+	if n := len(tl.ErrorKinds); n != math.MaxUint16+1 {
+		t.Fatalf("%d kinds, want %d", n, math.MaxUint16+1)
+	}
+	// A message seen before the limit keeps its own kind.
+	if k := tl.ErrorKind("error 7"); k != 7 || tl.ErrorKinds[7] != "error 7" {
+		t.Fatalf("error 7 is kind %d", k)
+	}
+}

@@ -132,3 +132,20 @@ func TestObserverTimesPodsToTheMillisecond(t *testing.T) {
 		t.Errorf("created %v, before the pod was made (%v): the truncated creationTimestamp %v was used", created, before, stamp)
 	}
 }
+
+// TestErrorClassDropsTheLocalAddress: Go names a connection's local
+// address in its errors, a new source port each time; the report counts
+// failures by kind, so the same failure must read the same.
+func TestErrorClassDropsTheLocalAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		`Get "http://172.18.0.2:30080/": dial tcp :53007->172.18.0.2:30080: connect: connection refused`:         `Get "http://172.18.0.2:30080/": dial tcp 172.18.0.2:30080: connect: connection refused`,
+		`Get "http://127.0.0.1:8080/": read tcp 127.0.0.1:41234->127.0.0.1:8080: read: connection reset by peer`: `Get "http://127.0.0.1:8080/": read tcp 127.0.0.1:8080: read: connection reset by peer`,
+		`Get "http://[::1]:8080/": dial tcp6 [::1]:40000->[::1]:8080: i/o timeout`:                               `Get "http://[::1]:8080/": dial tcp6 [::1]:8080: i/o timeout`,
+		`context deadline exceeded (Client.Timeout exceeded while awaiting headers)`:                             `context deadline exceeded (Client.Timeout exceeded while awaiting headers)`,
+		``: ``,
+	} {
+		if got := errorClass(in); got != want {
+			t.Errorf("errorClass(%q)\n = %q\nwant %q", in, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package kube
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -86,11 +87,24 @@ func (r *recorder) repair(at time.Time, rp timeline.Repair) {
 	r.repairs = append(r.repairs, wallRepair{at, rp})
 }
 
+// localAddr matches the local address Go's net errors name before the
+// remote one ("dial tcp :53007->172.18.0.2:30080", "read tcp
+// 172.18.0.1:53007->..."): a new source port for every connection.
+var localAddr = regexp.MustCompile(`\b((?:tcp|udp)[46]?) \S*->`)
+
+// errorClass is an error message without its connection's local address,
+// so that the same failure is one kind of error in the report (overload-
+// flapping's refused connections on kind were 16 kinds for 16 requests,
+// and a long run could exhaust the timeline's 65,535 kinds).
+func errorClass(msg string) string {
+	return localAddr.ReplaceAllString(msg, "$1 ")
+}
+
 // result records one of Vegeta's results at the entry service.
 func (r *recorder) result(res *vegeta.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	req := timeline.Request{Sent: res.Timestamp.Sub(r.t0), Latency: res.Latency, Code: res.Code, Err: r.tl.ErrorKind(res.Error)}
+	req := timeline.Request{Sent: res.Timestamp.Sub(r.t0), Latency: res.Latency, Code: res.Code, Err: r.tl.ErrorKind(errorClass(res.Error))}
 	req.Degraded = req.OK() && res.Headers.Get(reference.DegradedHeader) != ""
 	r.entry.Requests = append(r.entry.Requests, req)
 	r.recent = append(r.recent, req)
