@@ -290,10 +290,6 @@ func TestBurnCPUStopsWhenTheClientGoesAway(t *testing.T) {
 	if err := BurnCPU(ctx, 10*time.Second); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("BurnCPU = %v, want the context's error", err)
 	}
-	// Spending 30ms of CPU takes at least 30ms of CPU time on this thread.
-	if err := BurnCPU(context.Background(), 30*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestReadiness(t *testing.T) {
