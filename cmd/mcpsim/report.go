@@ -72,17 +72,28 @@ func newReportCompareCmd() *cobra.Command {
 		Use:   "compare BASE NEW",
 		Short: "Compare two runs' reports; exit 1 if NEW regressed",
 		Long: `Compare two report.json files (or report directories): every assertion and
-every service's load metrics, base against new, with the change.
+every service's load metrics and final ready replicas, base against new,
+with the change. Given two suites' report directories (what
+'mcpsim run DIR --out OUT' writes: one sub-directory per scenario), it
+compares every scenario in both and lists those in one only.
 
 NEW regressed when an assertion that passed in BASE no longer passes, or a
 judged value worsened beyond the tolerance: times and latencies (assertion
 values, mean, p50, p90, p99) by more than --tolerance of BASE's value and
 more than 1ms, ratios (error, degraded, availability rates) by more than
---ratio-tolerance. Request counts, rates and the maximum are shown only.
+--ratio-tolerance. Request counts, rates, the maximum and the replicas are
+shown only.
 
-Exit codes: 0 no regression, 1 regression, 2 a report cannot be read.`,
+--both-ways judges agreement instead, as between the simulator and a real
+cluster: a judged value beyond the tolerance either way differs, a verdict
+that changed either way differs, and the final ready replicas are judged
+by --tolerance too.
+
+Exit codes: 0 no regression (or agreement), 1 regression (or a
+difference), 2 a report cannot be read.`,
 		Example: `  mcpsim report compare baseline/pod-kill-recovery reports/pod-kill-recovery
-  mcpsim report compare a/report.json b/report.json --tolerance 0.05 -o json`,
+  mcpsim report compare a/report.json b/report.json --tolerance 0.05 -o json
+  mcpsim report compare reports/sim reports/kind --both-ways --tolerance 0.2`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
@@ -90,6 +101,13 @@ Exit codes: 0 no regression, 1 regression, 2 a report cannot be read.`,
 			}
 			if opts.Tolerance < 0 || opts.RatioTolerance < 0 {
 				return usageErr("tolerances cannot be negative")
+			}
+			suiteBase, suiteNew := report.IsSuiteDir(args[0]), report.IsSuiteDir(args[1])
+			if suiteBase || suiteNew {
+				if suiteBase != suiteNew {
+					return usageErr("%s is a suite's report directory and %s a scenario's report: compare two of a kind", args[map[bool]int{true: 0, false: 1}[suiteBase]], args[map[bool]int{true: 1, false: 0}[suiteBase]])
+				}
+				return compareSuites(cmd, args[0], args[1], opts, output, htmlOut)
 			}
 			base, err := readReport(args[0])
 			if err != nil {
@@ -135,6 +153,48 @@ Exit codes: 0 no regression, 1 regression, 2 a report cannot be read.`,
 	cmd.Flags().Float64Var(&opts.Tolerance, "tolerance", opts.Tolerance, "relative worsening allowed for times and latencies (0.1 = 10%)")
 	cmd.Flags().Float64Var(&opts.RatioTolerance, "ratio-tolerance", opts.RatioTolerance, "absolute worsening allowed for ratios (0.001 = 0.1 percentage points)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
-	cmd.Flags().StringVar(&htmlOut, "html", "", "also write the comparison as an HTML page to this file")
+	cmd.Flags().StringVar(&htmlOut, "html", "", "also write the comparison as an HTML page to this file (for two suites: a directory, one page per scenario)")
+	cmd.Flags().BoolVar(&opts.BothWays, "both-ways", false, "judge agreement: a difference beyond the tolerance either way counts (simulator against a real cluster)")
 	return cmd
+}
+
+// compareSuites is report compare of two suites' report directories.
+func compareSuites(cmd *cobra.Command, baseDir, newDir string, opts report.CompareOptions, output, htmlOut string) error {
+	sc, err := report.CompareSuites(baseDir, newDir, opts)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if htmlOut != "" {
+		if err := os.MkdirAll(htmlOut, 0o755); err != nil {
+			return &exitError{code: exitInfra, err: err}
+		}
+		for _, c := range sc.Comparisons {
+			page, err := c.HTML()
+			if err == nil {
+				// Scenario names are DNS labels (validated), safe as file names.
+				err = os.WriteFile(filepath.Join(htmlOut, c.New.Scenario+".html"), page, 0o644)
+			}
+			if err != nil {
+				return &exitError{code: exitInfra, err: err}
+			}
+		}
+	}
+	w := cmd.OutOrStdout()
+	if output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(sc)
+	} else {
+		var b strings.Builder
+		if err = sc.Text(&b); err == nil {
+			_, err = io.WriteString(w, termSafe(b.String()))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if sc.Regressed {
+		return &exitError{code: exitFailed, err: errors.New("")}
+	}
+	return nil
 }

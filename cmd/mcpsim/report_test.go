@@ -113,6 +113,53 @@ func TestReportCompare(t *testing.T) {
 	}
 }
 
+// TestReportCompareSuites: two suites' report directories are compared
+// scenario by scenario; a scenario in one only is listed, not compared;
+// --both-ways calls the slower run's doubled p99 a difference, and the
+// same seed twice agreement; a suite against one report is refused.
+func TestReportCompareSuites(t *testing.T) {
+	dir := t.TempDir()
+	file := scenarioFile(t, dir, "cmp", "1s")
+	base, again, slow := filepath.Join(dir, "base"), filepath.Join(dir, "again"), filepath.Join(dir, "slow")
+	for _, out := range []string{base, again} {
+		if code, _, stderr := run(t, "run", file, "--out", out, "-q"); code != 0 {
+			t.Fatalf("run: %d %s", code, stderr)
+		}
+	}
+	data, _ := os.ReadFile(file)
+	slowDir := t.TempDir()
+	writeFile(t, slowDir, "cmp.yaml", strings.Replace(string(data), "cpuPerRequest: 10ms", "cpuPerRequest: 20ms", 1))
+	scenarioFile(t, slowDir, "extra", "1s")
+	if code, _, stderr := run(t, "run", slowDir, "--out", slow, "-q"); code != 0 {
+		t.Fatalf("run: %d %s", code, stderr)
+	}
+	code, stdout, _ := run(t, "report", "compare", base, again, "--both-ways")
+	if code != 0 || !strings.Contains(stdout, "1 scenario(s) compared: 1 without a difference") {
+		t.Fatalf("same seed, both ways: exit %d\n%s", code, stdout)
+	}
+	pages := filepath.Join(dir, "pages")
+	code, stdout, _ = run(t, "report", "compare", base, slow, "--both-ways", "--html", pages)
+	if code != 1 || !strings.Contains(stdout, "DIFFERS") || !strings.Contains(stdout, "only in new (not compared): extra") {
+		t.Fatalf("slower suite: exit %d\n%s", code, stdout)
+	}
+	if page, err := os.ReadFile(filepath.Join(pages, "cmp.html")); err != nil || !strings.Contains(string(page), "DIFFERENCE(S)") {
+		t.Fatalf("--html DIR: %v", err)
+	}
+	code, stdout, _ = run(t, "report", "compare", base, slow, "-o", "json")
+	var sc report.SuiteComparison
+	if err := json.Unmarshal([]byte(stdout), &sc); err != nil || code != 1 || len(sc.Comparisons) != 1 || sc.Comparisons[0].New.Scenario != "cmp" || len(sc.OnlyInNew) != 1 || !sc.Regressed {
+		t.Fatalf("json: exit %d, %v\n%s", code, err, stdout)
+	}
+	code, _, stderr := run(t, "report", "compare", base, filepath.Join(again, "cmp"))
+	if code != 2 || !strings.Contains(stderr, "compare two of a kind") {
+		t.Fatalf("a suite against a report: exit %d %q", code, stderr)
+	}
+	empty := t.TempDir()
+	if code, _, stderr := run(t, "report", "compare", base, empty); code != 2 || !strings.Contains(stderr, "no report.json here nor in any sub-directory") {
+		t.Fatalf("an empty directory: exit %d %q", code, stderr)
+	}
+}
+
 // TestRunDirectoryWritesSuitePages: index.html links every scenario's
 // page; junit.xml holds every scenario's testsuite.
 func TestRunDirectoryWritesSuitePages(t *testing.T) {

@@ -2,10 +2,15 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -18,6 +23,12 @@ type CompareOptions struct {
 	// RatioTolerance is the absolute worsening allowed for ratios (error,
 	// degraded and availability rates; 0.001: 0.1 percentage points).
 	RatioTolerance float64
+	// BothWays judges agreement, not regression: a judged value that
+	// moved beyond the tolerance either way differs, as does an assertion
+	// whose verdict changed either way, and each service's final ready
+	// replicas are judged too (relative, by Tolerance). For a simulation
+	// against a real cluster, where better is as wrong as worse.
+	BothWays bool
 }
 
 // DefaultCompareOptions: 10 % for times, 0.1 percentage points for ratios.
@@ -34,6 +45,8 @@ type Comparison struct {
 	New            RunInfo  `json:"new"`
 	Tolerance      float64  `json:"tolerance"`
 	RatioTolerance float64  `json:"ratioTolerance"`
+	// BothWays: Regression marks a difference either way (agreement).
+	BothWays bool `json:"bothWays"`
 	Changes        []Change `json:"changes"`
 	Regressions    int      `json:"regressions"`
 	Regressed      bool     `json:"regressed"`
@@ -81,7 +94,7 @@ func info(r *Report) RunInfo {
 // Tolerance of BASE's value (and more than 1 ms), ratios by more than
 // RatioTolerance. Request counts and rates are shown only.
 func Compare(base, cur *Report, opts CompareOptions) *Comparison {
-	c := &Comparison{Base: info(base), New: info(cur), Tolerance: opts.Tolerance, RatioTolerance: opts.RatioTolerance, Changes: []Change{}}
+	c := &Comparison{Base: info(base), New: info(cur), Tolerance: opts.Tolerance, RatioTolerance: opts.RatioTolerance, BothWays: opts.BothWays, Changes: []Change{}}
 	for _, b := range base.Assertions {
 		ch := Change{Kind: "assertion", Name: b.Name, Unit: b.Unit, Better: "lower", Base: b.Value, BaseVerdict: b.Verdict}
 		if b.Type == "availability" {
@@ -103,8 +116,11 @@ func Compare(base, cur *Report, opts CompareOptions) *Comparison {
 			continue
 		}
 		ch.New, ch.NewVerdict = n.Value, n.Verdict
-		if b.Passed && !n.Passed {
+		switch {
+		case b.Passed && !n.Passed:
 			ch.Regression, ch.Reason = true, "passed, now "+n.Verdict
+		case opts.BothWays && !b.Passed && n.Passed:
+			ch.Regression, ch.Reason = true, b.Verdict+", now passes"
 		}
 		c.add(ch, opts)
 	}
@@ -126,6 +142,9 @@ func Compare(base, cur *Report, opts CompareOptions) *Comparison {
 			nm := metricOf(&ns.Load, m.name)
 			c.add(Change{Kind: "metric", Name: bs.Name + " " + m.name, Unit: m.unit, Better: m.better, Base: m.v, New: nm}, opts)
 		}
+		// Shown, and judged only for agreement: more replicas are not
+		// worse in themselves.
+		c.add(Change{Kind: "metric", Name: bs.Name + " final ready", Unit: "replicas", Base: finalReady(&bs), New: finalReady(ns)}, opts)
 	}
 	for _, ch := range c.Changes {
 		if ch.Regression {
@@ -145,21 +164,30 @@ func (c *Comparison) add(ch Change, opts CompareOptions) {
 			rel := d / math.Abs(*ch.Base)
 			ch.Relative = &rel
 		}
-		worse := d
+		worse, word := d, "worse"
 		if ch.Better == "higher" {
 			worse = -d
 		}
-		if !ch.Regression && ch.Better != "" {
+		if opts.BothWays {
+			worse, word = math.Abs(d), "apart"
+		}
+		judged := ch.Better != "" || (opts.BothWays && ch.Unit == "replicas")
+		if !ch.Regression && judged {
 			switch ch.Unit {
 			case "s":
 				if worse > opts.Tolerance*math.Abs(*ch.Base) && worse > minTimeDelta {
 					ch.Regression = true
-					ch.Reason = fmt.Sprintf("%s worse, beyond the %s tolerance", fmtRel(worse, *ch.Base), trimNum(opts.Tolerance*100, 2)+"%")
+					ch.Reason = fmt.Sprintf("%s %s, beyond the %s tolerance", fmtRel(worse, *ch.Base), word, trimNum(opts.Tolerance*100, 2)+"%")
+				}
+			case "replicas":
+				if worse > opts.Tolerance*math.Abs(*ch.Base) {
+					ch.Regression = true
+					ch.Reason = fmt.Sprintf("%s replicas %s, beyond the %s tolerance", trimNum(worse, 0), word, trimNum(opts.Tolerance*100, 2)+"%")
 				}
 			case "ratio":
 				if worse > opts.RatioTolerance+1e-12 {
 					ch.Regression = true
-					ch.Reason = fmt.Sprintf("%s percentage points worse, beyond %s", trimNum(worse*100, 3), trimNum(opts.RatioTolerance*100, 3))
+					ch.Reason = fmt.Sprintf("%s percentage points %s, beyond %s", trimNum(worse*100, 3), word, trimNum(opts.RatioTolerance*100, 3))
 				}
 			}
 		}
@@ -201,6 +229,15 @@ func metrics(l *LoadSummary) []metric {
 	}
 }
 
+// finalReady is the service's ready replicas at its last sample (nil
+// without samples).
+func finalReady(s *ServiceReport) *float64 {
+	if len(s.Samples) == 0 {
+		return nil
+	}
+	return ptr(float64(s.Samples[len(s.Samples)-1].Ready))
+}
+
 func metricOf(l *LoadSummary, name string) *float64 {
 	for _, m := range metrics(l) {
 		if m.name == name {
@@ -218,6 +255,8 @@ func fmtValue(v float64, unit string) string {
 		return fmtPct(v * 100)
 	case "req/s":
 		return trimNum(v, 2) + "/s"
+	case "replicas":
+		return trimNum(v, 0)
 	}
 	return trimNum(v, 3)
 }
@@ -254,7 +293,7 @@ func (c *Comparison) Text(w io.Writer) error {
 		}
 		mark := ""
 		if ch.Regression {
-			mark = "REGRESSION: " + ch.Reason
+			mark = c.word() + ": " + ch.Reason
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", ch.Name, base, cur, change, mark)
 	}
@@ -262,11 +301,24 @@ func (c *Comparison) Text(w io.Writer) error {
 		return err
 	}
 	verdict := "no regression"
-	if c.Regressed {
+	switch {
+	case c.Regressed && c.BothWays:
+		verdict = fmt.Sprintf("%d difference(s)", c.Regressions)
+	case c.Regressed:
 		verdict = fmt.Sprintf("%d regression(s)", c.Regressions)
+	case c.BothWays:
+		verdict = "agree"
 	}
 	_, err := fmt.Fprintf(w, "\n%s (tolerance: %s for times, %s percentage points for ratios)\n", verdict, trimNum(c.Tolerance*100, 2)+"%", trimNum(c.RatioTolerance*100, 3))
 	return err
+}
+
+// word is what a judged change beyond the tolerance is called.
+func (c *Comparison) word() string {
+	if c.BothWays {
+		return "DIFFERS"
+	}
+	return "REGRESSION"
 }
 
 type compareRow struct {
@@ -279,12 +331,18 @@ type compareRow struct {
 // HTML renders the comparison as a self-contained page, like the reports.
 func (c *Comparison) HTML() ([]byte, error) {
 	v := struct {
-		C       *Comparison
-		Verdict string
-		Rows    []compareRow
-	}{C: c, Verdict: "PASS"}
+		C                   *Comparison
+		Verdict             string
+		Title, Badge, Judge string
+		Rows                []compareRow
+	}{C: c, Verdict: "PASS", Title: "no regression", Badge: "NO REGRESSION", Judge: "regression"}
+	if c.BothWays {
+		v.Title, v.Badge, v.Judge = "agree", "AGREE", "difference"
+	}
 	if c.Regressed {
 		v.Verdict = "FAIL"
+		v.Title = strings.ToUpper(c.word())
+		v.Badge = fmt.Sprintf("%d %s(S)", c.Regressions, strings.ToUpper(v.Judge))
 	}
 	for _, ch := range c.Changes {
 		row := compareRow{C: ch, Base: fmtOpt(ch.Base, ch.Unit), New: fmtOpt(ch.New, ch.Unit), Delta: "=", BaseVerd: ch.BaseVerdict, NewVerd: ch.NewVerdict}
@@ -322,15 +380,123 @@ var comparePage = template.Must(template.New("compare").Funcs(template.FuncMap{
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{if .C.Regressed}}REGRESSION{{else}}no regression{{end}} · {{.C.New.Scenario}} · mcpsim compare</title>
+<title>{{.Title}} · {{.C.New.Scenario}} · mcpsim compare</title>
 <style>{{css}}</style></head><body><main>
-<h1><span class="badge {{.Verdict}}">{{if .C.Regressed}}{{.C.Regressions}} REGRESSION(S){{else}}NO REGRESSION{{end}}</span> {{.C.New.Scenario}}</h1>
+<h1><span class="badge {{.Verdict}}">{{.Badge}}</span> {{.C.New.Scenario}}</h1>
 <p class="small">base: {{.C.Base.Scenario}} · backend {{.C.Base.Backend}} · seed {{.C.Base.Seed}} · mcpsim {{.C.Base.MCPSimVersion}} · {{.C.Base.Verdict}}<br>
 new: {{.C.New.Scenario}} · backend {{.C.New.Backend}} · seed {{.C.New.Seed}} · mcpsim {{.C.New.MCPSimVersion}} · {{.C.New.Verdict}}<br>
-tolerance: {{printf "%g" .C.Tolerance}} (relative) for times and latencies, {{printf "%g" .C.RatioTolerance}} (absolute) for ratios</p>
-<table class="cards"><thead><tr><th>kind</th><th>name</th><th>base</th><th>new</th><th>change</th><th>regression</th></tr></thead><tbody>
-{{range .Rows}}<tr><td data-label="kind">{{.C.Kind}}</td><td data-label="name">{{.C.Name}}</td><td data-label="base">{{.Base}}{{if .BaseVerd}} <span class="small">{{.BaseVerd}}</span>{{end}}</td><td data-label="new">{{.New}}{{if .NewVerd}} <span class="small">{{.NewVerd}}</span>{{end}}</td><td data-label="change" class="nw">{{.Delta}}</td><td data-label="regression" class="{{.Class}}">{{if .C.Regression}}{{.C.Reason}}{{end}}</td></tr>
+tolerance: {{printf "%g" .C.Tolerance}} (relative) for times and latencies, {{printf "%g" .C.RatioTolerance}} (absolute) for ratios{{if .C.BothWays}}, either way (agreement){{end}}</p>
+<table class="cards"><thead><tr><th>kind</th><th>name</th><th>base</th><th>new</th><th>change</th><th>{{.Judge}}</th></tr></thead><tbody>
+{{range .Rows}}<tr><td data-label="kind">{{.C.Kind}}</td><td data-label="name">{{.C.Name}}</td><td data-label="base">{{.Base}}{{if .BaseVerd}} <span class="small">{{.BaseVerd}}</span>{{end}}</td><td data-label="new">{{.New}}{{if .NewVerd}} <span class="small">{{.NewVerd}}</span>{{end}}</td><td data-label="change" class="nw">{{.Delta}}</td><td data-label="{{$.Judge}}" class="{{.Class}}">{{if .C.Regression}}{{.C.Reason}}{{end}}</td></tr>
 {{end}}</tbody></table>
 <p class="small">Written by mcpsim report compare. This page is self-contained: it loads nothing from the network.</p>
 </main></body></html>
 `))
+
+// SuiteComparison is two suites' report directories compared scenario
+// by scenario: those in both, in name order, and those in one only
+// (listed, not compared: a backend may skip what it cannot run).
+type SuiteComparison struct {
+	Comparisons []*Comparison `json:"comparisons"`
+	OnlyInBase  []string      `json:"onlyInBase"`
+	OnlyInNew   []string      `json:"onlyInNew"`
+	// Regressions sums the comparisons' (differences with BothWays).
+	Regressions int  `json:"regressions"`
+	Regressed   bool `json:"regressed"`
+}
+
+// IsSuiteDir reports whether dir is a suite's report directory: a
+// directory without a report.json of its own (its scenarios' reports are
+// in sub-directories).
+func IsSuiteDir(dir string) bool {
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, JSONFile))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// suiteReports lists the scenario directories of a suite's report
+// directory: those holding a report.json.
+func suiteReports(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), JSONFile)); err == nil {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: no report.json here nor in any sub-directory (a scenario's or a suite's report directory)", dir)
+	}
+	return names, nil // os.ReadDir sorts by name
+}
+
+// CompareSuites compares every scenario whose report is in both suites'
+// directories.
+func CompareSuites(baseDir, newDir string, opts CompareOptions) (*SuiteComparison, error) {
+	baseNames, err := suiteReports(baseDir)
+	if err != nil {
+		return nil, err
+	}
+	newNames, err := suiteReports(newDir)
+	if err != nil {
+		return nil, err
+	}
+	sc := &SuiteComparison{Comparisons: []*Comparison{}, OnlyInBase: []string{}, OnlyInNew: []string{}}
+	for _, name := range baseNames {
+		if !slices.Contains(newNames, name) {
+			sc.OnlyInBase = append(sc.OnlyInBase, name)
+			continue
+		}
+		base, err := ReadFile(filepath.Join(baseDir, name))
+		if err != nil {
+			return nil, err
+		}
+		cur, err := ReadFile(filepath.Join(newDir, name))
+		if err != nil {
+			return nil, err
+		}
+		c := Compare(base, cur, opts)
+		sc.Comparisons = append(sc.Comparisons, c)
+		sc.Regressions += c.Regressions
+	}
+	for _, name := range newNames {
+		if !slices.Contains(baseNames, name) {
+			sc.OnlyInNew = append(sc.OnlyInNew, name)
+		}
+	}
+	sc.Regressed = sc.Regressions > 0
+	return sc, nil
+}
+
+// Text writes every scenario's comparison and a summary.
+func (sc *SuiteComparison) Text(w io.Writer) error {
+	same, judge := 0, "regression"
+	for _, c := range sc.Comparisons {
+		if err := c.Text(w); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		if !c.Regressed {
+			same++
+		}
+		if c.BothWays {
+			judge = "difference"
+		}
+	}
+	fmt.Fprintf(w, "%d scenario(s) compared: %d without a %s, %d with %d %s(s)\n", len(sc.Comparisons), same, judge, len(sc.Comparisons)-same, sc.Regressions, judge)
+	if len(sc.OnlyInBase) > 0 {
+		fmt.Fprintf(w, "only in base (not compared): %s\n", strings.Join(sc.OnlyInBase, ", "))
+	}
+	if len(sc.OnlyInNew) > 0 {
+		fmt.Fprintf(w, "only in new (not compared): %s\n", strings.Join(sc.OnlyInNew, ", "))
+	}
+	return nil
+}

@@ -35,8 +35,9 @@ func TestCompareSameIsNoRegression(t *testing.T) {
 	if c.Regressed || c.Regressions != 0 {
 		t.Fatalf("%+v", c)
 	}
-	// 3 assertions and 9 metrics of one service.
-	if len(c.Changes) != 12 || *change(t, c, "gw p99").Delta != 0 {
+	// 3 assertions, 9 load metrics and the final ready replicas of one
+	// service.
+	if len(c.Changes) != 13 || *change(t, c, "gw p99").Delta != 0 {
 		t.Fatalf("%d changes", len(c.Changes))
 	}
 }
@@ -96,5 +97,56 @@ func TestCompareVerdictsAndMissing(t *testing.T) {
 	page, err := c.HTML()
 	if err != nil || !strings.Contains(string(page), "2 REGRESSION(S)") || strings.Contains(string(page), "<script") {
 		t.Fatalf("html: %v", err)
+	}
+}
+
+// TestCompareBothWays: judged for agreement (a simulation against a real
+// cluster), a value beyond the tolerance differs whichever way it moved,
+// a verdict that changed either way differs, and the final ready
+// replicas are judged by the relative tolerance.
+func TestCompareBothWays(t *testing.T) {
+	base, cur := compareFixture(), compareFixture()
+	base.Services[0].Samples = []Sample{{T: 0, Ready: 2}, {T: 60, Ready: 10}}
+	cur.Services[0].Samples = []Sample{{T: 0, Ready: 2}, {T: 60, Ready: 13}}
+	// p99 assertion 100 ms → 70 ms: 30 % better, beyond 20 %.
+	cur.Assertions[0].Value = f(0.070)
+	// service p50 20 ms → 17 ms: 15 % better, inside 20 %.
+	cur.Services[0].Load.P50 = f(0.017)
+	// failed 0.5 % → 0 %: 0.5 pp apart, beyond 0.1 pp.
+	cur.Services[0].Load.Failed, cur.Services[0].Load.Successes = 0, 1000
+	opts := CompareOptions{Tolerance: 0.2, RatioTolerance: 0.001, BothWays: true}
+	c := Compare(base, cur, opts)
+	// final ready 10 → 13: 3 replicas, 30 % of 10, beyond 20 %.
+	for name, want := range map[string]bool{"p99": true, "gw p50": false, "gw failed ratio": true, "gw final ready": true, "gw requests": false, "gw max": false} {
+		if got := change(t, c, name).Regression; got != want {
+			t.Errorf("%s: differs %v, want %v (%+v)", name, got, want, change(t, c, name))
+		}
+	}
+	if ch := change(t, c, "p99"); ch.Reason != "30% apart, beyond the 20% tolerance" {
+		t.Errorf("p99 reason %q", ch.Reason)
+	}
+	// Not judged one-way: fewer failures and a better p99 are no
+	// regression, and replicas are shown only.
+	one := Compare(base, cur, CompareOptions{Tolerance: 0.2, RatioTolerance: 0.001})
+	if one.Regressed {
+		t.Fatalf("one-way comparison regressed: %+v", one.Changes)
+	}
+	// 12 final ready replicas are 20 % apart from 10: not beyond.
+	cur.Services[0].Samples[1].Ready = 12
+	if change(t, Compare(base, cur, opts), "gw final ready").Regression {
+		t.Error("12 against 10 replicas differs at a 20 % tolerance")
+	}
+	// A verdict that turned to pass differs too.
+	base.Assertions[2].Passed, base.Assertions[2].Verdict = false, VerdictFail
+	if ch := change(t, Compare(base, cur, opts), "back"); !ch.Regression || ch.Reason != "fail, now passes" {
+		t.Errorf("back: %+v", ch)
+	}
+	var text strings.Builder
+	if err := c.Text(&text); err != nil || !strings.Contains(text.String(), "DIFFERS: 30% apart") || !strings.Contains(text.String(), "3 difference(s)") {
+		t.Fatalf("text:\n%s", text.String())
+	}
+	page, err := c.HTML()
+	if err != nil || !strings.Contains(string(page), "3 DIFFERENCE(S)") || !strings.Contains(string(page), "either way") {
+		t.Fatalf("html: %v\n%s", err, page)
 	}
 }
