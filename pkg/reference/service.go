@@ -63,7 +63,7 @@ type Service struct {
 	breakers []*Breaker // per call; nil when disabled
 	// sent counts each call's requests, so that every callsPerConn-th
 	// closes its connection (call).
-	sent []atomic.Uint64
+	sent     []atomic.Uint64
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec

@@ -41,15 +41,15 @@ const minTimeDelta = 0.001
 // Comparison is BASE against NEW: every assertion and metric with its
 // change, and whether NEW regressed.
 type Comparison struct {
-	Base           RunInfo  `json:"base"`
-	New            RunInfo  `json:"new"`
-	Tolerance      float64  `json:"tolerance"`
-	RatioTolerance float64  `json:"ratioTolerance"`
+	Base           RunInfo `json:"base"`
+	New            RunInfo `json:"new"`
+	Tolerance      float64 `json:"tolerance"`
+	RatioTolerance float64 `json:"ratioTolerance"`
 	// BothWays: Regression marks a difference either way (agreement).
-	BothWays bool `json:"bothWays"`
-	Changes        []Change `json:"changes"`
-	Regressions    int      `json:"regressions"`
-	Regressed      bool     `json:"regressed"`
+	BothWays    bool     `json:"bothWays"`
+	Changes     []Change `json:"changes"`
+	Regressions int      `json:"regressions"`
+	Regressed   bool     `json:"regressed"`
 }
 
 // RunInfo names a compared run.
