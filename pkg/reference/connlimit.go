@@ -37,10 +37,15 @@ type connInfo struct {
 }
 
 // newConnGrace is how long a new connection may stay silent before it may
-// be closed to make room: longer than a request waits for its first turn
-// on the CPU of a pod flooded beyond the sim's overload scenarios, shorter
-// than the server's readHeaderTimeout, which closes it anyway.
-const newConnGrace = 3 * time.Second
+// be closed to make room. A silent client is the server's to close: its
+// readHeaderTimeout (5s) runs from when the connection's goroutine first
+// reads. A connection still new after that has a goroutine that has not
+// run yet: a request waiting for its turn on an overloaded pod, which may
+// take seconds where the pod gets less than its quota (overload-flapping
+// on kind had 2% of its requests end in EOF with 3s here, the likely
+// cause). 10s leaves those to the sim's model, and the limiter to idle
+// connections.
+const newConnGrace = 10 * time.Second
 
 func newConnLimiter(ln net.Listener, max int) *connLimiter {
 	return &connLimiter{Listener: ln, max: max, newGrace: newConnGrace, conns: map[net.Conn]connInfo{}}
