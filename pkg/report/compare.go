@@ -210,14 +210,17 @@ type metric struct {
 func ptr(v float64) *float64 { return &v }
 
 func metrics(l *LoadSummary) []metric {
-	var errRatio, degRatio *float64
+	// No requests: the service's load was not measured (a real cluster
+	// sees only the entry service's), and every figure is missing.
+	var requests, rate, errRatio, degRatio *float64
 	if l.Requests > 0 {
+		requests, rate = ptr(float64(l.Requests)), ptr(l.MeanRPS)
 		errRatio = ptr(float64(l.Failed) / float64(l.Requests))
 		degRatio = ptr(float64(l.Degraded) / float64(l.Requests))
 	}
 	return []metric{
-		{"requests", "count", "", ptr(float64(l.Requests))},
-		{"mean rate", "req/s", "", ptr(l.MeanRPS)},
+		{"requests", "count", "", requests},
+		{"mean rate", "req/s", "", rate},
 		{"failed ratio", "ratio", "lower", errRatio},
 		{"degraded ratio", "ratio", "lower", degRatio},
 		{"mean", "s", "lower", l.Mean},
@@ -279,13 +282,7 @@ func (c *Comparison) Text(w io.Writer) error {
 			kind = ch.Kind
 			fmt.Fprintf(tw, "%s\tbase\tnew\tchange\t\n", strings.ToUpper(kind+"s"))
 		}
-		change := "="
-		if ch.Delta != nil && *ch.Delta != 0 {
-			change = signed(*ch.Delta, ch.Unit)
-			if ch.Relative != nil && ch.Unit != "ratio" {
-				change += fmt.Sprintf(" (%+.1f%%)", *ch.Relative*100)
-			}
-		}
+		change := changeText(ch)
 		base, cur := fmtOpt(ch.Base, ch.Unit), fmtOpt(ch.New, ch.Unit)
 		if ch.Kind == "assertion" {
 			base += " " + ch.BaseVerdict
@@ -311,6 +308,22 @@ func (c *Comparison) Text(w io.Writer) error {
 	}
 	_, err := fmt.Fprintf(w, "\n%s (tolerance: %s for times, %s percentage points for ratios)\n", verdict, trimNum(c.Tolerance*100, 2)+"%", trimNum(c.RatioTolerance*100, 3))
 	return err
+}
+
+// changeText is a change as the text and the page show it: "=" when
+// equal, "—" when one side has no value.
+func changeText(ch Change) string {
+	switch {
+	case ch.Delta == nil && (ch.Base != nil || ch.New != nil):
+		return "—"
+	case ch.Delta == nil || *ch.Delta == 0:
+		return "="
+	}
+	s := signed(*ch.Delta, ch.Unit)
+	if ch.Relative != nil && ch.Unit != "ratio" {
+		s += fmt.Sprintf(" (%+.1f%%)", *ch.Relative*100)
+	}
+	return s
 }
 
 // word is what a judged change beyond the tolerance is called.
@@ -345,13 +358,7 @@ func (c *Comparison) HTML() ([]byte, error) {
 		v.Badge = fmt.Sprintf("%d %s(S)", c.Regressions, strings.ToUpper(v.Judge))
 	}
 	for _, ch := range c.Changes {
-		row := compareRow{C: ch, Base: fmtOpt(ch.Base, ch.Unit), New: fmtOpt(ch.New, ch.Unit), Delta: "=", BaseVerd: ch.BaseVerdict, NewVerd: ch.NewVerdict}
-		if ch.Delta != nil && *ch.Delta != 0 {
-			row.Delta = signed(*ch.Delta, ch.Unit)
-			if ch.Relative != nil && ch.Unit != "ratio" {
-				row.Delta += fmt.Sprintf(" (%+.1f%%)", *ch.Relative*100)
-			}
-		}
+		row := compareRow{C: ch, Base: fmtOpt(ch.Base, ch.Unit), New: fmtOpt(ch.New, ch.Unit), Delta: changeText(ch), BaseVerd: ch.BaseVerdict, NewVerd: ch.NewVerdict}
 		if ch.Regression {
 			row.Class = "bad"
 		}

@@ -150,3 +150,20 @@ func TestCompareBothWays(t *testing.T) {
 		t.Fatalf("html: %v\n%s", err, page)
 	}
 }
+
+// TestCompareUnmeasuredService: a real cluster measures the entry
+// service's load only; a service with no requests has every load figure
+// missing, shown as "—", never as a 100 % fall.
+func TestCompareUnmeasuredService(t *testing.T) {
+	base, cur := compareFixture(), compareFixture()
+	cur.Services[0].Load = LoadSummary{}
+	c := Compare(base, cur, CompareOptions{Tolerance: 0.2, RatioTolerance: 0.001, BothWays: true})
+	for _, name := range []string{"gw requests", "gw mean rate", "gw failed ratio", "gw p99"} {
+		if ch := change(t, c, name); ch.New != nil || ch.Delta != nil || ch.Regression || changeText(ch) != "—" {
+			t.Errorf("%s: %+v shown as %q", name, ch, changeText(ch))
+		}
+	}
+	if c.Regressed {
+		t.Fatalf("an unmeasured service differs: %+v", c.Changes)
+	}
+}
