@@ -59,7 +59,7 @@ type hop struct {
 	// pending counts the calls not finished (parallel fan-out).
 	pending  int8
 	attempts [maxCalls]uint8
-	children [maxCalls]hopRef // the attempt in flight of each call
+	children [maxCalls]hopRef // the attempt in flight of each call (zero: none)
 }
 
 type hopRef struct {
@@ -115,13 +115,13 @@ func (w *world) allocHop(s *service, parent hopRef, call int8) int32 {
 	i := takeSlot(&w.hops, &w.freeHops)
 	h := &w.hops[i]
 	// Cleared, then set field by field: a composite literal would be
-	// built aside and copied, twice the work on every request.
+	// built aside and copied, twice the work on every request. The
+	// cleared children need no noHop: a zero hopRef is never live (a
+	// hop's generation is at least 1 once it was allocated), nor any
+	// hop's reference.
 	gen := h.gen + 1
 	*h = hop{}
 	h.gen, h.state, h.svc, h.sent, h.parent, h.call, h.job = gen, hopTransit, s, w.now, parent, call, -1
-	for c := range h.children {
-		h.children[c] = noHop
-	}
 	return i
 }
 
