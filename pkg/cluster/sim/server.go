@@ -165,8 +165,14 @@ func (s *server) nextEvent() (time.Duration, bool) {
 		return 0, false
 	}
 	remaining := (s.jobs[s.heap[0]].finish - s.v) / s.r
+	// Not max(remaining, 0), which orders -0 below +0 and so costs more
+	// instructions: a -0 left as it is gives the same 0ns, and a NaN stays
+	// NaN either way.
+	if remaining < 0 {
+		remaining = 0
+	}
 	// Round up so that the completion is due when the event fires.
-	return s.last + time.Duration(math.Ceil(max(remaining, 0)*1e9)), true
+	return s.last + time.Duration(math.Ceil(remaining*1e9)), true
 }
 
 func (s *server) heapLess(a, b int32) bool { return s.jobs[a].finish < s.jobs[b].finish }
