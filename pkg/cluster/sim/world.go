@@ -344,7 +344,7 @@ func (w *world) step(until time.Duration, load bool) bool {
 					t, kind = dt, nextDeadline
 					break
 				}
-				w.deadlines.dropStale(w.over)
+				w.deadlines.dropStale(w)
 			}
 		} else if dt, ok := w.deadlines.peek(); ok && dt < t {
 			t, kind = dt, nextDeadline
