@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/faults"
+	"github.com/mcpsim/mcpsim/pkg/internal/pcg"
 	"github.com/mcpsim/mcpsim/pkg/loadgen"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
@@ -88,9 +88,11 @@ func (Backend) Run(ctx context.Context, plan *cluster.Plan) (*timeline.Timeline,
 type world struct {
 	plan *cluster.Plan
 	sc   *scenario.Scenario
-	rng  *rand.Rand
-	now  time.Duration
-	end  time.Duration
+	// rng is math/rand/v2's numbers without its interface (pcg): drawn
+	// two or three times a request.
+	rng *pcg.Rand
+	now time.Duration
+	end time.Duration
 
 	events  eventQueue
 	servers serverQueue
@@ -141,7 +143,7 @@ func newWorld(plan *cluster.Plan) *world {
 	w := &world{
 		plan:            plan,
 		sc:              sc,
-		rng:             rand.New(rand.NewPCG(plan.Seed, plan.Seed^0x9e3779b97f4a7c15)),
+		rng:             pcg.New(plan.Seed, plan.Seed^0x9e3779b97f4a7c15),
 		end:             sc.Spec.Duration.Duration,
 		tl:              timeline.New(Epoch),
 		clientTimeout:   sc.Spec.Load.Timeout.Duration,
