@@ -370,7 +370,7 @@ func anyDir(args []string) bool {
 }
 
 // tuneGC keeps a large run's memory near what it holds: the sim keeps
-// every request's record (24 bytes) and the verdicts a latency per
+// every request's record (16 bytes) and the verdicts a latency per
 // request; Go's default (GOGC=100) lets the heap grow to twice that
 // before collecting. Above 5 million records, the collector runs at 25%
 // growth instead: 36 million requests peak at ~1.4 GiB instead of ~2 GiB,

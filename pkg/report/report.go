@@ -502,7 +502,7 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 		}
 	}
 	for _, req := range svc.Requests {
-		sec := int(req.Sent / time.Second)
+		sec := int(req.Sent() / time.Second)
 		if sec != cur.T {
 			flush()
 			for t := cur.T + 1; cur.T >= 0 && t < sec; t++ {
@@ -517,22 +517,22 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 		cur.Requests++
 		if req.OK() {
 			s.Successes++
-			if req.Degraded {
+			if req.Degraded() {
 				s.Degraded++
 				cur.Degraded++
 			}
-			sum += req.Latency
-			most = max(most, req.Latency)
+			sum += req.Latency()
+			most = max(most, req.Latency())
 			if !keep {
-				ranks.Add(req.Latency)
+				ranks.Add(req.Latency())
 			}
-			lat = append(lat, req.Latency)
+			lat = append(lat, req.Latency())
 			continue
 		}
 		cur.Errors++
-		msg := tl.ErrorKinds[req.Err]
+		msg := tl.ErrorKinds[req.Err()]
 		if msg == "" {
-			msg = fmt.Sprintf("HTTP %d", req.Code)
+			msg = fmt.Sprintf("HTTP %d", req.Code())
 		}
 		s.Errors[msg]++
 	}
@@ -555,7 +555,7 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 			q, _ = ranks.Quantiles(func(yield func(time.Duration)) {
 				for _, req := range svc.Requests {
 					if req.OK() {
-						yield(req.Latency)
+						yield(req.Latency())
 					}
 				}
 			}, 0.5, 0.9, 0.99)

@@ -47,7 +47,8 @@ func sample() *Report {
 	pay := tl.AddService("payment", "payment")
 	tl.AddRequest(gw, 0, 10*time.Millisecond, 200, "")
 	tl.AddRequest(gw, 500*time.Millisecond, 30*time.Millisecond, 200, "")
-	gw.Requests[1].Degraded = true
+	r := gw.Requests[1]
+	gw.Requests[1] = timeline.NewRequest(r.Sent(), r.Latency(), r.Code(), r.Err(), true)
 	tl.AddRequest(gw, 2*time.Second, time.Second, 0, "timeout")
 	tl.AddRequest(pay, 0, 5*time.Millisecond, 200, "")
 	gw.Samples = []timeline.Sample{{T: 0, Desired: 2, Ready: 2, CPUUtilization: -1, CPUMillicores: -1}, {T: time.Second, Desired: 3, Ready: 2, CPUUtilization: 80, CPUMillicores: 400}}

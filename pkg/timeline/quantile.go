@@ -86,7 +86,7 @@ func SuccessQuantiles(reqs []Request, qs ...float64) (out []time.Duration, n int
 			for _, r := range reqs {
 				if r.OK() {
 					n++
-					yield(r.Latency)
+					yield(r.Latency())
 				}
 			}
 		}, qs...)
@@ -95,7 +95,7 @@ func SuccessQuantiles(reqs []Request, qs ...float64) (out []time.Duration, n int
 	lat := make([]time.Duration, 0, len(reqs))
 	for _, r := range reqs {
 		if r.OK() {
-			lat = append(lat, r.Latency)
+			lat = append(lat, r.Latency())
 		}
 	}
 	if len(lat) == 0 {

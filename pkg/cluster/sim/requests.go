@@ -333,7 +333,7 @@ func (w *world) finishHop(i int32, o outcome) {
 			latency = w.clientTimeout
 		}
 	}
-	h.svc.rec.Requests[h.rec] = timeline.Request{Sent: h.sent, Latency: latency, Code: o.code, Err: w.tl.ErrorKind(o.err), Degraded: h.degraded && o.ok()}
+	h.svc.rec.Requests[h.rec] = timeline.NewRequest(h.sent, latency, o.code, w.tl.ErrorKind(o.err), h.degraded && o.ok())
 	if h.parent.idx < 0 {
 		w.progressDone(latency, o.ok())
 		if w.keepAlive {

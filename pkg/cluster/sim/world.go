@@ -390,7 +390,7 @@ func (w *world) finish() {
 		if h.state == hopFree || h.probe != probeNone {
 			continue
 		}
-		h.svc.rec.Requests[h.rec].Latency = inFlight
+		h.svc.rec.Requests[h.rec] = timeline.NewRequest(0, inFlight, 0, 0, false)
 		first[h.svc.idx] = min(first[h.svc.idx], int(h.rec))
 	}
 	for i, s := range w.services {
@@ -398,7 +398,7 @@ func (w *world) finish() {
 		// they are.
 		reqs := s.rec.Requests[:first[i]]
 		for _, r := range s.rec.Requests[first[i]:] {
-			if r.Latency != inFlight {
+			if r.Latency() != inFlight {
 				reqs = append(reqs, r)
 			}
 		}
