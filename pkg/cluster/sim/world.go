@@ -365,6 +365,14 @@ func (w *world) step(until time.Duration, load bool) bool {
 			w.serveEvents(srv)
 		case nextNetwork:
 			w.arrived(w.network.pop())
+			// The calls of a fan-out reach their services at the same
+			// instant: those due now are handled here, as long as no
+			// control event or server completion is due now too (those
+			// go first at equal times, see above), which saves each the
+			// search for the next event.
+			for w.networkDueNow(t) {
+				w.arrived(w.network.pop())
+			}
 		case nextDeadline:
 			w.expired(w.deadlines.pop())
 		case nextArrival:
@@ -373,6 +381,19 @@ func (w *world) step(until time.Duration, load bool) bool {
 		}
 	}
 	return true
+}
+
+// networkDueNow reports whether the next event is, again, the network
+// queue's, at t (now): what step would choose next.
+func (w *world) networkDueNow(t time.Duration) bool {
+	if nt, ok := w.network.peek(); !ok || nt != t {
+		return false
+	}
+	if et, ok := w.events.peek(); ok && et <= t {
+		return false
+	}
+	st, _, ok := w.servers.peek(t)
+	return !ok || st > t
 }
 
 // finish closes the run: requests still in flight at the end are not
