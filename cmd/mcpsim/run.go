@@ -370,11 +370,12 @@ func anyDir(args []string) bool {
 }
 
 // tuneGC keeps a large run's memory near what it holds: the sim keeps
-// every request's record (24 bytes) and the verdicts a latency per
+// every request's record (16 bytes) and the verdicts a latency per
 // request; Go's default (GOGC=100) lets the heap grow to twice that
 // before collecting. Above 5 million records, the collector runs at 25%
-// growth instead: 36 million requests peak at ~1.4 GiB instead of ~2 GiB,
-// for a few percent more CPU. A user's GOGC or GOMEMLIMIT wins.
+// growth instead: 36 million requests (testdata/bench/large.yaml) peak
+// at ~0.74 GiB instead of ~0.98 GiB (measured 2026-11-28), for a few
+// percent more CPU. A user's GOGC or GOMEMLIMIT wins.
 func tuneGC(scs []*scenario.Scenario) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return

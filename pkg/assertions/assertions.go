@@ -235,8 +235,8 @@ func latency(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service
 	r.Passed = v <= limit
 	r.Measured = fmt.Sprintf("%s = %s", name, v.Round(time.Microsecond))
 	for _, req := range reqs {
-		if req.OK() && req.Latency == v {
-			r.EvidenceAt = at(req.Sent)
+		if req.OK() && req.Latency() == v {
+			r.EvidenceAt = at(req.Sent())
 			break
 		}
 	}
@@ -289,17 +289,17 @@ func share(a *scenario.Assertion, tl *timeline.Timeline, svc *timeline.Service, 
 		if !req.OK() {
 			failed++
 			if first == nil {
-				first = at(req.Sent)
+				first = at(req.Sent())
 			}
-			msg := tl.ErrorKinds[req.Err]
+			msg := tl.ErrorKinds[req.Err()]
 			if msg == "" {
-				msg = fmt.Sprintf("HTTP %d", req.Code)
+				msg = fmt.Sprintf("HTTP %d", req.Code())
 			}
 			kinds[msg]++
-		} else if req.Degraded {
+		} else if req.Degraded() {
 			degraded++
 			if firstDegraded == nil {
-				firstDegraded = at(req.Sent)
+				firstDegraded = at(req.Sent())
 			}
 		}
 	}

@@ -67,7 +67,8 @@ func tl() *timeline.Timeline {
 			continue
 		}
 		t.AddRequest(gw, sent, time.Duration(i+1)*time.Millisecond, 200, "")
-		gw.Requests[len(gw.Requests)-1].Degraded = sent >= 11*time.Second && sent < 13*time.Second
+		r := gw.Requests[len(gw.Requests)-1]
+		gw.Requests[len(gw.Requests)-1] = timeline.NewRequest(r.Sent(), r.Latency(), r.Code(), r.Err(), sent >= 11*time.Second && sent < 13*time.Second)
 	}
 	return t
 }

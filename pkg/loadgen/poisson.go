@@ -2,10 +2,11 @@ package loadgen
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/mcpsim/mcpsim/pkg/internal/pcg"
 )
 
 // PoissonPacer sends hits as a (non-homogeneous) Poisson process whose
@@ -24,7 +25,7 @@ type PoissonPacer struct {
 	// End stops the attack: no hit is sent at or after it.
 	End time.Duration
 
-	rng    *rand.Rand
+	rng    *pcg.Rand // math/rand/v2's numbers without its interface
 	next   time.Duration
 	issued uint64
 	armed  bool
@@ -35,7 +36,7 @@ var _ vegeta.Pacer = (*PoissonPacer)(nil)
 
 // NewPoissonPacer returns a Poisson pacer following shape, seeded.
 func NewPoissonPacer(shape vegeta.Pacer, max float64, end time.Duration, seed uint64) *PoissonPacer {
-	return &PoissonPacer{Shape: shape, Max: max, End: end, rng: rand.New(rand.NewPCG(seed, 0x0a11_5eed_9055_0001))}
+	return &PoissonPacer{Shape: shape, Max: max, End: end, rng: pcg.New(seed, 0x0a11_5eed_9055_0001)}
 }
 
 // maxRejections bounds the thinning loop for one hit; past it the shape's

@@ -47,7 +47,8 @@ func sample() *Report {
 	pay := tl.AddService("payment", "payment")
 	tl.AddRequest(gw, 0, 10*time.Millisecond, 200, "")
 	tl.AddRequest(gw, 500*time.Millisecond, 30*time.Millisecond, 200, "")
-	gw.Requests[1].Degraded = true
+	r := gw.Requests[1]
+	gw.Requests[1] = timeline.NewRequest(r.Sent(), r.Latency(), r.Code(), r.Err(), true)
 	tl.AddRequest(gw, 2*time.Second, time.Second, 0, "timeout")
 	tl.AddRequest(pay, 0, 5*time.Millisecond, 200, "")
 	gw.Samples = []timeline.Sample{{T: 0, Desired: 2, Ready: 2, CPUUtilization: -1, CPUMillicores: -1}, {T: time.Second, Desired: 3, Ready: 2, CPUUtilization: 80, CPUMillicores: 400}}
@@ -327,5 +328,51 @@ spec:
 	s.Samples = []timeline.Sample{{T: time.Second, Ready: 2, CPUMillicores: -1}}
 	if r := recommend(sc, s); r != nil {
 		t.Fatalf("no CPU data must give none: %+v", r)
+	}
+}
+
+// TestIndentJSONIsIndent: indentJSON gives json.MarshalIndent's bytes
+// for what json.Marshal writes: the golden reports (compacted again) and
+// values with empty, nested and quoted brackets, escapes and non-ASCII.
+func TestIndentJSONIsIndent(t *testing.T) {
+	golden, _ := filepath.Glob(filepath.Join("..", "runner", "testdata", "golden", "*.json"))
+	if len(golden) == 0 {
+		t.Fatal("no golden reports")
+	}
+	var inputs [][]byte
+	for _, f := range golden {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c bytes.Buffer
+		if err := json.Compact(&c, b); err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, c.Bytes())
+	}
+	for _, v := range []any{
+		map[string]any{},
+		[]any{},
+		map[string]any{"a": []any{}, "b": map[string]any{}, "c": []any{[]any{}, map[string]any{"x": nil}}},
+		[]any{"[{,:}]", `quote " and \ backslash`, "\\", "é ✓ <b>&", 1.5e-7, -0.0, true, false, nil},
+		map[string]any{"k\"ey": map[string]any{"[": "]", "{": []any{1, 2, 3}}},
+		"top-level string",
+		42,
+	} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, b)
+	}
+	for _, in := range inputs {
+		var want bytes.Buffer
+		if err := json.Indent(&want, in, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		if got := indentJSON(in); !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("indentJSON(%.80s...) differs from json.Indent", in)
+		}
 	}
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // Limits keep a scenario within what one machine can simulate: the sim
-// keeps every service request's outcome (24 bytes each) and runs every
+// keeps every service request's outcome (16 bytes each) and runs every
 // pod.
 const (
 	MaxDuration = 24 * time.Hour

@@ -59,8 +59,69 @@ func QuantilesSelect(lat, out []time.Duration, qs ...float64) {
 	}
 	var h histogram
 	h.count(lat)
+	if h.single || len(qs) > maxGathered {
+		for i, q := range qs {
+			out[i] = h.selectIn(lat, rankOf(q, len(lat)))
+		}
+		return
+	}
+	h.selectAll(lat, out, qs)
+}
+
+// maxGathered is the most quantiles selectAll gathers the bins of in one
+// pass.
+const maxGathered = 4
+
+// selectAll is selectIn of each of qs into out, with one pass over lat
+// for all of them instead of one each: the values of the bins that hold
+// the wanted ranks (few: bins are narrow) are gathered, each bin once,
+// into a scratch array, and each quantile is selected among its bin's.
+// The bins are found in the counts, and the selected values are the same
+// k-th smallest; lat is left as it is.
+func (h *histogram) selectAll(lat, out []time.Duration, qs []float64) {
+	var (
+		ranks [maxGathered]int // each quantile's rank within its bin
+		owner [maxGathered]int // the quantile whose gathered bin holds it (itself, or an earlier one with the same bin)
+		start [maxGathered]int // where a gathered bin's values go in buf
+		fill  [maxGathered]int // how many are there
+		// gather: by bin, 1 + the quantile gathering it, 0 for none
+		gather [256]int8
+	)
+	total := 0
 	for i, q := range qs {
-		out[i] = h.selectIn(lat, rankOf(q, len(lat)))
+		k := rankOf(q, len(lat))
+		b, below := 0, 0
+		for below+int(h.counts[b]) <= k {
+			below += int(h.counts[b])
+			b++
+		}
+		ranks[i] = k - below
+		if g := gather[b]; g != 0 {
+			owner[i] = int(g) - 1
+			continue
+		}
+		owner[i], start[i] = i, total
+		gather[b] = int8(i + 1)
+		total += int(h.counts[b])
+	}
+	var stack [512]time.Duration // a second's bins fit: no allocation per second
+	buf := stack[:0]
+	if total > len(stack) {
+		buf = make([]time.Duration, total)
+	} else {
+		buf = stack[:total]
+	}
+	for _, v := range lat {
+		// (A bin is below 256; the mask lets the compiler see it.)
+		if g := gather[((uint64(v)-h.lo)>>h.shift)&255]; g != 0 {
+			o := g - 1
+			buf[start[o]+fill[o]] = v
+			fill[o]++
+		}
+	}
+	for i := range qs {
+		o := owner[i]
+		out[i] = selectRank(buf[start[o]:start[o]+fill[o]], ranks[i])
 	}
 }
 
@@ -86,7 +147,7 @@ func SuccessQuantiles(reqs []Request, qs ...float64) (out []time.Duration, n int
 			for _, r := range reqs {
 				if r.OK() {
 					n++
-					yield(r.Latency)
+					yield(r.Latency())
 				}
 			}
 		}, qs...)
@@ -95,7 +156,7 @@ func SuccessQuantiles(reqs []Request, qs ...float64) (out []time.Duration, n int
 	lat := make([]time.Duration, 0, len(reqs))
 	for _, r := range reqs {
 		if r.OK() {
-			lat = append(lat, r.Latency)
+			lat = append(lat, r.Latency())
 		}
 	}
 	if len(lat) == 0 {
@@ -149,7 +210,8 @@ func (h *histogram) count(lat []time.Duration) {
 	h.shift = uint(max(bits.Len64(span)-8, 0))
 	h.counts = [256]int32{}
 	for _, v := range lat {
-		h.counts[(uint64(v)-h.lo)>>h.shift]++
+		// (A bin is below 256; the mask lets the compiler see it.)
+		h.counts[((uint64(v)-h.lo)>>h.shift)&255]++
 	}
 }
 

@@ -13,23 +13,63 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// Request is one request's outcome, kept compact (24 bytes) because a
-// 30-minute run at 500 RPS holds 900,000 of them.
+// Request is one request's outcome, kept compact because a run holds
+// every request of every service: 3.6 million for a 30-minute run of the
+// four-service topology at 500 RPS, 36 million at 10,000 RPS for an hour.
+// It is 16 bytes, two words each holding a time in nanoseconds in its
+// upper 48 bits (±39 hours, beyond the longest scenario, 24 hours: see
+// NewRequest) and small fields in its lower 16: a third less memory to
+// fill, zero and read than a struct of the same fields (24 bytes), which
+// is a third of every write of a record and of each pass over them.
 type Request struct {
-	// Sent is the offset from the start of the run.
-	Sent    time.Duration
-	Latency time.Duration
-	Code    uint16
-	// Err indexes Timeline.ErrorKinds; 0 means no error.
-	Err uint16
-	// Degraded marks a success answered in part by a fallback (a
-	// downstream call failed or its breaker was open).
-	Degraded bool
+	sentErr uint64 // Sent << 16 | Err
+	latCode uint64 // Latency << 16 | Code << 1 | Degraded
 }
+
+const (
+	// requestTimeMax bounds the times a Request holds (2^47 - 1 ns).
+	requestTimeMax = time.Duration(1)<<47 - 1
+	// requestCodeMax bounds its status codes (15 bits; HTTP's end at 599).
+	requestCodeMax = 1<<15 - 1
+)
+
+// NewRequest is a request sent at sent (the offset from the start of the
+// run) that took latency and ended with status code and error err (an
+// index in Timeline.ErrorKinds, 0 for none); degraded marks a success
+// answered in part by a fallback (a downstream call failed or its
+// breaker was open). A time beyond ±39 hours or a code above 32767, which
+// validated scenarios and HTTP do not give, is held at that bound.
+func NewRequest(sent, latency time.Duration, code, err uint16, degraded bool) Request {
+	sent = min(max(sent, -requestTimeMax), requestTimeMax)
+	latency = min(max(latency, -requestTimeMax), requestTimeMax)
+	lc := uint64(latency)<<16 | uint64(min(code, requestCodeMax))<<1
+	if degraded {
+		lc |= 1
+	}
+	return Request{sentErr: uint64(sent)<<16 | uint64(err), latCode: lc}
+}
+
+// Sent is the offset from the start of the run at which it was sent.
+func (r Request) Sent() time.Duration { return time.Duration(int64(r.sentErr) >> 16) }
+
+// Latency is how long it took, as its caller saw it.
+func (r Request) Latency() time.Duration { return time.Duration(int64(r.latCode) >> 16) }
+
+// Code is its HTTP status code (0 for none).
+func (r Request) Code() uint16 { return uint16(r.latCode) >> 1 }
+
+// Err indexes Timeline.ErrorKinds; 0 means no error.
+func (r Request) Err() uint16 { return uint16(r.sentErr) }
+
+// Degraded marks a success answered in part by a fallback.
+func (r Request) Degraded() bool { return r.latCode&1 != 0 }
 
 // OK reports whether the request succeeded as Vegeta counts success
 // (status 200–399 and no error); a degraded answer is a success.
-func (r Request) OK() bool { return r.Err == 0 && r.Code >= 200 && r.Code < 400 }
+func (r Request) OK() bool {
+	code := r.Code()
+	return r.Err() == 0 && code >= 200 && code < 400
+}
 
 // Sample is a periodic observation of one service.
 type Sample struct {
@@ -153,8 +193,8 @@ type Service struct {
 
 // Window returns the requests sent in [from, to). Requests must be sorted.
 func (s *Service) Window(from, to time.Duration) []Request {
-	lo, _ := slices.BinarySearchFunc(s.Requests, from, func(r Request, d time.Duration) int { return cmp.Compare(r.Sent, d) })
-	hi, _ := slices.BinarySearchFunc(s.Requests, to, func(r Request, d time.Duration) int { return cmp.Compare(r.Sent, d) })
+	lo, _ := slices.BinarySearchFunc(s.Requests, from, func(r Request, d time.Duration) int { return cmp.Compare(r.Sent(), d) })
+	hi, _ := slices.BinarySearchFunc(s.Requests, to, func(r Request, d time.Duration) int { return cmp.Compare(r.Sent(), d) })
 	return s.Requests[lo:hi]
 }
 
@@ -238,7 +278,7 @@ func (t *Timeline) ErrorKind(msg string) uint16 {
 // AddRequest records a request to s given by offset, latency, status code
 // and error message ("" for none).
 func (t *Timeline) AddRequest(s *Service, sent, latency time.Duration, code uint16, err string) {
-	s.Requests = append(s.Requests, Request{Sent: sent, Latency: latency, Code: code, Err: t.ErrorKind(err)})
+	s.Requests = append(s.Requests, NewRequest(sent, latency, code, t.ErrorKind(err), false))
 }
 
 // AddEvent records an event.
@@ -253,10 +293,10 @@ func (t *Timeline) Result(s *Service, i int, attack string) vegeta.Result {
 	return vegeta.Result{
 		Attack:    attack,
 		Seq:       uint64(i),
-		Code:      r.Code,
-		Timestamp: t.Start.Add(r.Sent),
-		Latency:   r.Latency,
-		Error:     t.ErrorKinds[r.Err],
+		Code:      r.Code(),
+		Timestamp: t.Start.Add(r.Sent()),
+		Latency:   r.Latency(),
+		Error:     t.ErrorKinds[r.Err()],
 		Method:    "GET",
 	}
 }
@@ -265,7 +305,7 @@ func (t *Timeline) Result(s *Service, i int, attack string) vegeta.Result {
 // record them as they complete.
 func (t *Timeline) SortRequests() {
 	for _, s := range t.Services {
-		slices.SortStableFunc(s.Requests, func(a, b Request) int { return cmp.Compare(a.Sent, b.Sent) })
+		slices.SortStableFunc(s.Requests, func(a, b Request) int { return cmp.Compare(a.Sent(), b.Sent()) })
 	}
 }
 

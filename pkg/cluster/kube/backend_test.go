@@ -160,15 +160,15 @@ func TestRunOnAFakeCluster(t *testing.T) {
 	degraded := 0
 	for _, r := range gw.Requests {
 		if !r.OK() {
-			t.Fatalf("request failed: %+v %s", r, tl.ErrorKinds[r.Err])
+			t.Fatalf("request failed: %+v %s", r, tl.ErrorKinds[r.Err()])
 		}
-		if r.Degraded {
+		if r.Degraded() {
 			degraded++
 		}
 		// The attack starts when the load-start action runs, a little
 		// after time 0: its last hit may be sent just past 3s.
-		if r.Sent < 0 || r.Sent > 3*time.Second+100*time.Millisecond {
-			t.Fatalf("request sent at %v, outside the run", r.Sent)
+		if r.Sent() < 0 || r.Sent() > 3*time.Second+100*time.Millisecond {
+			t.Fatalf("request sent at %v, outside the run", r.Sent())
 		}
 	}
 	if degraded < 14 || degraded > 15 {

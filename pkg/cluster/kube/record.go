@@ -104,8 +104,10 @@ func errorClass(msg string) string {
 func (r *recorder) result(res *vegeta.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	req := timeline.Request{Sent: res.Timestamp.Sub(r.t0), Latency: res.Latency, Code: res.Code, Err: r.tl.ErrorKind(errorClass(res.Error))}
-	req.Degraded = req.OK() && res.Headers.Get(reference.DegradedHeader) != ""
+	req := timeline.NewRequest(res.Timestamp.Sub(r.t0), res.Latency, res.Code, r.tl.ErrorKind(errorClass(res.Error)), false)
+	if req.OK() && res.Headers.Get(reference.DegradedHeader) != "" {
+		req = timeline.NewRequest(req.Sent(), req.Latency(), req.Code(), req.Err(), true)
+	}
 	r.entry.Requests = append(r.entry.Requests, req)
 	r.recent = append(r.recent, req)
 }
@@ -240,7 +242,7 @@ func (r *recorder) status(t, every time.Duration, s timeline.Sample) cluster.Sta
 		lat := make([]time.Duration, 0, n)
 		failed := 0
 		for _, q := range r.recent {
-			lat = append(lat, q.Latency)
+			lat = append(lat, q.Latency())
 			if !q.OK() {
 				failed++
 			}

@@ -48,12 +48,12 @@ func TestPodFailureLastsItsDuration(t *testing.T) {
 	}
 	for _, r := range gw.Window(20*time.Second+10*time.Millisecond, 54*time.Second) {
 		if r.OK() {
-			t.Fatalf("a request sent at %s succeeded while no application ran", r.Sent)
+			t.Fatalf("a request sent at %s succeeded while no application ran", r.Sent())
 		}
 	}
 	for _, r := range gw.Window(56*time.Second, 90*time.Second) {
 		if !r.OK() {
-			t.Fatalf("request at %s failed after recovery: %s", r.Sent, tl.ErrorKinds[r.Err])
+			t.Fatalf("request at %s failed after recovery: %s", r.Sent(), tl.ErrorKinds[r.Err()])
 		}
 	}
 }

@@ -110,7 +110,7 @@ func (w *world) selectPods(ps chaosv1alpha1.PodSelector, namespace string) ([]*p
 		}
 	}
 	slices.SortFunc(candidates, func(a, b *pod) int { return strings.Compare(a.name, b.name) })
-	idx, err := faults.SelectByMode(w.rng, ps.Mode, ps.Value, len(candidates))
+	idx, err := faults.SelectByMode(w.rng.Std(), ps.Mode, ps.Value, len(candidates))
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 func failedFrom(tl *timeline.Timeline, t0 time.Duration) int {
 	n := 0
 	for _, r := range tl.EntryService().Requests {
-		if !r.OK() && r.Sent >= t0 {
+		if !r.OK() && r.Sent() >= t0 {
 			n++
 		}
 	}

@@ -53,10 +53,10 @@ func extras(t *testing.T, tl *timeline.Timeline, from, to time.Duration) []time.
 	t.Helper()
 	var out []time.Duration
 	for _, r := range tl.EntryService().Window(from, to) {
-		if !r.OK() || r.Degraded {
-			t.Fatalf("request at %s: code %d err %q degraded %v", r.Sent, r.Code, tl.ErrorKinds[r.Err], r.Degraded)
+		if !r.OK() || r.Degraded() {
+			t.Fatalf("request at %s: code %d err %q degraded %v", r.Sent(), r.Code(), tl.ErrorKinds[r.Err()], r.Degraded())
 		}
-		out = append(out, r.Latency-baseLatency)
+		out = append(out, r.Latency()-baseLatency)
 	}
 	if len(out) == 0 {
 		t.Fatalf("no requests in [%s, %s)", from, to)
@@ -89,8 +89,8 @@ func TestNetworkDelayOnADownstream(t *testing.T) {
 	}
 	pay := tl.Service("payment")
 	for _, r := range pay.Window(20*time.Second, 39700*time.Millisecond) {
-		if !within(r.Latency, 202500*time.Microsecond, tol) {
-			t.Fatalf("payment call at %s took %s, want 202.5ms", r.Sent, r.Latency)
+		if !within(r.Latency(), 202500*time.Microsecond, tol) {
+			t.Fatalf("payment call at %s took %s, want 202.5ms", r.Sent(), r.Latency())
 		}
 	}
 	if r := readyAt(t, pay, 40*time.Second); r != 2 {
@@ -259,8 +259,8 @@ func TestNetworkPartition(t *testing.T) {
 		t.Fatalf("%d calls sent to payment in [20s, 25s)", len(calls))
 	}
 	for _, r := range calls {
-		if r.OK() || tl.ErrorKinds[r.Err] != errTimeout || r.Latency != 500*time.Millisecond {
-			t.Fatalf("call at %s: latency %s err %q, want a timeout at 500ms", r.Sent, r.Latency, tl.ErrorKinds[r.Err])
+		if r.OK() || tl.ErrorKinds[r.Err()] != errTimeout || r.Latency() != 500*time.Millisecond {
+			t.Fatalf("call at %s: latency %s err %q, want a timeout at 500ms", r.Sent(), r.Latency(), tl.ErrorKinds[r.Err()])
 		}
 	}
 	opened := map[string]time.Duration{}
@@ -279,12 +279,12 @@ func TestNetworkPartition(t *testing.T) {
 	}
 	for _, r := range tl.EntryService().Window(20*time.Second, 40*time.Second) {
 		if !r.OK() {
-			t.Fatalf("request at %s failed: the fallback answers", r.Sent)
+			t.Fatalf("request at %s failed: the fallback answers", r.Sent())
 		}
 	}
 	for _, r := range tl.EntryService().Window(51*time.Second, 70*time.Second) {
-		if !r.OK() || r.Degraded || r.Latency > baseLatency+100*time.Microsecond {
-			t.Fatalf("request at %s after recovery: degraded %v latency %s", r.Sent, r.Degraded, r.Latency)
+		if !r.OK() || r.Degraded() || r.Latency() > baseLatency+100*time.Microsecond {
+			t.Fatalf("request at %s after recovery: degraded %v latency %s", r.Sent(), r.Degraded(), r.Latency())
 		}
 	}
 }

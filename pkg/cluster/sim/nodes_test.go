@@ -80,8 +80,8 @@ spec:
 			continue
 		}
 		failed++
-		if r.Sent < 60*time.Second || r.Sent >= 117*time.Second || !strings.Contains(tl.ErrorKinds[r.Err], "timeout") {
-			t.Fatalf("request at %s failed (%s): only timeouts between the outage and the endpoint removal are expected", r.Sent, tl.ErrorKinds[r.Err])
+		if r.Sent() < 60*time.Second || r.Sent() >= 117*time.Second || !strings.Contains(tl.ErrorKinds[r.Err()], "timeout") {
+			t.Fatalf("request at %s failed (%s): only timeouts between the outage and the endpoint removal are expected", r.Sent(), tl.ErrorKinds[r.Err()])
 		}
 	}
 	// About half of 40 req/s for 40-55s.

@@ -43,7 +43,7 @@ func TestLivenessRestartsAnOverloadedPod(t *testing.T) {
 	}
 	resets := 0
 	for _, r := range tl.EntryService().Requests {
-		if strings.Contains(tl.ErrorKinds[r.Err], "reset") {
+		if strings.Contains(tl.ErrorKinds[r.Err()], "reset") {
 			resets++
 		}
 	}

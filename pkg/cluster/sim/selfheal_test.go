@@ -153,7 +153,7 @@ func TestPodHangWithoutAndWithSelfHeal(t *testing.T) {
 	failedAfter := func(tl *timeline.Timeline, t0 time.Duration) int {
 		n := 0
 		for _, r := range tl.EntryService().Requests {
-			if !r.OK() && r.Sent >= t0 {
+			if !r.OK() && r.Sent() >= t0 {
 				n++
 			}
 		}

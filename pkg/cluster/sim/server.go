@@ -58,11 +58,17 @@ func (s *server) rate() float64 {
 		r, _ := s.stressShares()
 		return r
 	}
-	return min(1, s.capacity/float64(s.live))
+	return s.share()
 }
 
+// share is rate without stressors and with requests in flight: a core
+// at most, else an equal share of the capacity.
+func (s *server) share() float64 { return min(1, s.capacity/float64(s.live)) }
+
 // setRate updates r after live, capacity or the stressors changed (after
-// advance: the time before ran at the old rate).
+// advance: the time before ran at the old rate). add and popCompleted,
+// every request's way in and out, write its common case out: a call
+// there would cost more than the share itself.
 func (s *server) setRate() { s.r = s.rate() }
 
 // advance moves the server's accounting to now.
@@ -101,7 +107,11 @@ func (s *server) add(hop int32, work float64) int32 {
 	i := takeSlot(&s.jobs, &s.free)
 	s.jobs[i] = job{finish: s.v + work, hop: hop}
 	s.live++
-	s.setRate()
+	if s.stress == nil { // setRate (live > 0)
+		s.r = s.share()
+	} else {
+		s.setRate()
+	}
 	s.heapPush(i)
 	return i
 }
@@ -134,7 +144,11 @@ func (s *server) popCompleted() (int32, bool) {
 		}
 		s.heapPop()
 		s.live--
-		s.setRate()
+		if s.stress == nil && s.live > 0 { // setRate
+			s.r = s.share()
+		} else {
+			s.setRate()
+		}
 		s.free = append(s.free, i)
 		return j.hop, true
 	}
@@ -165,8 +179,14 @@ func (s *server) nextEvent() (time.Duration, bool) {
 		return 0, false
 	}
 	remaining := (s.jobs[s.heap[0]].finish - s.v) / s.r
+	// Not max(remaining, 0), which orders -0 below +0 and so costs more
+	// instructions: a -0 left as it is gives the same 0ns, and a NaN stays
+	// NaN either way.
+	if remaining < 0 {
+		remaining = 0
+	}
 	// Round up so that the completion is due when the event fires.
-	return s.last + time.Duration(math.Ceil(max(remaining, 0)*1e9)), true
+	return s.last + time.Duration(math.Ceil(remaining*1e9)), true
 }
 
 func (s *server) heapLess(a, b int32) bool { return s.jobs[a].finish < s.jobs[b].finish }

@@ -25,21 +25,29 @@ import (
 // instead (far), which the earliest is also compared with.
 type serverQueue struct {
 	servers []*server // by server number (every pod's, gone or not, as the timeline keeps every pod)
-	// By server number: its next event when queued, its slot (or inFar,
-	// notQueued), and its neighbours in the slot's list (server number +
-	// 1; 0: none).
-	at         []time.Duration
-	slot       []int32
-	prev, next []int32
+	// By server number: its next event, slot and neighbours, in one
+	// entry so that an update reads one place (and checks one bound).
+	ent []wheelEntry
 
 	head    [wheelSlots]int32  // each slot's first server (number + 1; 0: none)
 	used    [wheelWords]uint64 // slots whose list is not empty
 	inWheel int                // servers on the wheel
 	far     serverHeap
 
-	// The earliest server (-1: none), when known.
+	// The earliest server (-1: none), when known, with its time and
+	// server at hand: the run loop peeks on every event.
 	minKnown bool
 	min      int32
+	minAt    time.Duration
+	minSrv   *server
+}
+
+// wheelEntry is a server's place in the queue.
+type wheelEntry struct {
+	at   time.Duration // its next event, when queued
+	slot int32         // its slot, or inFar, notQueued
+	// its neighbours in the slot's list (server number + 1; 0: none)
+	prev, next int32
 }
 
 const (
@@ -55,10 +63,7 @@ const (
 func (q *serverQueue) add(s *server) {
 	s.id = int32(len(q.servers))
 	q.servers = append(q.servers, s)
-	q.at = append(q.at, 0)
-	q.slot = append(q.slot, notQueued)
-	q.prev = append(q.prev, 0)
-	q.next = append(q.next, 0)
+	q.ent = append(q.ent, wheelEntry{slot: notQueued})
 	q.far.pos = append(q.far.pos, -1)
 }
 
@@ -68,15 +73,17 @@ func (q *serverQueue) peek(now time.Duration) (time.Duration, *server, bool) {
 	if !q.minKnown {
 		q.findMin(now)
 	}
-	if q.min < 0 {
-		return 0, nil, false
-	}
-	return q.at[q.min], q.servers[q.min], true
+	return q.minAt, q.minSrv, q.min >= 0
+}
+
+// setMin makes server id, due at, the earliest.
+func (q *serverQueue) setMin(id int32, at time.Duration) {
+	q.min, q.minAt, q.minSrv = id, at, q.servers[id]
 }
 
 // findMin finds the earliest server.
 func (q *serverQueue) findMin(now time.Duration) {
-	q.min, q.minKnown = -1, true
+	q.min, q.minKnown, q.minAt, q.minSrv = -1, true, 0, nil
 	best := queuedServer{}
 	if now >= 0 && q.inWheel > 0 {
 		start := uint(now>>wheelShift) & (wheelSlots - 1)
@@ -85,10 +92,12 @@ func (q *serverQueue) findMin(now time.Duration) {
 		for k := 0; ; k++ {
 			if used != 0 {
 				sl := w<<6 | uint(bits.TrailingZeros64(used))
-				for id := q.head[sl] - 1; id >= 0; id = q.next[id] - 1 {
-					if e := (queuedServer{q.at[id], id}); q.min < 0 || e.before(best) {
-						q.min, best = id, e
+				for id := q.head[sl] - 1; id >= 0; {
+					e := &q.ent[id]
+					if c := (queuedServer{e.at, id}); q.min < 0 || c.before(best) {
+						q.min, best = id, c
 					}
+					id = e.next - 1
 				}
 				break
 			}
@@ -104,76 +113,88 @@ func (q *serverQueue) findMin(now time.Duration) {
 		}
 	}
 	if len(q.far.heap) > 0 && (q.min < 0 || q.far.heap[0].before(best)) {
-		q.min = q.far.heap[0].id
+		best = q.far.heap[0]
+		q.min = best.id
+	}
+	if q.min >= 0 {
+		q.setMin(q.min, best.next)
 	}
 }
 
 // update places s by its next event, or removes it when it has none; now
-// is the current time (next is not before it).
-func (q *serverQueue) update(s *server, next time.Duration, has bool, now time.Duration) {
+// is the current time (next is not before it). It is the queue's hot
+// path, two calls per request served: taking the server off its slot's
+// list and putting it on its new one are written out here, and only the
+// far heap's cases are calls.
+func (q *serverQueue) update(s *server, t time.Duration, has bool, now time.Duration) {
 	id := s.id
-	q.remove(id)
-	if has {
-		q.insert(id, next, now)
+	e := &q.ent[id]
+	switch sl := e.slot; {
+	case sl >= 0:
+		p, n := e.prev, e.next
+		if p != 0 {
+			q.ent[p-1].next = n
+		} else if q.head[sl] = n; n == 0 {
+			q.used[sl>>6] &^= 1 << (sl & 63)
+		}
+		if n != 0 {
+			q.ent[n-1].prev = p
+		}
+		q.inWheel--
+		e.slot = notQueued
+		if q.min == id {
+			q.minKnown = false
+		}
+	case sl == inFar:
+		q.remove(id)
 	}
-}
-
-func (q *serverQueue) insert(id int32, t, now time.Duration) {
-	q.at[id] = t
+	if !has {
+		return
+	}
+	e.at = t
 	if now >= 0 && t >= now && t>>wheelShift-now>>wheelShift < wheelSlots {
 		sl := int32(t>>wheelShift) & (wheelSlots - 1)
-		q.slot[id] = sl
+		e.slot = sl
 		h := q.head[sl]
-		q.prev[id], q.next[id] = 0, h
+		e.prev, e.next = 0, h
 		if h != 0 {
-			q.prev[h-1] = id + 1
+			q.ent[h-1].prev = id + 1
 		}
 		q.head[sl] = id + 1
 		q.used[sl>>6] |= 1 << (sl & 63)
 		q.inWheel++
 	} else {
-		q.slot[id] = inFar
+		e.slot = inFar
 		q.far.update(id, t, true)
 	}
-	if q.minKnown && (q.min < 0 || (queuedServer{t, id}).before(queuedServer{q.at[q.min], q.min})) {
-		q.min = id
+	if q.minKnown && (q.min < 0 || (queuedServer{t, id}).before(queuedServer{q.minAt, q.min})) {
+		q.setMin(id, t)
 	}
 }
 
+// remove takes server id off the queue.
 func (q *serverQueue) remove(id int32) {
-	switch sl := q.slot[id]; {
-	case sl >= 0:
-		p, n := q.prev[id], q.next[id]
-		if p != 0 {
-			q.next[p-1] = n
-		} else if q.head[sl] = n; n == 0 {
-			q.used[sl>>6] &^= 1 << (sl & 63)
-		}
-		if n != 0 {
-			q.prev[n-1] = p
-		}
-		q.inWheel--
-	case sl == inFar:
+	if q.ent[id].slot == inFar {
 		q.far.update(id, 0, false)
-	default:
+		q.ent[id].slot = notQueued
+		if q.min == id {
+			q.minKnown = false
+		}
 		return
 	}
-	q.slot[id] = notQueued
-	if q.min == id {
-		q.minKnown = false
-	}
+	q.update(q.servers[id], 0, false, 0)
 }
 
 // rebase shifts every time by -d (which keeps their order); now becomes
 // 0.
 func (q *serverQueue) rebase(d time.Duration) {
-	for id := range q.servers {
-		if q.slot[id] == notQueued {
+	for id, s := range q.servers {
+		if q.ent[id].slot == notQueued {
 			continue
 		}
-		t := q.at[id]
+		t := q.ent[id].at
 		q.remove(int32(id))
-		q.insert(int32(id), t-d, 0)
+		q.update(s, t-d, true, 0)
 	}
 	q.minKnown = false
 }

@@ -108,9 +108,9 @@ func TestProcessorSharingMatchesMM1(t *testing.T) {
 	n := 0
 	for _, r := range w.tl.EntryService().Requests {
 		if !r.OK() {
-			t.Fatalf("request failed: %+v %s", r, w.tl.ErrorKinds[r.Err])
+			t.Fatalf("request failed: %+v %s", r, w.tl.ErrorKinds[r.Err()])
 		}
-		sum += r.Latency.Seconds()
+		sum += r.Latency().Seconds()
 		n++
 	}
 	if n < 85000 {
@@ -139,10 +139,10 @@ func TestOverloadTimesOut(t *testing.T) {
 	tl := run(t, plan(t, sc, 1, nil))
 	timeouts := 0
 	for _, r := range tl.EntryService().Requests {
-		if !r.OK() && strings.Contains(tl.ErrorKinds[r.Err], "timeout") {
+		if !r.OK() && strings.Contains(tl.ErrorKinds[r.Err()], "timeout") {
 			timeouts++
-			if r.Latency != time.Second {
-				t.Fatalf("timed-out request latency %v, want the 1s timeout", r.Latency)
+			if r.Latency() != time.Second {
+				t.Fatalf("timed-out request latency %v, want the 1s timeout", r.Latency())
 			}
 		}
 	}
@@ -275,7 +275,7 @@ func TestPodKillIsReplaced(t *testing.T) {
 	}
 	for _, r := range tl.EntryService().Window(30*time.Second, 60*time.Second) {
 		if !r.OK() {
-			t.Fatalf("failure after recovery: %+v %s", r, tl.ErrorKinds[r.Err])
+			t.Fatalf("failure after recovery: %+v %s", r, tl.ErrorKinds[r.Err()])
 		}
 	}
 }
@@ -327,7 +327,7 @@ func TestGracefulScaleDownLosesNothing(t *testing.T) {
 	}
 	for _, r := range tl.EntryService().Requests {
 		if !r.OK() {
-			t.Fatalf("a request failed during scale-down: %+v %s", r, tl.ErrorKinds[r.Err])
+			t.Fatalf("a request failed during scale-down: %+v %s", r, tl.ErrorKinds[r.Err()])
 		}
 	}
 }

@@ -118,8 +118,8 @@ func TestStressSlowsItsPod(t *testing.T) {
 		gw := tl.EntryService()
 		check := func(from, to, want time.Duration) {
 			for _, r := range gw.Window(from, to) {
-				if !r.OK() || !within(r.Latency, want, 100*time.Microsecond) {
-					t.Fatalf("%s: request at %s took %s, want %s", c.cpu, r.Sent, r.Latency, want)
+				if !r.OK() || !within(r.Latency(), want, 100*time.Microsecond) {
+					t.Fatalf("%s: request at %s took %s, want %s", c.cpu, r.Sent(), r.Latency(), want)
 				}
 			}
 		}
@@ -167,13 +167,13 @@ func TestStressSlowsNeighbours(t *testing.T) {
   load: {target: victim, profile: constant, rate: 10, timeout: 2s}`+stressChaos("{labelSelectors: {app: noisy}}", c.cpu))
 		tl := runScenario(t, sc, 1)
 		for _, r := range tl.EntryService().Window(20*time.Second, 40*time.Second) {
-			if !r.OK() || !within(r.Latency, c.want, 100*time.Microsecond) {
-				t.Fatalf("%s: victim request at %s took %s, want %s", c.cpu, r.Sent, r.Latency, c.want)
+			if !r.OK() || !within(r.Latency(), c.want, 100*time.Microsecond) {
+				t.Fatalf("%s: victim request at %s took %s, want %s", c.cpu, r.Sent(), r.Latency(), c.want)
 			}
 		}
 		for _, r := range tl.EntryService().Window(41*time.Second, 60*time.Second) {
-			if !within(r.Latency, 10500*time.Microsecond, 100*time.Microsecond) {
-				t.Fatalf("%s: victim request at %s took %s after the fault", c.cpu, r.Sent, r.Latency)
+			if !within(r.Latency(), 10500*time.Microsecond, 100*time.Microsecond) {
+				t.Fatalf("%s: victim request at %s took %s after the fault", c.cpu, r.Sent(), r.Latency())
 			}
 		}
 	}
@@ -208,8 +208,8 @@ func TestStressEndsWithItsContainer(t *testing.T) {
 		t.Fatal("no request answered between the restart and the fault's end")
 	}
 	for _, r := range after {
-		if !within(r.Latency, 10500*time.Microsecond, 100*time.Microsecond) {
-			t.Fatalf("request at %s took %s: the restarted container has no stressors", r.Sent, r.Latency)
+		if !within(r.Latency(), 10500*time.Microsecond, 100*time.Microsecond) {
+			t.Fatalf("request at %s took %s: the restarted container has no stressors", r.Sent(), r.Latency())
 		}
 	}
 }

@@ -67,9 +67,9 @@ func meanLatency(t testing.TB, reqs []timeline.Request, tl *timeline.Timeline) (
 	var sum float64
 	for _, r := range reqs {
 		if !r.OK() {
-			t.Fatalf("request failed: %+v %s", r, tl.ErrorKinds[r.Err])
+			t.Fatalf("request failed: %+v %s", r, tl.ErrorKinds[r.Err()])
 		}
-		sum += r.Latency.Seconds()
+		sum += r.Latency().Seconds()
 	}
 	return sum / float64(len(reqs)), len(reqs)
 }
@@ -216,7 +216,7 @@ func TestBreakerTripsOnThePolicyCount(t *testing.T) {
 	var failures []time.Duration
 	for _, r := range pay.Requests {
 		if !r.OK() {
-			failures = append(failures, r.Sent)
+			failures = append(failures, r.Sent())
 		}
 	}
 	var opens, halfOpens []time.Duration
@@ -256,7 +256,7 @@ func TestBreakerTripsOnThePolicyCount(t *testing.T) {
 	}
 	for _, r := range tl.EntryService().Requests {
 		if !r.OK() {
-			t.Fatalf("a gateway request failed (%s): the static fallback should answer", tl.ErrorKinds[r.Err])
+			t.Fatalf("a gateway request failed (%s): the static fallback should answer", tl.ErrorKinds[r.Err()])
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/faults"
+	"github.com/mcpsim/mcpsim/pkg/internal/pcg"
 	"github.com/mcpsim/mcpsim/pkg/loadgen"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
@@ -88,9 +88,11 @@ func (Backend) Run(ctx context.Context, plan *cluster.Plan) (*timeline.Timeline,
 type world struct {
 	plan *cluster.Plan
 	sc   *scenario.Scenario
-	rng  *rand.Rand
-	now  time.Duration
-	end  time.Duration
+	// rng is math/rand/v2's numbers without its interface (pcg): drawn
+	// two or three times a request.
+	rng *pcg.Rand
+	now time.Duration
+	end time.Duration
 
 	events  eventQueue
 	servers serverQueue
@@ -141,7 +143,7 @@ func newWorld(plan *cluster.Plan) *world {
 	w := &world{
 		plan:            plan,
 		sc:              sc,
-		rng:             rand.New(rand.NewPCG(plan.Seed, plan.Seed^0x9e3779b97f4a7c15)),
+		rng:             pcg.New(plan.Seed, plan.Seed^0x9e3779b97f4a7c15),
 		end:             sc.Spec.Duration.Duration,
 		tl:              timeline.New(Epoch),
 		clientTimeout:   sc.Spec.Load.Timeout.Duration,
@@ -344,7 +346,7 @@ func (w *world) step(until time.Duration, load bool) bool {
 					t, kind = dt, nextDeadline
 					break
 				}
-				w.deadlines.dropStale(w.over)
+				w.deadlines.dropStale(w)
 			}
 		} else if dt, ok := w.deadlines.peek(); ok && dt < t {
 			t, kind = dt, nextDeadline
@@ -363,6 +365,14 @@ func (w *world) step(until time.Duration, load bool) bool {
 			w.serveEvents(srv)
 		case nextNetwork:
 			w.arrived(w.network.pop())
+			// The calls of a fan-out reach their services at the same
+			// instant: those due now are handled here, as long as no
+			// control event or server completion is due now too (those
+			// go first at equal times, see above), which saves each the
+			// search for the next event.
+			for w.networkDueNow(t) {
+				w.arrived(w.network.pop())
+			}
 		case nextDeadline:
 			w.expired(w.deadlines.pop())
 		case nextArrival:
@@ -371,6 +381,19 @@ func (w *world) step(until time.Duration, load bool) bool {
 		}
 	}
 	return true
+}
+
+// networkDueNow reports whether the next event is, again, the network
+// queue's, at t (now): what step would choose next.
+func (w *world) networkDueNow(t time.Duration) bool {
+	if nt, ok := w.network.peek(); !ok || nt != t {
+		return false
+	}
+	if et, ok := w.events.peek(); ok && et <= t {
+		return false
+	}
+	st, _, ok := w.servers.peek(t)
+	return !ok || st > t
 }
 
 // finish closes the run: requests still in flight at the end are not
@@ -388,7 +411,7 @@ func (w *world) finish() {
 		if h.state == hopFree || h.probe != probeNone {
 			continue
 		}
-		h.svc.rec.Requests[h.rec].Latency = inFlight
+		h.svc.rec.Requests[h.rec] = timeline.NewRequest(0, inFlight, 0, 0, false)
 		first[h.svc.idx] = min(first[h.svc.idx], int(h.rec))
 	}
 	for i, s := range w.services {
@@ -396,7 +419,7 @@ func (w *world) finish() {
 		// they are.
 		reqs := s.rec.Requests[:first[i]]
 		for _, r := range s.rec.Requests[first[i]:] {
-			if r.Latency != inFlight {
+			if r.Latency() != inFlight {
 				reqs = append(reqs, r)
 			}
 		}
