@@ -87,12 +87,12 @@ e2e-kind: images build
 	$(MAKE) e2e-chaos
 	$(MAKE) e2e-suite
 
-# The built-in suite on kind: reports under $(REPORTS)/kind. Five clusters
+# The built-in suite on kind: reports under $(REPORTS)/kind. Four clusters
 # (one per set of workers the scenarios ask for), one at a time, each
 # deleted when its scenarios are done (an existing `mcpsim` cluster is
 # reused where it fits, and kept). What this machine cannot run is listed
-# as skipped (NetworkChaos delay on a kernel without netem). About 70
-# minutes. Then the suite on the sim (seed 1, $(REPORTS)/sim) and the two
+# as skipped (NetworkChaos delay on a kernel without netem). About 80
+# minutes on a 2-core host. Then the suite on the sim (seed 1, $(REPORTS)/sim) and the two
 # compared, ±20 % either way (pages under $(REPORTS)/sim-vs-kind).
 e2e-suite: images build
 	./$(BIN) run scenarios --backend kind --cluster mcpsim --skip-unsupported --out $(REPORTS)/kind
