@@ -60,6 +60,8 @@ func Labels() map[string]string {
 //   - services: list (which labels isolation removes; read uncached);
 //   - replicasets: get (a pod's Deployment, for scale; read uncached);
 //   - deployments/scale: get, update (scale);
+//   - horizontalpodautoscalers: list (scale stops at an HPA's maximum;
+//     read uncached);
 //   - selfhealpolicies: watch; their status: update, patch;
 //   - events, in both APIs (the recorder uses events.k8s.io/v1 and falls
 //     back to v1): create, patch;
@@ -70,6 +72,7 @@ func Rules(leaderElection bool) []rbacv1.PolicyRule {
 		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"get"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments/scale"}, Verbs: []string{"get", "update"}},
+		{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers"}, Verbs: []string{"list"}},
 		{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"selfhealpolicies"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"selfhealpolicies/status"}, Verbs: []string{"get", "update", "patch"}},
 		{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},

@@ -43,6 +43,7 @@ func TestLeastPrivilege(t *testing.T) {
 		{"", "services", "list"},
 		{"apps", "replicasets", "get"},
 		{"apps", "deployments/scale", "get"}, {"apps", "deployments/scale", "update"},
+		{"autoscaling", "horizontalpodautoscalers", "list"},
 		{"mcpsim.dev", "selfhealpolicies", "get"}, {"mcpsim.dev", "selfhealpolicies", "list"}, {"mcpsim.dev", "selfhealpolicies", "watch"},
 		{"mcpsim.dev", "selfhealpolicies/status", "get"}, {"mcpsim.dev", "selfhealpolicies/status", "update"}, {"mcpsim.dev", "selfhealpolicies/status", "patch"},
 		{"", "events", "create"}, {"", "events", "patch"}, {"events.k8s.io", "events", "create"}, {"events.k8s.io", "events", "patch"},

@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -153,7 +154,10 @@ func (rc *round) mergePatch(pod *corev1.Pod, patch map[string]any) error {
 
 // scale adds a replica to a Deployment through its scale subresource: the
 // downstream named in a breaker trip (a reference service's Deployment is
-// named after it), else the Deployment that owns the pod.
+// named after it), else the Deployment that owns the pod. Not beyond the
+// maxReplicas of an HPA that scales the same Deployment (the HPA would
+// take it back at its next sync), as the sim does; at that bound the
+// action is done, with nothing to do.
 func (rc *round) scale(d selfheal.Decision) error {
 	name := d.Downstream
 	if name == "" {
@@ -167,11 +171,35 @@ func (rc *round) scale(d selfheal.Decision) error {
 	if err := rc.r.Client.SubResource("scale").Get(rc.ctx, dep, sc); err != nil {
 		return fmt.Errorf("reading the scale of Deployment %s: %w", name, err)
 	}
+	limit, err := rc.hpaMax(name)
+	if err != nil {
+		return err
+	}
+	if limit >= 0 && sc.Spec.Replicas >= limit {
+		return nil
+	}
 	sc.Spec.Replicas++
 	if err := rc.r.Client.SubResource("scale").Update(rc.ctx, dep, client.WithSubResourceBody(sc)); err != nil {
 		return fmt.Errorf("scaling Deployment %s to %d: %w", name, sc.Spec.Replicas, err)
 	}
 	return nil
+}
+
+// hpaMax is the smallest maxReplicas of the HPAs in the policy's
+// namespace that scale Deployment name, or -1 when none does.
+func (rc *round) hpaMax(name string) (int32, error) {
+	var hpas autoscalingv2.HorizontalPodAutoscalerList
+	if err := rc.r.Client.List(rc.ctx, &hpas, client.InNamespace(rc.pol.Namespace)); err != nil {
+		return 0, fmt.Errorf("listing the HPAs of namespace %s: %w", rc.pol.Namespace, err)
+	}
+	limit := int32(-1)
+	for _, h := range hpas.Items {
+		ref := h.Spec.ScaleTargetRef
+		if ref.Kind == "Deployment" && ref.Name == name && (limit < 0 || h.Spec.MaxReplicas < limit) {
+			limit = h.Spec.MaxReplicas
+		}
+	}
+	return limit, nil
 }
 
 // deploymentOf follows the pod's controller to its ReplicaSet and that

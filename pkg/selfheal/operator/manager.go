@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -71,10 +72,10 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
-		// Services and ReplicaSets are read only when acting, and rarely:
-		// straight from the API server (the Role grants list and get,
-		// not watch), not through an informer.
-		Client:                  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Service{}, &appsv1.ReplicaSet{}}}},
+		// Services, ReplicaSets and HPAs are read only when acting, and
+		// rarely: straight from the API server (the Role grants list and
+		// get, not watch), not through an informer.
+		Client:                  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Service{}, &appsv1.ReplicaSet{}, &autoscalingv2.HorizontalPodAutoscaler{}}}},
 		Cache:                   cache.Options{DefaultNamespaces: map[string]cache.Config{o.Namespace: {}}},
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.ProbeAddr,

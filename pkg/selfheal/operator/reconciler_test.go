@@ -10,6 +10,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -409,6 +410,36 @@ func TestScaleAddsAReplica(t *testing.T) {
 	}
 	if *d.Spec.Replicas != 4 {
 		t.Fatalf("replicas %d, want 4", *d.Spec.Replicas)
+	}
+	if len(h.eventsMatching("scale for InstanceDown payment-0: succeeded")) != 1 {
+		t.Fatalf("events:\n%s", strings.Join(h.events, "\n"))
+	}
+}
+
+// TestScaleStopsAtTheHPAMaximum: with an HPA on payment's Deployment
+// whose maxReplicas is 3, the scale of InstanceDown at 15s leaves the 3
+// replicas as they are (the HPA would take a fourth back at its next
+// sync; the sim stops there too) and the action is done; an HPA on
+// another Deployment does not count.
+func TestScaleStopsAtTheHPAMaximum(t *testing.T) {
+	h := newHarness(t, policy([]v1alpha1.Subscription{{Event: selfheal.InstanceDown, Action: selfheal.Scale}}, nil), 3, nil)
+	hpa := func(name, target string, max int32) *autoscalingv2.HorizontalPodAutoscaler {
+		return &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: target}, MaxReplicas: max}}
+	}
+	for _, o := range []client.Object{hpa("payment", "payment", 3), hpa("gateway", "gateway", 10)} {
+		if err := h.c.Create(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.chk.set("payment-0", true)
+	h.run(15*time.Second, nil)
+	var d appsv1.Deployment
+	if err := h.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "payment"}, &d); err != nil {
+		t.Fatal(err)
+	}
+	if *d.Spec.Replicas != 3 {
+		t.Fatalf("replicas %d, want 3 (the HPA's maximum)", *d.Spec.Replicas)
 	}
 	if len(h.eventsMatching("scale for InstanceDown payment-0: succeeded")) != 1 {
 		t.Fatalf("events:\n%s", strings.Join(h.events, "\n"))
