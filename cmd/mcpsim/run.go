@@ -168,7 +168,12 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 		}
 		err = func() error {
 			defer cleanup()
-			opts := runner.Options{Backend: b, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Version: buildVersion(), Progress: prog.update, ProgressEvery: prog.every}
+			opts := runner.Options{Backend: b, Seed: f.seed, OutDir: f.out, VegetaResults: f.results, Version: buildVersion(), ProgressEvery: prog.every}
+			if !f.quiet {
+				// Quiet, the backend need not gather the progress line's
+				// figures at all.
+				opts.Progress = prog.update
+			}
 			for _, i := range group {
 				sc := scs[i]
 				rep, err := runner.Run(cmd.Context(), sc, sources[i], opts)

@@ -490,7 +490,9 @@ func (w *world) progress(s timeline.Sample) {
 	st := cluster.Status{T: w.now, Duration: w.end, Desired: s.Desired, Ready: s.Ready, Faults: w.faults}
 	if n := len(w.progLat); n > 0 {
 		st.RPS = float64(n) / w.plan.ProgressEvery.Seconds()
-		st.P99 = timeline.QuantileOf(w.progLat, 0.99)
+		// By selection: a sort of every latency of the interval cost a
+		// tenth of a large run (300,000 a line at 10,000 req/s).
+		st.P99 = timeline.QuantileSelect(w.progLat, 0.99)
 		st.ErrorRate = float64(w.progFailed) / float64(n)
 	}
 	w.progLat, w.progFailed = w.progLat[:0], 0
