@@ -105,7 +105,11 @@ difference), 2 a report cannot be read.`,
 			suiteBase, suiteNew := report.IsSuiteDir(args[0]), report.IsSuiteDir(args[1])
 			if suiteBase || suiteNew {
 				if suiteBase != suiteNew {
-					return usageErr("%s is a suite's report directory and %s a scenario's report: compare two of a kind", args[map[bool]int{true: 0, false: 1}[suiteBase]], args[map[bool]int{true: 1, false: 0}[suiteBase]])
+					suite, single := args[0], args[1]
+					if suiteNew {
+						suite, single = args[1], args[0]
+					}
+					return usageErr("%s is a suite's report directory and %s a scenario's report: compare two of a kind", suite, single)
 				}
 				return compareSuites(cmd, args[0], args[1], opts, output, htmlOut)
 			}
