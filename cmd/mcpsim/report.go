@@ -123,35 +123,11 @@ difference), 2 a report cannot be read.`,
 			}
 			c := report.Compare(base, cur, opts)
 			if htmlOut != "" {
-				page, err := c.HTML()
-				if err == nil {
-					err = os.WriteFile(htmlOut, page, 0o644)
-				}
-				if err != nil {
-					return &exitError{code: exitInfra, err: err}
+				if err := writeComparePage(htmlOut, c); err != nil {
+					return err
 				}
 			}
-			w := cmd.OutOrStdout()
-			if output == "json" {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				err = enc.Encode(c)
-			} else {
-				// Names come from scenario files: made safe for a
-				// terminal as a whole (not per write, which could split
-				// a character).
-				var b strings.Builder
-				if err = c.Text(&b); err == nil {
-					_, err = io.WriteString(w, termSafe(b.String()))
-				}
-			}
-			if err != nil {
-				return err
-			}
-			if c.Regressed {
-				return &exitError{code: exitFailed, err: errors.New("")}
-			}
-			return nil
+			return printComparison(cmd.OutOrStdout(), output, c, c.Regressed)
 		},
 	}
 	cmd.Flags().Float64Var(&opts.Tolerance, "tolerance", opts.Tolerance, "relative worsening allowed for times and latencies (0.1 = 10%)")
@@ -173,31 +149,46 @@ func compareSuites(cmd *cobra.Command, baseDir, newDir string, opts report.Compa
 			return &exitError{code: exitInfra, err: err}
 		}
 		for _, c := range sc.Comparisons {
-			page, err := c.HTML()
-			if err == nil {
-				// Scenario names are DNS labels (validated), safe as file names.
-				err = os.WriteFile(filepath.Join(htmlOut, c.New.Scenario+".html"), page, 0o644)
-			}
-			if err != nil {
-				return &exitError{code: exitInfra, err: err}
+			if err := writeComparePage(filepath.Join(htmlOut, c.Dir+".html"), c.Comparison); err != nil {
+				return err
 			}
 		}
 	}
-	w := cmd.OutOrStdout()
+	return printComparison(cmd.OutOrStdout(), output, sc, sc.Regressed)
+}
+
+// writeComparePage writes a comparison's HTML page to path.
+func writeComparePage(path string, c *report.Comparison) error {
+	page, err := c.HTML()
+	if err == nil {
+		err = os.WriteFile(path, page, 0o644)
+	}
+	if err != nil {
+		return &exitError{code: exitInfra, err: err}
+	}
+	return nil
+}
+
+// printComparison writes a comparison (one scenario's or a suite's) as
+// JSON or text; exit 1 if it regressed.
+func printComparison(w io.Writer, output string, c interface{ Text(io.Writer) error }, regressed bool) error {
+	var err error
 	if output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(sc)
+		err = enc.Encode(c)
 	} else {
+		// Names come from scenario files: made safe for a terminal as a
+		// whole (not per write, which could split a character).
 		var b strings.Builder
-		if err = sc.Text(&b); err == nil {
+		if err = c.Text(&b); err == nil {
 			_, err = io.WriteString(w, termSafe(b.String()))
 		}
 	}
 	if err != nil {
 		return err
 	}
-	if sc.Regressed {
+	if regressed {
 		return &exitError{code: exitFailed, err: errors.New("")}
 	}
 	return nil

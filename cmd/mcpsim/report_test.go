@@ -137,8 +137,18 @@ func TestReportCompareSuites(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "1 scenario(s) compared: 1 without a difference") {
 		t.Fatalf("same seed, both ways: exit %d\n%s", code, stdout)
 	}
+	// A page is named after the scenario's directory, never after the name
+	// inside its report, which could point anywhere.
+	slowJSON := filepath.Join(slow, "cmp", "report.json")
+	data, _ = os.ReadFile(slowJSON)
+	if err := os.WriteFile(slowJSON, []byte(strings.Replace(string(data), `"name": "cmp"`, `"name": "../escaped"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	pages := filepath.Join(dir, "pages")
 	code, stdout, _ = run(t, "report", "compare", base, slow, "--both-ways", "--html", pages)
+	if _, err := os.Stat(filepath.Join(dir, "escaped.html")); err == nil {
+		t.Fatal("a page was written outside --html, after the report's scenario name")
+	}
 	if code != 1 || !strings.Contains(stdout, "DIFFERS") || !strings.Contains(stdout, "only in new (not compared): extra") {
 		t.Fatalf("slower suite: exit %d\n%s", code, stdout)
 	}
@@ -147,7 +157,7 @@ func TestReportCompareSuites(t *testing.T) {
 	}
 	code, stdout, _ = run(t, "report", "compare", base, slow, "-o", "json")
 	var sc report.SuiteComparison
-	if err := json.Unmarshal([]byte(stdout), &sc); err != nil || code != 1 || len(sc.Comparisons) != 1 || sc.Comparisons[0].New.Scenario != "cmp" || len(sc.OnlyInNew) != 1 || !sc.Regressed {
+	if err := json.Unmarshal([]byte(stdout), &sc); err != nil || code != 1 || len(sc.Comparisons) != 1 || sc.Comparisons[0].Dir != "cmp" || sc.Comparisons[0].New.Scenario != "../escaped" || len(sc.OnlyInNew) != 1 || !sc.Regressed {
 		t.Fatalf("json: exit %d, %v\n%s", code, err, stdout)
 	}
 	code, _, stderr := run(t, "report", "compare", base, filepath.Join(again, "cmp"))

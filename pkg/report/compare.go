@@ -404,12 +404,23 @@ tolerance: {{printf "%g" .C.Tolerance}} (relative) for times and latencies, {{pr
 // by scenario: those in both, in name order, and those in one only
 // (listed, not compared: a backend may skip what it cannot run).
 type SuiteComparison struct {
-	Comparisons []*Comparison `json:"comparisons"`
-	OnlyInBase  []string      `json:"onlyInBase"`
-	OnlyInNew   []string      `json:"onlyInNew"`
+	Comparisons []ScenarioComparison `json:"comparisons"`
+	OnlyInBase  []string             `json:"onlyInBase"`
+	OnlyInNew   []string             `json:"onlyInNew"`
+	// BothWays: the comparisons judge agreement (CompareOptions.BothWays).
+	BothWays bool `json:"bothWays"`
 	// Regressions sums the comparisons' (differences with BothWays).
 	Regressions int  `json:"regressions"`
 	Regressed   bool `json:"regressed"`
+}
+
+// ScenarioComparison is one scenario of a suite comparison. Dir is the
+// scenario's directory in both suites: a single path element read from
+// the file system, where the scenario's name inside the reports could be
+// anything.
+type ScenarioComparison struct {
+	Dir string `json:"dir"`
+	*Comparison
 }
 
 // IsSuiteDir reports whether dir is a suite's report directory: a
@@ -456,7 +467,7 @@ func CompareSuites(baseDir, newDir string, opts CompareOptions) (*SuiteCompariso
 	if err != nil {
 		return nil, err
 	}
-	sc := &SuiteComparison{Comparisons: []*Comparison{}, OnlyInBase: []string{}, OnlyInNew: []string{}}
+	sc := &SuiteComparison{Comparisons: []ScenarioComparison{}, OnlyInBase: []string{}, OnlyInNew: []string{}, BothWays: opts.BothWays}
 	for _, name := range baseNames {
 		if !slices.Contains(newNames, name) {
 			sc.OnlyInBase = append(sc.OnlyInBase, name)
@@ -471,7 +482,7 @@ func CompareSuites(baseDir, newDir string, opts CompareOptions) (*SuiteCompariso
 			return nil, err
 		}
 		c := Compare(base, cur, opts)
-		sc.Comparisons = append(sc.Comparisons, c)
+		sc.Comparisons = append(sc.Comparisons, ScenarioComparison{Dir: name, Comparison: c})
 		sc.Regressions += c.Regressions
 	}
 	for _, name := range newNames {
@@ -486,6 +497,9 @@ func CompareSuites(baseDir, newDir string, opts CompareOptions) (*SuiteCompariso
 // Text writes every scenario's comparison and a summary.
 func (sc *SuiteComparison) Text(w io.Writer) error {
 	same, judge := 0, "regression"
+	if sc.BothWays {
+		judge = "difference"
+	}
 	for _, c := range sc.Comparisons {
 		if err := c.Text(w); err != nil {
 			return err
@@ -493,9 +507,6 @@ func (sc *SuiteComparison) Text(w io.Writer) error {
 		fmt.Fprintln(w)
 		if !c.Regressed {
 			same++
-		}
-		if c.BothWays {
-			judge = "difference"
 		}
 	}
 	fmt.Fprintf(w, "%d scenario(s) compared: %d without a %s, %d with %d %s(s)\n", len(sc.Comparisons), same, judge, len(sc.Comparisons)-same, sc.Regressions, judge)
