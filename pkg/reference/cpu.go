@@ -9,15 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// BurnCPU spends d of CPU time (not wall time), as the simulator's
-// processor-sharing model charges a request: on a busy pod the request
-// takes longer in wall time, exactly as in the sim. It stops early,
-// returning ctx's error, when ctx is done (the client went away).
-func BurnCPU(ctx context.Context, d time.Duration) error {
-	_, err := burn(ctx, d)
-	return err
-}
-
 // burnSlice is the CPU a request burns before it lets the next runnable
 // goroutine have the processor: the quantum of the service's processor
 // sharing. The sim shares a pod's CPU among its requests continuously, so
@@ -32,7 +23,11 @@ const burnSlice = 50 * time.Microsecond
 // of the thread's CPU clock (a system call): a few microseconds of work.
 const hashesPerCheck = 8
 
-// burn is BurnCPU that also says how much CPU it spent.
+// burn spends d of CPU time (not wall time), as the simulator's
+// processor-sharing model charges a request: on a busy pod the request
+// takes longer in wall time, exactly as in the sim. It stops early,
+// returning ctx's error, when ctx is done (the client went away), and
+// says how much CPU it spent.
 //
 // Each slice runs locked to its thread, so that the thread's CPU clock
 // counts this request alone: a goroutine preempted inside a slice (a CFS

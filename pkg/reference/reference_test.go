@@ -284,11 +284,11 @@ func TestCPUKnobOnlyOnTheAdminPath(t *testing.T) {
 	}
 }
 
-func TestBurnCPUStopsWhenTheClientGoesAway(t *testing.T) {
+func TestBurnStopsWhenTheClientGoesAway(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := BurnCPU(ctx, 10*time.Second); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("BurnCPU = %v, want the context's error", err)
+	if _, err := burn(ctx, 10*time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("burn = %v, want the context's error", err)
 	}
 }
 

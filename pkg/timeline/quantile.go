@@ -11,16 +11,11 @@ import (
 // nearest-rank method: the smallest L such that at least q of them are
 // ≤ L. Exact, because SLO verdicts must not inherit the error of Vegeta's
 // t-digest (about +5% at p99 over 1,000 samples, +91% at p90 over 10). It
-// sorts lat in place.
+// sorts lat in place: the tests' oracle for QuantileSelect and
+// QuantilesSelect, which the code uses.
 func QuantileOf(lat []time.Duration, q float64) time.Duration {
 	slices.Sort(lat)
-	return QuantileSorted(lat, q)
-}
-
-// QuantileSorted is the nearest-rank q-quantile of latencies already in
-// ascending order (not empty).
-func QuantileSorted(sorted []time.Duration, q float64) time.Duration {
-	return sorted[rankOf(q, len(sorted))]
+	return lat[rankOf(q, len(lat))]
 }
 
 // rankOf is the 0-based position of the nearest-rank q-quantile among n
