@@ -187,6 +187,16 @@ func (h *harness) pods() []corev1.Pod {
 	return l.Items
 }
 
+// replicas is the Deployment's spec.replicas.
+func (h *harness) replicas(name string) int32 {
+	h.t.Helper()
+	var d appsv1.Deployment
+	if err := h.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &d); err != nil {
+		h.t.Fatal(err)
+	}
+	return *d.Spec.Replicas
+}
+
 func (h *harness) eventsMatching(sub string) []string {
 	var out []string
 	for _, e := range h.events {
@@ -404,12 +414,8 @@ func TestScaleAddsAReplica(t *testing.T) {
 	h := newHarness(t, policy([]v1alpha1.Subscription{{Event: selfheal.InstanceDown, Action: selfheal.Scale}}, nil), 3, nil)
 	h.chk.set("payment-0", true)
 	h.run(15*time.Second, nil)
-	var d appsv1.Deployment
-	if err := h.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "payment"}, &d); err != nil {
-		t.Fatal(err)
-	}
-	if *d.Spec.Replicas != 4 {
-		t.Fatalf("replicas %d, want 4", *d.Spec.Replicas)
+	if r := h.replicas("payment"); r != 4 {
+		t.Fatalf("replicas %d, want 4", r)
 	}
 	if len(h.eventsMatching("scale for InstanceDown payment-0: succeeded")) != 1 {
 		t.Fatalf("events:\n%s", strings.Join(h.events, "\n"))
@@ -434,12 +440,8 @@ func TestScaleStopsAtTheHPAMaximum(t *testing.T) {
 	}
 	h.chk.set("payment-0", true)
 	h.run(15*time.Second, nil)
-	var d appsv1.Deployment
-	if err := h.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "payment"}, &d); err != nil {
-		t.Fatal(err)
-	}
-	if *d.Spec.Replicas != 3 {
-		t.Fatalf("replicas %d, want 3 (the HPA's maximum)", *d.Spec.Replicas)
+	if r := h.replicas("payment"); r != 3 {
+		t.Fatalf("replicas %d, want 3 (the HPA's maximum)", r)
 	}
 	if len(h.eventsMatching("scale for InstanceDown payment-0: succeeded")) != 1 {
 		t.Fatalf("events:\n%s", strings.Join(h.events, "\n"))
@@ -504,11 +506,7 @@ func TestBreakerTripScalesTheDownstream(t *testing.T) {
 	}
 	replicas := map[time.Duration]int32{}
 	h.run(27*time.Second, func(now time.Duration) {
-		var d appsv1.Deployment
-		if err := h.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "payment"}, &d); err != nil {
-			t.Fatal(err)
-		}
-		replicas[now] = *d.Spec.Replicas
+		replicas[now] = h.replicas("payment")
 	})
 	if replicas[5*time.Second] != 3 || replicas[10*time.Second] != 4 || replicas[20*time.Second] != 4 || replicas[25*time.Second] != 5 {
 		t.Fatalf("payment replicas over time %v: want 3 at 5s, 4 at 10s and 20s, 5 at 25s", replicas)
