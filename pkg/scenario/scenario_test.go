@@ -356,6 +356,11 @@ func TestTopologyErrors(t *testing.T) {
 		{"reserved node label", "count: 2, cpu: \"4\", memory: 8Gi}", "count: 2, cpu: \"4\", memory: 8Gi, labels: {mcpsim.dev/node: x}}", "spec.cluster.nodePools[0].labels[mcpsim.dev/node]: Forbidden: set by mcpsim"},
 		// 62 + "-1" is 64 characters: node a's name would not be a label value.
 		{"pool name too long", "{name: a, count: 2", "{name: " + strings.Repeat("a", 62) + ", count: 2", "the pool's node names (" + strings.Repeat("a", 62) + "-1) must fit in 63 characters"},
+		// The CPU quota model.
+		{"quota model", "    nodePools:\n", "    cpuQuota: {model: periodic}\n    nodePools:\n", `topo.yaml:7:23: spec.cluster.cpuQuota.model: Unsupported value: "periodic": supported values: "Fluid", "Periodic"`},
+		{"quota period too short", "    nodePools:\n", "    cpuQuota: {model: Periodic, period: 500us}\n    nodePools:\n", "topo.yaml:7:41: spec.cluster.cpuQuota.period: Invalid value: \"500µs\": must be between 1ms and 1s"},
+		{"quota period too long", "    nodePools:\n", "    cpuQuota: {model: Periodic, period: 2s}\n    nodePools:\n", "spec.cluster.cpuQuota.period: Invalid value: \"2s\": must be between 1ms and 1s"},
+		{"fluid with a period", "    nodePools:\n", "    cpuQuota: {period: 100ms}\n    nodePools:\n", "topo.yaml:7:24: spec.cluster.cpuQuota.period: Forbidden: only the Periodic model has a period"},
 		{"node selector value", "      work: {cpu: 2ms}\n", "      work: {cpu: 2ms}\n      nodeSelector: {zone: \"a b\"}\n", "spec.services[0].nodeSelector[zone]: Invalid value: \"a b\""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

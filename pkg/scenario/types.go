@@ -7,6 +7,7 @@ package scenario
 
 import (
 	"fmt"
+	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -89,6 +90,51 @@ type Spec struct {
 // Cluster describes the nodes.
 type Cluster struct {
 	NodePools []NodePool `json:"nodePools"`
+	// CPUQuota is how the sim enforces a pod's CPU limit (real clusters
+	// enforce it as the kernel does, which is Periodic with a 100ms
+	// period unless the kubelet is configured otherwise).
+	CPUQuota *CPUQuota `json:"cpuQuota,omitempty"`
+}
+
+// CPUQuota models the enforcement of CPU limits.
+type CPUQuota struct {
+	// Model is Fluid (the default) or Periodic.
+	//
+	// Fluid: a pod never runs faster than its limit, at any instant
+	// (processor sharing at the limit's rate). Its averages are those of
+	// the kernel's quota, and queueing theory's M/M/1-PS results hold
+	// for it exactly.
+	//
+	// Periodic: the kernel's CFS bandwidth control as the kubelet sets it
+	// up (cpu.max = limit × period per period): a pod runs as fast as its
+	// runnable tasks and its node allow until it has used limit × period
+	// of CPU in the current period, then nothing runs in it until the
+	// period ends. A lone request on a pod limited to 500m finishes 5ms of
+	// work in 5ms (not 10ms), and a busy pod is throttled for the rest of
+	// each period.
+	Model string `json:"model,omitempty"`
+	// Period is the CFS period (the kubelet's cpuCFSQuotaPeriod, 100ms by
+	// default), Periodic only.
+	Period *metav1.Duration `json:"period,omitempty"`
+}
+
+// CPU quota models (CPUQuota.Model).
+const (
+	CPUQuotaFluid    = "Fluid"
+	CPUQuotaPeriodic = "Periodic"
+	// DefaultCFSPeriod is the kubelet's default cpuCFSQuotaPeriod.
+	DefaultCFSPeriod = 100 * time.Millisecond
+)
+
+// CFSPeriod is the period of the Periodic model, or 0 for Fluid.
+func (c *Cluster) CFSPeriod() time.Duration {
+	if c.CPUQuota == nil || c.CPUQuota.Model != CPUQuotaPeriodic {
+		return 0
+	}
+	if c.CPUQuota.Period == nil {
+		return DefaultCFSPeriod
+	}
+	return c.CPUQuota.Period.Duration
 }
 
 // NodePool is a group of identical nodes. Zones are given with the label

@@ -181,7 +181,7 @@ func positive(p *field.Path, d metav1.Duration) field.ErrorList {
 }
 
 func validateCluster(c *Cluster, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
+	errs := validateCPUQuota(c.CPUQuota, p.Child("cpuQuota"))
 	if len(c.NodePools) == 0 {
 		return append(errs, field.Required(p.Child("nodePools"), "at least one node pool is required"))
 	}
@@ -229,6 +229,33 @@ func validateCluster(c *Cluster, p *field.Path) field.ErrorList {
 		for j := range np.Taints {
 			errs = append(errs, validateTaint(&np.Taints[j], pp.Child("taints").Index(j))...)
 		}
+	}
+	return errs
+}
+
+// The kernel's bounds of a CFS period (cpu.max; kernel/sched/core.c:
+// max_cfs_quota_period 1s, min_cfs_quota_period 1ms).
+const (
+	minCFSPeriod = time.Millisecond
+	maxCFSPeriod = time.Second
+)
+
+func validateCPUQuota(q *CPUQuota, p *field.Path) field.ErrorList {
+	if q == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	switch q.Model {
+	case "", CPUQuotaFluid:
+		if q.Period != nil {
+			errs = append(errs, field.Forbidden(p.Child("period"), "only the Periodic model has a period"))
+		}
+	case CPUQuotaPeriodic:
+		if q.Period != nil && (q.Period.Duration < minCFSPeriod || q.Period.Duration > maxCFSPeriod) {
+			errs = append(errs, field.Invalid(p.Child("period"), q.Period.Duration.String(), "must be between 1ms and 1s, as the kernel's CFS period"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(p.Child("model"), q.Model, []string{CPUQuotaFluid, CPUQuotaPeriodic}))
 	}
 	return errs
 }

@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -104,6 +105,12 @@ func (b *Backend) Name() string { return b.opts.Name }
 
 // Check implements cluster.Backend.
 func (b *Backend) Check(sc *scenario.Scenario) error {
+	if p := sc.Spec.Cluster.CFSPeriod(); p != 0 && p != scenario.DefaultCFSPeriod {
+		// mcpsim does not configure a cluster's kubelets: their
+		// cpuCFSQuotaPeriod is the default (kind's is).
+		return cluster.UnsupportedField(b.opts.Name, field.Forbidden(field.NewPath("spec", "cluster", "cpuQuota", "period"),
+			fmt.Sprintf("a real cluster's CFS period is its kubelets' cpuCFSQuotaPeriod, %s unless configured otherwise; mcpsim does not reconfigure kubelets", scenario.DefaultCFSPeriod)))
+	}
 	for i := range sc.Spec.Faults {
 		if err := b.checkFault(i, &sc.Spec.Faults[i]); err != nil {
 			return cluster.UnsupportedField(b.opts.Name, err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
 func TestBreakerStatesFromMetrics(t *testing.T) {
@@ -51,6 +52,50 @@ func TestLoadGoesToLoopbackOnly(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, cluster.ErrUnsupported) {
 			t.Errorf("%s: error is not ErrUnsupported: %v", c.target, err)
+		}
+	}
+}
+
+// TestCFSPeriodOfTheKubelets: a real cluster's CPU limits are enforced
+// per its kubelets' CFS period, 100ms unless configured otherwise, which
+// mcpsim does not do: a scenario asking another period is refused before
+// anything starts; the Periodic model at 100ms, or Fluid, runs.
+func TestCFSPeriodOfTheKubelets(t *testing.T) {
+	b := New(Options{Name: "kind", Target: "http://127.0.0.1:30080"})
+	for _, c := range []struct {
+		quota string
+		ok    bool
+	}{
+		{"", true},
+		{"\n    cpuQuota: {model: Fluid}", true},
+		{"\n    cpuQuota: {model: Periodic}", true},
+		{"\n    cpuQuota: {model: Periodic, period: 100ms}", true},
+		{"\n    cpuQuota: {model: Periodic, period: 50ms}", false},
+	} {
+		sc, err := scenario.Parse("q.yaml", []byte(`apiVersion: mcpsim.dev/v1alpha2
+kind: Scenario
+metadata: {name: q}
+spec:
+  duration: 1m
+  cluster:`+c.quota+`
+    nodePools:
+      - {name: a, count: 1, cpu: "2", memory: 4Gi}
+  services:
+    - {name: gateway, role: gateway, work: {cpu: 1ms}, resources: {requests: {cpu: 100m}, limits: {cpu: 200m}}}
+  load: {profile: constant, rate: 1, timeout: 1s}
+  assertions:
+    - {name: any, type: errorRate, maxRatio: 1}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = b.Check(sc)
+		var ue *cluster.UnsupportedError
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%q: %v", c.quota, err)
+		case !c.ok && (!errors.As(err, &ue) || ue.Path != "spec.cluster.cpuQuota.period"):
+			t.Errorf("%q: want the period refused, got %v", c.quota, err)
 		}
 	}
 }

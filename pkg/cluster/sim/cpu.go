@@ -103,6 +103,9 @@ func (w *world) bindCPU(p *pod) {
 		p.limit = n.cores // no limit: the whole node
 	}
 	p.weight = math.Max(p.svc.podWeight, minWeight)
+	if w.cfsPeriod > 0 && p.svc.podLimit > 0 {
+		w.startQuota(p)
+	}
 	p.srv.capacity = p.limit
 	p.srv.setRate()
 	n.pods = append(n.pods, p)

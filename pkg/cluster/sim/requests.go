@@ -234,6 +234,9 @@ func (w *world) reschedule(srv *server) {
 // serveEvents handles the completions due on srv now.
 func (w *world) serveEvents(srv *server) {
 	srv.advance(w.now)
+	if srv.q != nil {
+		w.quotaTick(srv.pod)
+	}
 	for {
 		i, ok := srv.popCompleted()
 		if !ok {

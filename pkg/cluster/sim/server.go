@@ -41,6 +41,9 @@ type server struct {
 
 	// id numbers the server in the world's server queue.
 	id int32
+	// q is the pod's CPU quota under the Periodic model, nil under the
+	// Fluid one (quota.go).
+	q *cfsQuota
 }
 
 type job struct {
@@ -75,6 +78,9 @@ func (s *server) setRate() { s.r = s.rate() }
 func (s *server) advance(now time.Duration) {
 	if now <= s.last {
 		return
+	}
+	if s.q != nil {
+		s.q.account(s.last, now, s.usage())
 	}
 	if s.stress != nil {
 		dt := seconds(now - s.last)
@@ -169,12 +175,21 @@ func (s *server) drain() []int32 {
 	return out
 }
 
-// nextEvent is the time of the next completion, if any.
+// nextEvent is the time of the next completion, if any (or, under a
+// periodic quota, of the quota's next change, whichever is first).
 func (s *server) nextEvent() (time.Duration, bool) {
 	for len(s.heap) > 0 && s.jobs[s.heap[0]].done {
 		i := s.heapPop()
 		s.free = append(s.free, i)
 	}
+	if s.q != nil {
+		return s.nextEventQuota()
+	}
+	return s.nextCompletion()
+}
+
+// nextCompletion is the time of the next completion at the present rate.
+func (s *server) nextCompletion() (time.Duration, bool) {
 	if s.live == 0 || len(s.heap) == 0 {
 		return 0, false
 	}

@@ -124,6 +124,9 @@ type world struct {
 	// on a stack, most recently used last (keepalive.go).
 	keepAlive bool
 	idleConns []clientConn
+	// cfsPeriod is the CFS period of the Periodic CPU quota model, 0 for
+	// the Fluid one (quota.go).
+	cfsPeriod time.Duration
 
 	kinds      faults.Registry[*world]
 	faults     []string                // names of faults injected so far
@@ -148,6 +151,7 @@ func newWorld(plan *cluster.Plan) *world {
 		tl:              timeline.New(Epoch),
 		clientTimeout:   sc.Spec.Load.Timeout.Duration,
 		keepAlive:       sc.Spec.Load.KeepAlive,
+		cfsPeriod:       sc.Spec.Cluster.CFSPeriod(),
 		clientDeadlines: &fifo{},
 		injected:        map[*scenario.Fault]int{},
 		kinds:           faultKinds(),
@@ -263,6 +267,10 @@ func (w *world) rebase(d time.Duration) {
 			p.started -= d
 			p.readySince -= d
 			p.srv.last -= d
+			if q := p.srv.q; q != nil {
+				q.start -= d
+				q.until -= d
+			}
 			p.scrapeT -= d
 			p.sampleT -= d
 		}

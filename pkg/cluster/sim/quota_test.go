@@ -1,0 +1,121 @@
+package sim
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+)
+
+// everyPacer sends a hit every interval from 0.
+type everyPacer struct{ interval time.Duration }
+
+func (p everyPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	return time.Duration(hits)*p.interval - elapsed, false
+}
+
+func (p everyPacer) Rate(time.Duration) float64 { return float64(time.Second) / float64(p.interval) }
+
+// loneRequests runs one pod limited to 500m on a 4-core node, under the
+// given CPU quota model, and sends it 100 requests of 80ms of CPU each,
+// 1.037s apart: each is alone on the pod, in a period none of its
+// predecessors ran in. It returns their latencies in milliseconds.
+func loneRequests(t *testing.T, quota *scenario.CPUQuota) []float64 {
+	t.Helper()
+	sc := parse(t, "103s", `  services:
+    - name: one
+      role: user
+      resources: {requests: {cpu: 500m}, limits: {cpu: 500m}}
+      work: {cpu: 80ms, distribution: constant}
+  load: {profile: constant, rate: 1, timeout: 30s}`)
+	sc.Spec.Cluster.NodePools[0].Count = 1
+	sc.Spec.Cluster.NodePools[0].CPU = mustQuantity(t, "4")
+	sc.Spec.Cluster.CPUQuota = quota
+	w := newWorld(plan(t, sc, 1, everyPacer{1037 * time.Millisecond}))
+	if err := w.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var out []float64
+	for _, r := range w.tl.EntryService().Requests {
+		if !r.OK() {
+			t.Fatalf("request failed: %+v %s", r, w.tl.ErrorKinds[r.Err()])
+		}
+		out = append(out, float64(r.Latency())/1e6)
+	}
+	if len(out) != 100 {
+		t.Fatalf("%d requests, want 100 (at 0, 1.037s, ... 102.663s)", len(out))
+	}
+	return out
+}
+
+// TestFluidQuotaCapsEveryInstant: under the Fluid model a pod limited to
+// 500m serves a lone request at half a core: 80ms of work take 160ms,
+// plus the 0.5ms network round trip.
+func TestFluidQuotaCapsEveryInstant(t *testing.T) {
+	for _, l := range loneRequests(t, nil) {
+		if math.Abs(l-160.5) > 1e-3 {
+			t.Fatalf("latency %.3fms, want 160.5ms", l)
+		}
+	}
+}
+
+// TestPeriodicQuotaThrottlesPerPeriod: under the Periodic model (100ms
+// periods, so 50ms of CPU per period for a 500m limit) a lone request runs
+// at a full core until the quota is used up. Starting φ ms into a period,
+// 80ms of work:
+//
+//   - φ ≤ 50: 50ms run by φ+50, throttled to 100, 30ms more: done at 130,
+//     latency 130−φ (80 to 130);
+//   - 50 < φ ≤ 70: 100−φ run by 100, the other φ−20 ≤ 50 in the next
+//     period: done at 80+φ, latency 80;
+//   - φ > 70: 100−φ by 100, 50 more by 150, throttled to 200, the last
+//     φ−70: done at 130+φ, latency 130.
+//
+// 1.037s apart, the requests start at phases o, o+37, o+74, ... mod 100:
+// 100 requests take each phase o+k ms (k = 0..99) once, for some o in
+// [0, 1). The mean latency over them is (Σ_{k<50} (130−o−k) + 20×80 +
+// 30×130)/100 = 107.75 − o/2 for 0 < o < 1 (107.25 at o = 0, where φ = 70
+// gives 80): within [107.25, 107.75]. Every latency is within [80, 130].
+// All plus the 0.5ms round trip. (Fluid: 160.5ms for every one.)
+func TestPeriodicQuotaThrottlesPerPeriod(t *testing.T) {
+	ls := loneRequests(t, &scenario.CPUQuota{Model: scenario.CPUQuotaPeriodic})
+	sum := 0.0
+	for _, l := range ls {
+		if l < 80.5-1e-3 || l > 130.5+1e-3 {
+			t.Errorf("latency %.3fms, want within [80.5, 130.5]ms", l)
+		}
+		sum += l
+	}
+	if mean := sum / float64(len(ls)); mean < 107.75-1e-3 || mean > 108.25+1e-3 {
+		t.Errorf("mean latency %.3fms, want within [107.75, 108.25]ms", mean)
+	}
+}
+
+// TestPeriodicQuotaKeepsTheAverage: a pod limited to 500m and offered a
+// whole core (Poisson 50 req/s × 20ms) is never idle, so it uses its
+// limit, 500 millicores, on average under either model: the Periodic
+// model runs it at up to 2 cores (GOMAXPROCS for a 500m limit) for 50ms
+// of every 100ms period and throttles it for the rest.
+func TestPeriodicQuotaKeepsTheAverage(t *testing.T) {
+	for _, q := range []*scenario.CPUQuota{nil, {Model: scenario.CPUQuotaPeriodic}} {
+		sc := parse(t, "3m", `  services:
+    - name: one
+      role: user
+      resources: {requests: {cpu: 500m}, limits: {cpu: 500m}}
+      work: {cpu: 20ms, distribution: constant}
+  load: {profile: poisson, rate: 50, timeout: 2s}`)
+		sc.Spec.Cluster.NodePools[0].Count = 1
+		sc.Spec.Cluster.CPUQuota = q
+		tl := runScenario(t, sc, 3)
+		samples := tl.Service("one").Samples[5:]
+		var sum float64
+		for _, s := range samples {
+			sum += float64(s.CPUMillicores)
+		}
+		if got := sum / float64(len(samples)); math.Abs(got-500) > 2 {
+			t.Errorf("%v: the pod used %.1f millicores on average, want its limit, 500", q, got)
+		}
+	}
+}
