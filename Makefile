@@ -92,12 +92,14 @@ e2e-kind: images build
 # deleted when its scenarios are done (an existing `mcpsim` cluster is
 # reused where it fits, and kept). What this machine cannot run is listed
 # as skipped (NetworkChaos delay on a kernel without netem). About 80
-# minutes on a 2-core host. Then the suite on the sim (seed 1, $(REPORTS)/sim) and the two
-# compared, ±20 % either way (pages under $(REPORTS)/sim-vs-kind).
+# minutes on a 2-core host. Then the suite on the sim (seed 1, $(REPORTS)/sim),
+# its CPU limits enforced per 100ms period as the nodes' kernel enforces
+# them (--cpu-quota Periodic), and the two compared, ±20 % either way
+# (pages under $(REPORTS)/sim-vs-kind).
 e2e-suite: images build
 	./$(BIN) run scenarios --backend kind --cluster mcpsim --skip-unsupported --out $(REPORTS)/kind
-	./$(BIN) run scenarios --out $(REPORTS)/sim -q
-	@echo "== sim (seed 1) against kind, ±20 % either way (informational: the kind verdicts above are the gate)"
+	./$(BIN) run scenarios --cpu-quota Periodic --out $(REPORTS)/sim -q
+	@echo "== sim (seed 1, Periodic CPU quota) against kind, ±20 % either way (informational: the kind verdicts above are the gate)"
 	-./$(BIN) report compare $(REPORTS)/sim $(REPORTS)/kind --both-ways --tolerance 0.2 --html $(REPORTS)/sim-vs-kind
 
 # Chaos Mesh on a kind cluster (pkg/chaosmesh): install from the images and

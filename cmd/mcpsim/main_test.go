@@ -132,6 +132,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"images", "frobnicate"},
 		{"conformance", "frobnicate"},
 		{"run", "hpa-scale-up", "--seed", "minus-one"},
+		{"run", "hpa-scale-up", "--cpu-quota", "bursty"},
+		{"run", "hpa-scale-up", "--cpu-quota", "Fluid", "--backend", "kind"},
 	} {
 		code, _, stderr := run(t, args...)
 		if code != 2 || stderr == "" {
@@ -310,5 +312,46 @@ func TestCompletionOfBuiltInNames(t *testing.T) {
 		if !strings.Contains(stdout, name) {
 			t.Errorf("completion lacks %s:\n%s", name, stdout)
 		}
+	}
+}
+
+// TestCPUQuotaOverride: --cpu-quota runs a scenario under the other CPU
+// model, and the report says which one it ran under. pod-kill-recovery's
+// gateway pods are limited to 500m, with 10ms of work per request
+// (exponential) at 20 req/s each: Fluid serves a request at half a core
+// at most (20ms for the mean, more when it shares: ρ = 0.4 of the 500m),
+// Periodic at a full core (10ms), two at once (GOMAXPROCS), with the
+// quota of 50ms per 100ms period rarely used up (0.2 cores on average).
+// So the mean latency is at least 20ms under Fluid, 10ms under Periodic,
+// and well under two thirds of Fluid's under Periodic.
+func TestCPUQuotaOverride(t *testing.T) {
+	out := t.TempDir()
+	mean := func(model string) float64 {
+		dir := filepath.Join(out, model)
+		args := []string{"run", "pod-kill-recovery", "-q", "--out", dir}
+		if model != "" {
+			args = append(args, "--cpu-quota", model)
+		}
+		if code, _, stderr := run(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		var rep struct {
+			CPUQuota string `json:"cpuQuota"`
+			Load     struct {
+				Mean float64 `json:"mean"`
+			} `json:"load"`
+		}
+		if err := json.Unmarshal([]byte(mustRead(t, filepath.Join(dir, "pod-kill-recovery", "report.json"))), &rep); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"": "Fluid", "periodic": "Periodic 100ms"}[model]
+		if rep.CPUQuota != want {
+			t.Errorf("--cpu-quota %q: the report says cpuQuota %q, want %q", model, rep.CPUQuota, want)
+		}
+		return rep.Load.Mean
+	}
+	fluid, periodic := mean(""), mean("periodic")
+	if fluid < 0.020 || periodic < 0.010 || periodic > fluid*2/3 {
+		t.Errorf("mean latency %.2fms under Periodic, %.2fms under Fluid: want ≥ 10ms, ≥ 20ms, and Periodic's under two thirds of Fluid's", periodic*1000, fluid*1000)
 	}
 }

@@ -34,7 +34,10 @@ type runFlags struct {
 	// skipUnsupported runs what the backend can and lists the rest,
 	// instead of refusing the whole run.
 	skipUnsupported bool
-	real            realFlags
+	// cpuQuota overrides every scenario's spec.cluster.cpuQuota.model
+	// (sim only).
+	cpuQuota string
+	real     realFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -56,6 +59,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&f.results, "vegeta-results", false, "also write every request as Vegeta results (results.bin, readable by vegeta report)")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (verdicts and errors only)")
 	cmd.Flags().BoolVar(&f.skipUnsupported, "skip-unsupported", false, "run the scenarios the backend supports and list the others as skipped (default: refuse the whole run)")
+	cmd.Flags().StringVar(&f.cpuQuota, "cpu-quota", "", "sim: enforce every scenario's CPU limits with this model whatever its spec.cluster.cpuQuota says: Fluid (never above the limit) or Periodic (the kernel's quota per CFS period, as a real cluster; compare with one this way)")
 	r := &f.real
 	cmd.Flags().StringVar(&r.cluster, "cluster", "mcpsim", "kind: the cluster to use (reused if it exists, else created from the first scenario's node pools)")
 	cmd.Flags().BoolVar(&r.keepCluster, "keep-cluster", false, "kind: keep a cluster this run created")
@@ -98,6 +102,9 @@ func runScenarios(cmd *cobra.Command, f *runFlags, args []string) error {
 	}
 	scs, sources, err := parseAll(cmd, args)
 	if err != nil {
+		return err
+	}
+	if err := overrideCPUQuota(f, scs); err != nil {
 		return err
 	}
 	if f.backend == "kind" && !f.real.chaosMesh && anyChaosObject(scs) {
@@ -391,4 +398,33 @@ func tuneGC(scs []*scenario.Scenario) {
 			return
 		}
 	}
+}
+
+// overrideCPUQuota applies --cpu-quota to every scenario.
+func overrideCPUQuota(f *runFlags, scs []*scenario.Scenario) error {
+	if f.cpuQuota == "" {
+		return nil
+	}
+	var model string
+	for _, m := range []string{scenario.CPUQuotaFluid, scenario.CPUQuotaPeriodic} {
+		if strings.EqualFold(f.cpuQuota, m) {
+			model = m
+		}
+	}
+	switch {
+	case model == "":
+		return usageErr("--cpu-quota must be %s or %s, not %q", scenario.CPUQuotaFluid, scenario.CPUQuotaPeriodic, f.cpuQuota)
+	case f.backend != "sim":
+		return usageErr("--cpu-quota chooses the sim's model of CPU limits; on --backend %s the nodes' kernel enforces them", f.backend)
+	}
+	for _, sc := range scs {
+		c := &sc.Spec.Cluster
+		switch {
+		case c.CPUQuota == nil || model == scenario.CPUQuotaFluid:
+			c.CPUQuota = &scenario.CPUQuota{Model: model}
+		default: // Periodic: keep the scenario's period, if it has one
+			c.CPUQuota.Model = model
+		}
+	}
+	return nil
 }

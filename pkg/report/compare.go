@@ -56,9 +56,19 @@ type Comparison struct {
 type RunInfo struct {
 	Scenario      string `json:"scenario"`
 	Backend       string `json:"backend"`
+	CPUQuota      string `json:"cpuQuota,omitempty"`
 	Seed          uint64 `json:"seed"`
 	MCPSimVersion string `json:"mcpsimVersion"`
 	Verdict       string `json:"verdict"`
+}
+
+// BackendAndModel is the backend with the sim's CPU model, if any: "sim,
+// Periodic 100ms".
+func (r RunInfo) BackendAndModel() string {
+	if r.CPUQuota == "" {
+		return r.Backend
+	}
+	return r.Backend + ", CPU limits " + r.CPUQuota
 }
 
 // Change is one assertion's or metric's values in both runs. Unit is "s"
@@ -85,7 +95,7 @@ type Change struct {
 }
 
 func info(r *Report) RunInfo {
-	return RunInfo{Scenario: r.Scenario.Name, Backend: r.Backend, Seed: r.Seed, MCPSimVersion: r.MCPSimVersion, Verdict: r.Verdict}
+	return RunInfo{Scenario: r.Scenario.Name, Backend: r.Backend, CPUQuota: r.CPUQuota, Seed: r.Seed, MCPSimVersion: r.MCPSimVersion, Verdict: r.Verdict}
 }
 
 // Compare compares NEW against BASE. A regression is an assertion that
@@ -273,8 +283,8 @@ func fmtOpt(v *float64, unit string) string {
 
 // Text writes the comparison as an aligned table for people.
 func (c *Comparison) Text(w io.Writer) error {
-	fmt.Fprintf(w, "base: %s (backend %s, seed %d, mcpsim %s): %s\n", c.Base.Scenario, c.Base.Backend, c.Base.Seed, c.Base.MCPSimVersion, c.Base.Verdict)
-	fmt.Fprintf(w, "new:  %s (backend %s, seed %d, mcpsim %s): %s\n\n", c.New.Scenario, c.New.Backend, c.New.Seed, c.New.MCPSimVersion, c.New.Verdict)
+	fmt.Fprintf(w, "base: %s (backend %s, seed %d, mcpsim %s): %s\n", c.Base.Scenario, c.Base.BackendAndModel(), c.Base.Seed, c.Base.MCPSimVersion, c.Base.Verdict)
+	fmt.Fprintf(w, "new:  %s (backend %s, seed %d, mcpsim %s): %s\n\n", c.New.Scenario, c.New.BackendAndModel(), c.New.Seed, c.New.MCPSimVersion, c.New.Verdict)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	kind := ""
 	for _, ch := range c.Changes {
@@ -390,8 +400,8 @@ var comparePage = template.Must(template.New("compare").Funcs(template.FuncMap{
 <title>{{.Title}} · {{.C.New.Scenario}} · mcpsim compare</title>
 <style>{{css}}</style></head><body><main>
 <h1><span class="badge {{.Verdict}}">{{.Badge}}</span> {{.C.New.Scenario}}</h1>
-<p class="small">base: {{.C.Base.Scenario}} · backend {{.C.Base.Backend}} · seed {{.C.Base.Seed}} · mcpsim {{.C.Base.MCPSimVersion}} · {{.C.Base.Verdict}}<br>
-new: {{.C.New.Scenario}} · backend {{.C.New.Backend}} · seed {{.C.New.Seed}} · mcpsim {{.C.New.MCPSimVersion}} · {{.C.New.Verdict}}<br>
+<p class="small">base: {{.C.Base.Scenario}} · backend {{.C.Base.BackendAndModel}} · seed {{.C.Base.Seed}} · mcpsim {{.C.Base.MCPSimVersion}} · {{.C.Base.Verdict}}<br>
+new: {{.C.New.Scenario}} · backend {{.C.New.BackendAndModel}} · seed {{.C.New.Seed}} · mcpsim {{.C.New.MCPSimVersion}} · {{.C.New.Verdict}}<br>
 tolerance: {{printf "%g" .C.Tolerance}} (relative) for times and latencies, {{printf "%g" .C.RatioTolerance}} (absolute) for ratios{{if .C.BothWays}}, either way (agreement){{end}}</p>
 <table class="cards"><thead><tr><th>kind</th><th>name</th><th>base</th><th>new</th><th>change</th><th>{{.Judge}}</th></tr></thead><tbody>
 {{range .Rows}}<tr><td data-label="kind">{{.C.Kind}}</td><td data-label="name">{{.C.Name}}</td><td data-label="base">{{.Base}}{{if .BaseVerd}} <span class="small">{{.BaseVerd}}</span>{{end}}</td><td data-label="new">{{.New}}{{if .NewVerd}} <span class="small">{{.NewVerd}}</span>{{end}}</td><td data-label="change" class="nw">{{.Delta}}</td><td data-label="{{$.Judge}}" class="{{.Class}}">{{if .C.Regression}}{{.C.Reason}}{{end}}</td></tr>

@@ -49,7 +49,11 @@ type Report struct {
 	MCPSimVersion string       `json:"mcpsimVersion"`
 	Scenario      ScenarioInfo `json:"scenario"`
 	Backend       string       `json:"backend"`
-	Seed          uint64       `json:"seed"`
+	// CPUQuota is the model the sim enforced CPU limits with ("Fluid", or
+	// "Periodic 100ms": the kernel's per-period quota); empty on a real
+	// cluster, whose kernel enforces them.
+	CPUQuota string `json:"cpuQuota,omitempty"`
+	Seed     uint64 `json:"seed"`
 	// Verdict is "pass" when every assertion passed, else "fail"; Passed
 	// is the same as a boolean.
 	Verdict  string  `json:"verdict"`
@@ -291,6 +295,7 @@ func Build(sc *scenario.Scenario, tl *timeline.Timeline, results []assertions.Re
 		MCPSimVersion: meta.Version,
 		Scenario:      ScenarioInfo{Name: sc.Metadata.Name, Description: sc.Metadata.Description, Labels: labels, Source: meta.Source},
 		Backend:       meta.Backend,
+		CPUQuota:      tl.CPUQuota,
 		Seed:          meta.Seed,
 		Verdict:       VerdictPass,
 		Passed:        true,

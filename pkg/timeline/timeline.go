@@ -205,7 +205,11 @@ type Timeline struct {
 	Start    time.Time
 	Duration time.Duration
 	// Entry names the service the load targets.
-	Entry    string
+	Entry string
+	// CPUQuota is how the backend enforced CPU limits when it is a model
+	// (the sim's: "Fluid", or "Periodic" and the period, as "Periodic
+	// 100ms"); empty on a real cluster, whose kernel enforces them.
+	CPUQuota string
 	Services []*Service
 	Events   []Event
 	Faults   []Fault

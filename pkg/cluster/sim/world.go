@@ -160,6 +160,10 @@ func newWorld(plan *cluster.Plan) *world {
 	}
 	w.tl.Duration = w.end
 	w.tl.Entry = sc.Spec.Load.Target
+	w.tl.CPUQuota = scenario.CPUQuotaFluid
+	if w.cfsPeriod > 0 {
+		w.tl.CPUQuota = fmt.Sprintf("%s %s", scenario.CPUQuotaPeriodic, w.cfsPeriod)
+	}
 	w.deadlines.add(w.clientDeadlines)
 	w.newServices()
 	for _, s := range w.services {
