@@ -3,6 +3,8 @@ package reference
 import (
 	"bytes"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -44,4 +46,35 @@ func ParseBreakerStates(page []byte) (map[string]BreakerState, error) {
 		out[down] = BreakerState(v)
 	}
 	return out, nil
+}
+
+// OverheadMetric is the gauge of a reference service's own CPU per
+// request beyond its work (HTTP, runtime, probes), in seconds.
+const OverheadMetric = "mcp_request_overhead_seconds"
+
+// ParseOverhead reads OverheadMetric out of a reference service's
+// /metrics page; ok is false when the page has none, or 0 (not measured
+// yet).
+func ParseOverhead(page []byte) (d time.Duration, ok bool, err error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(page))
+	if err != nil {
+		return 0, false, err
+	}
+	fam, found := fams[OverheadMetric]
+	if !found || len(fam.GetMetric()) != 1 {
+		return 0, false, nil
+	}
+	m := fam.GetMetric()[0]
+	v := m.GetGauge().GetValue()
+	if m.GetGauge() == nil {
+		v = m.GetUntyped().GetValue()
+	}
+	if math.IsNaN(v) || v < 0 || v > 3600 {
+		return 0, false, fmt.Errorf("%s: unexpected value %v", OverheadMetric, v)
+	}
+	if v == 0 {
+		return 0, false, nil
+	}
+	return time.Duration(v * 1e9), true, nil
 }

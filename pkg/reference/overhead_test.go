@@ -90,3 +90,28 @@ func TestOverheadCharge(t *testing.T) {
 		t.Fatalf("negative overhead kept as %v", time.Duration(got))
 	}
 }
+
+// TestParseOverhead reads the gauge as a service's /metrics page has it.
+func TestParseOverhead(t *testing.T) {
+	page := func(v string) []byte {
+		return []byte("# HELP " + OverheadMetric + " x\n# TYPE " + OverheadMetric + " gauge\n" +
+			OverheadMetric + "{role=\"gateway\",service=\"gateway\"} " + v + "\n# TYPE mcp_requests_in_flight gauge\nmcp_requests_in_flight 3\n")
+	}
+	for _, c := range []struct {
+		page   []byte
+		want   time.Duration
+		ok, ie bool
+	}{
+		{page: page("0.00093"), want: 930 * time.Microsecond, ok: true},
+		{page: page("0"), ok: false},                            // not measured yet
+		{page: []byte("mcp_requests_in_flight 3\n"), ok: false}, // no gauge
+		{page: page("-1"), ie: true},
+		{page: page("NaN"), ie: true},
+		{page: []byte("not a metrics page {"), ie: true},
+	} {
+		d, ok, err := ParseOverhead(c.page)
+		if (err != nil) != c.ie || ok != c.ok || d != c.want {
+			t.Errorf("%q: %v %v %v; want %v %v, error %v", c.page, d, ok, err, c.want, c.ok, c.ie)
+		}
+	}
+}

@@ -162,6 +162,7 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 				for _, name := range obs.services {
 					r.sample(name, obs.sample(name, a.At, cpu.get(ctx)))
 				}
+				b.recordOverhead(ctx, ns, sc, obs, r)
 				return nil
 			}
 		}

@@ -2,7 +2,9 @@ package kube
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
@@ -97,5 +99,21 @@ spec:
 		case !c.ok && (!errors.As(err, &ue) || ue.Path != "spec.cluster.cpuQuota.period"):
 			t.Errorf("%q: want the period refused, got %v", c.quota, err)
 		}
+	}
+}
+
+// TestOverheadEvents: a service's measured overhead is reported as charged
+// to its work while it is smaller, and as a difference from the sim once
+// it is not (mcp-topology's gateway: 0.5ms of work, more than that of
+// HTTP for one inbound and three outbound calls).
+func TestOverheadEvents(t *testing.T) {
+	kind, msg := overheadEvent(930*time.Microsecond+400, 7, 500*time.Microsecond)
+	if kind != "OverheadExceedsWork" || !strings.Contains(msg, "930µs of the reference service's own CPU per request") ||
+		!strings.Contains(msg, "mean of 7 pods") || !strings.Contains(msg, "exceeds its 500µs of work") {
+		t.Errorf("%s: %s", kind, msg)
+	}
+	kind, msg = overheadEvent(210*time.Microsecond, 3, 2500*time.Microsecond)
+	if kind != "ReferenceOverhead" || !strings.Contains(msg, "210µs") || !strings.Contains(msg, "charged to its 2.5ms of work") {
+		t.Errorf("%s: %s", kind, msg)
 	}
 }
