@@ -342,8 +342,14 @@ func (w *world) finishHop(i int32, o outcome) {
 			w.putConn(h.pod, h.connLife, o)
 		}
 	}
-	w.stopHop(i)
-	h = &w.hops[i]
+	if h.state == hopWorking && h.job < 0 {
+		// stopHop's whole work for a hop whose own work is done and
+		// that made no calls (most hops), without the call.
+		h.state = hopFinishing
+	} else {
+		w.stopHop(i)
+		h = &w.hops[i]
+	}
 	parentRef, call, degraded, ticket := h.parent, h.call, h.degraded, h.ticket
 	self := w.ref(i)
 	w.freeHop(i)
