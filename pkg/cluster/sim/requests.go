@@ -293,12 +293,15 @@ func (w *world) dispatch(i int32, c int8) {
 		ticket = t
 	}
 	h.attempts[c]++
-	parent := w.ref(i)
-	j := w.newHop(cs.target, parent, c, true)
-	w.hops[j].ticket = ticket
-	w.hops[i].children[c] = w.ref(j)
-	w.deadlines.push(cs.deadlines, w.now+cs.timeout, w.ref(j))
-	w.network.push(w.now+networkRTT, w.ref(j))
+	j := w.newHop(cs.target, hopRef{i, h.gen}, c, true)
+	// The new hop's reference, read once: each w.ref(j) after a store
+	// into w.hops would read its generation again.
+	hj := &w.hops[j]
+	hj.ticket = ticket
+	r := hopRef{j, hj.gen}
+	w.hops[i].children[c] = r // (newHop may have moved the slab: not h)
+	w.deadlines.push(cs.deadlines, w.now+cs.timeout, r)
+	w.network.push(w.now+networkRTT, r)
 }
 
 // arrived is the end of a call's network time.
