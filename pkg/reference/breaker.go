@@ -171,11 +171,16 @@ func (b *BreakerMachine) State() BreakerState {
 // (gobreaker: expiry.Before(now), so exactly OpenFor later it is still
 // open). Only an open breaker reads the clock: a closed or half-open one
 // changes state only on an outcome, and the clock is the cost of the
-// common case otherwise.
+// common case otherwise. The check is all that inlines into Allow and
+// Done, which the simulator calls for every call it makes: a call to
+// refresh itself cost 2% of a run that never opened a breaker.
 func (b *BreakerMachine) refresh() {
-	if b.state != Open {
-		return
+	if b.state == Open {
+		b.refreshOpen()
 	}
+}
+
+func (b *BreakerMachine) refreshOpen() {
 	if now := b.clock.Now(); b.expiry.Before(now) {
 		b.setState(HalfOpen, now)
 	}

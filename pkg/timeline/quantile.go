@@ -53,7 +53,13 @@ func QuantilesSelect(lat, out []time.Duration, qs ...float64) {
 		return
 	}
 	var h histogram
-	h.count(lat)
+	if len(lat) >= wideMin {
+		var wide [wideBins]int32
+		h = count(lat, wide[:])
+	} else {
+		var narrow [256]int32
+		h = count(lat, narrow[:])
+	}
 	if h.single || len(qs) > maxGathered {
 		for i, q := range qs {
 			out[i] = h.selectIn(lat, rankOf(q, len(lat)))
@@ -79,9 +85,18 @@ func (h *histogram) selectAll(lat, out []time.Duration, qs []float64) {
 		owner [maxGathered]int // the quantile whose gathered bin holds it (itself, or an earlier one with the same bin)
 		start [maxGathered]int // where a gathered bin's values go in buf
 		fill  [maxGathered]int // how many are there
-		// gather: by bin, 1 + the quantile gathering it, 0 for none
-		gather [256]int8
 	)
+	// gather: by bin, 1 + the quantile gathering it, 0 for none (an
+	// array of either size, so that a second's 256 bins do not pay for
+	// clearing a run's 4,096)
+	var gather []int8
+	if len(h.counts) <= 256 {
+		var g [256]int8
+		gather = g[:len(h.counts)]
+	} else {
+		var g [wideBins]int8
+		gather = g[:len(h.counts)]
+	}
 	total := 0
 	for i, q := range qs {
 		k := rankOf(q, len(lat))
@@ -107,8 +122,7 @@ func (h *histogram) selectAll(lat, out []time.Duration, qs []float64) {
 		buf = stack[:total]
 	}
 	for _, v := range lat {
-		// (A bin is below 256; the mask lets the compiler see it.)
-		if g := gather[((uint64(v)-h.lo)>>h.shift)&255]; g != 0 {
+		if g := gather[h.bin(v)]; g != 0 {
 			o := g - 1
 			buf[start[o]+fill[o]] = v
 			fill[o]++
@@ -179,35 +193,54 @@ func selectRank(lat []time.Duration, k int) time.Duration {
 	if len(lat) <= histSelectMin {
 		return selectK(lat, k)
 	}
-	var h histogram
-	h.count(lat)
+	var counts [256]int32
+	h := count(lat, counts[:])
 	return h.selectIn(lat, k)
 }
 
-// histogram counts values into 256 equal bins over [lo, lo + 256<<shift).
+// wideMin is the fewest values QuantilesSelect counts into wideBins bins
+// rather than 256. A run's latencies crowd into a few of 256 bins
+// spanning up to its slowest (a 2s timeout puts a 20ms median in the
+// second bin, with a fifth of the values): the pass that gathers the
+// wanted bins then copies hundreds of thousands of values, and selecting
+// among them costs three more passes; and counting the same bin over and
+// over makes each increment wait for the one before. 4,096 bins gather a
+// few thousand. Below wideMin, clearing and scanning them would cost
+// more than they save.
+const (
+	wideMin  = 1 << 15
+	wideBins = 4096
+)
+
+// histogram counts values into len(counts) (a power of two) equal bins
+// over [lo, lo + len(counts)<<shift).
 type histogram struct {
 	lo     uint64 // the least value (as uint64: differences then never overflow)
 	shift  uint
-	single bool // every value is lo
-	counts [256]int32
+	mask   uint64 // len(counts) - 1
+	single bool   // every value is lo
+	counts []int32
 }
 
-// count sets h up for lat (not empty).
-func (h *histogram) count(lat []time.Duration) {
+// bin is v's bin.
+func (h *histogram) bin(v time.Duration) uint64 { return (uint64(v) - h.lo) >> h.shift & h.mask }
+
+// count returns the histogram of lat (not empty) in counts (zero, a
+// power of two long). (It returns the histogram rather than filling one
+// in so that counts, the caller's array, can stay on its stack.)
+func count(lat []time.Duration, counts []int32) histogram {
 	lo, hi := lat[0], lat[0]
 	for _, v := range lat[1:] {
 		lo = min(lo, v)
 		hi = max(hi, v)
 	}
-	h.lo = uint64(lo)
-	span := uint64(hi) - h.lo
-	h.single = span == 0
-	h.shift = uint(max(bits.Len64(span)-8, 0))
-	h.counts = [256]int32{}
+	span := uint64(hi) - uint64(lo)
+	h := histogram{lo: uint64(lo), single: span == 0, mask: uint64(len(counts) - 1), counts: counts}
+	h.shift = uint(max(bits.Len64(span)-bits.Len64(h.mask), 0))
 	for _, v := range lat {
-		// (A bin is below 256; the mask lets the compiler see it.)
-		h.counts[((uint64(v)-h.lo)>>h.shift)&255]++
+		counts[h.bin(v)]++
 	}
+	return h
 }
 
 // selectIn returns the k-th smallest of lat, which h counted; it reorders
@@ -223,7 +256,7 @@ func (h *histogram) selectIn(lat []time.Duration, k int) time.Duration {
 	}
 	j := 0
 	for i, v := range lat {
-		if (uint64(v)-h.lo)>>h.shift == uint64(b) {
+		if h.bin(v) == uint64(b) {
 			lat[i], lat[j] = lat[j], v
 			j++
 		}

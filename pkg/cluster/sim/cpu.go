@@ -37,6 +37,13 @@ func (w *world) cpuChanged(p *pod) {
 	if !p.gone {
 		want = p.want()
 	}
+	if want == p.demand {
+		// Nothing on the node changed: its division stands (n.demand
+		// would gain an exact 0, and water-filling the same demands gives
+		// the same shares). Most requests that arrive at or leave a busy
+		// pod end here without touching the node.
+		return
+	}
 	n.demand += want - p.demand
 	p.demand = want
 	if n.demand <= n.cores*(1+1e-12) {

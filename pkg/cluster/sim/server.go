@@ -65,8 +65,15 @@ func (s *server) rate() float64 {
 }
 
 // share is rate without stressors and with requests in flight: a core
-// at most, else an equal share of the capacity.
-func (s *server) share() float64 { return min(1, s.capacity/float64(s.live)) }
+// at most, else an equal share of the capacity. A lone request, the
+// common case, needs no division (x/1 is x exactly), which would be on
+// the way to the server's next event.
+func (s *server) share() float64 {
+	if s.live == 1 {
+		return min(1, s.capacity)
+	}
+	return min(1, s.capacity/float64(s.live))
+}
 
 // setRate updates r after live, capacity or the stressors changed (after
 // advance: the time before ran at the old rate). add and popCompleted,

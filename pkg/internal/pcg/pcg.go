@@ -18,14 +18,17 @@ import (
 
 // Rand draws from one PCG source. Use New.
 type Rand struct {
-	src *rand.PCG
+	// src is held by value: a draw reads the state where the Rand is,
+	// not through one more pointer.
+	src rand.PCG
 	std *rand.Rand // the same source behind math/rand/v2's API
 }
 
 // New returns a Rand on rand.NewPCG(seed1, seed2).
 func New(seed1, seed2 uint64) *Rand {
-	src := rand.NewPCG(seed1, seed2)
-	return &Rand{src: src, std: rand.New(src)}
+	r := &Rand{src: *rand.NewPCG(seed1, seed2)}
+	r.std = rand.New(&r.src)
+	return r
 }
 
 // Std is a *rand.Rand on the same source, for APIs that take one: its
