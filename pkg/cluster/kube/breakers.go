@@ -2,9 +2,12 @@ package kube
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
@@ -36,19 +39,15 @@ func (w *breakerWatch) scrape(ctx context.Context, obs *observer, t time.Duratio
 	seen := map[string]bool{}
 	for _, svc := range w.callers {
 		pods, _ := obs.pods.List(labels.SelectorFromSet(labels.Set{"app": svc}))
-		for _, p := range pods {
-			if p.Status.PodIP == "" || p.DeletionTimestamp != nil {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			raw, err := w.client.CoreV1().Pods(w.ns).ProxyGet("http", p.Name, strconv.Itoa(reference.Port), "metrics", nil).DoRaw(ctx)
-			cancel()
-			if err != nil {
+		pods = slices.DeleteFunc(pods, func(p *corev1.Pod) bool { return p.Status.PodIP == "" || p.DeletionTimestamp != nil })
+		pages := metricsPages(ctx, w.client, w.ns, pods)
+		for i, p := range pods {
+			if pages[i] == nil {
 				continue // not serving yet, or gone: keep its last state
 			}
 			seen[p.Name] = true
 			w.service[p.Name] = svc
-			states, err := breakerStates(raw)
+			states, err := breakerStates(pages[i])
 			if err != nil {
 				continue
 			}
@@ -98,4 +97,31 @@ func breakerStates(page []byte) (map[string]string, error) {
 		out[down] = st.String()
 	}
 	return out, nil
+}
+
+// metricsTimeout bounds one pod's /metrics read: the reads of a round run
+// at once, and a round must fit in the second between samples.
+const metricsTimeout = 900 * time.Millisecond
+
+// metricsPages reads the pods' /metrics pages through the API server's
+// pod proxy, all at once (one by one, a dozen pods on a busy host took
+// longer than the second between two samples); a page that could not be
+// read is nil.
+func metricsPages(ctx context.Context, client kubernetes.Interface, ns string, pods []*corev1.Pod) [][]byte {
+	pages := make([][]byte, len(pods))
+	var wg sync.WaitGroup
+	for i, p := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, metricsTimeout)
+			defer cancel()
+			raw, err := client.CoreV1().Pods(ns).ProxyGet("http", p.Name, strconv.Itoa(reference.Port), "metrics", nil).DoRaw(ctx)
+			if err == nil {
+				pages[i] = raw
+			}
+		}()
+	}
+	wg.Wait()
+	return pages
 }

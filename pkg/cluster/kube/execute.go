@@ -167,19 +167,36 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			}
 		}
 		if due == sampleAt {
-			r.breakers(breakers.scrape(ctx, obs, sampleAt))
+			// Stamped with when they are taken, a little after their
+			// second.
+			at := time.Since(t0)
+			r.breakers(breakers.scrape(ctx, obs, at))
 			usage := cpu.get(ctx)
 			for _, name := range obs.services {
-				s := obs.sample(name, sampleAt, usage)
+				s := obs.sample(name, at, usage)
 				r.sample(name, s)
 				if name == sc.Spec.Load.Target && plan.Progress != nil && plan.ProgressEvery > 0 && sampleAt >= progressAt {
-					plan.Progress(r.status(sampleAt, plan.ProgressEvery, s))
+					plan.Progress(r.status(sampleAt, s))
 					progressAt += plan.ProgressEvery
 				}
 			}
-			sampleAt += time.Second
+			sampleAt = nextSample(sampleAt, time.Since(t0))
 		}
 	}
+}
+
+// nextSample is when the sample after the one due at last is due, now
+// being the time it took: the next second, or the first one not past
+// yet. A slow round (many pods' /metrics to read on a busy host) skips
+// samples rather than falls behind the wall clock: behind, every later
+// sample would read the cluster later than it says, and hold the
+// schedule's actions (the load's stop, faults, the end) back with it.
+func nextSample(last, now time.Duration) time.Duration {
+	next := last + time.Second
+	if next <= now {
+		next = now.Truncate(time.Second) + time.Second
+	}
+	return next
 }
 
 func sleepUntil(ctx context.Context, at time.Time) error {

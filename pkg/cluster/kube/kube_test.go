@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
 func TestBreakerStatesFromMetrics(t *testing.T) {
@@ -115,5 +118,48 @@ func TestOverheadEvents(t *testing.T) {
 	kind, msg = overheadEvent(210*time.Microsecond, 3, 2500*time.Microsecond)
 	if kind != "ReferenceOverhead" || !strings.Contains(msg, "210µs") || !strings.Contains(msg, "charged to its 2.5ms of work") {
 		t.Errorf("%s: %s", kind, msg)
+	}
+}
+
+// TestSamplesKeepUpWithTheClock: a round of sampling that overran its
+// second skips the samples it missed instead of taking them late (the
+// kind run of mcp-topology fell 2m30s behind, reading a dozen pods'
+// /metrics one by one, and its samples showed the cluster after the load
+// had stopped under times when it ran).
+func TestSamplesKeepUpWithTheClock(t *testing.T) {
+	s := time.Second
+	for _, c := range []struct{ last, now, want time.Duration }{
+		{5 * s, 5*s + 200*time.Millisecond, 6 * s}, // on time
+		{5 * s, 6 * s, 7 * s},                      // the next one is due now: taken late, skip it
+		{5 * s, 8*s + 700*time.Millisecond, 9 * s}, // three seconds overrun
+	} {
+		if got := nextSample(c.last, c.now); got != c.want {
+			t.Errorf("nextSample(%s, %s) = %s, want %s", c.last, c.now, got, c.want)
+		}
+	}
+}
+
+// TestProgressRateOverTheTimeSinceTheLast: the progress line's request
+// rate divides by the time since the last report, which skipped samples
+// make longer than the reporting period.
+func TestProgressRateOverTheTimeSinceTheLast(t *testing.T) {
+	sc, err := scenario.Parse("fake.yaml", []byte(fakeScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRecorder(sc, nil)
+	r.start(time.Now())
+	send := func(n int) {
+		for range n {
+			r.result(&vegeta.Result{Code: 200, Latency: time.Millisecond, Timestamp: time.Now()})
+		}
+	}
+	send(300)
+	if st := r.status(30*time.Second, timeline.Sample{}); st.RPS != 10 {
+		t.Errorf("300 requests in the first 30s: %v req/s, want 10", st.RPS)
+	}
+	send(450)
+	if st := r.status(75*time.Second, timeline.Sample{}); st.RPS != 10 {
+		t.Errorf("450 requests in the 45s since: %v req/s, want 10", st.RPS)
 	}
 }

@@ -3,9 +3,10 @@ package kube
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/mcpsim/mcpsim/pkg/reference"
@@ -25,16 +26,11 @@ func (b *Backend) recordOverhead(ctx context.Context, ns string, sc *scenario.Sc
 	for i := range sc.Spec.Services {
 		svc := &sc.Spec.Services[i]
 		pods, _ := obs.pods.List(labels.SelectorFromSet(labels.Set{"app": svc.Name}))
+		pods = slices.DeleteFunc(pods, func(p *corev1.Pod) bool { return p.Status.PodIP == "" || p.DeletionTimestamp != nil })
 		var sum time.Duration
 		n := 0
-		for _, p := range pods {
-			if p.Status.PodIP == "" || p.DeletionTimestamp != nil {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			raw, err := b.opts.Client.CoreV1().Pods(ns).ProxyGet("http", p.Name, strconv.Itoa(reference.Port), "metrics", nil).DoRaw(ctx)
-			cancel()
-			if err != nil {
+		for _, raw := range metricsPages(ctx, b.opts.Client, ns, pods) {
+			if raw == nil {
 				continue
 			}
 			if d, ok, err := reference.ParseOverhead(raw); err == nil && ok {

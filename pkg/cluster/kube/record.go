@@ -31,6 +31,7 @@ type recorder struct {
 	entry    *timeline.Service
 	faults   []string
 	recent   []timeline.Request // since the last progress report
+	statusAt time.Duration      // the last progress report
 	pods     map[string]*wallPod
 	podOrder []string
 	repairs  []wallRepair
@@ -236,13 +237,15 @@ func (r *recorder) fault(f timeline.Fault) {
 	r.faults = append(r.faults, f.Name)
 }
 
-// status is the progress since the last call.
-func (r *recorder) status(t, every time.Duration, s timeline.Sample) cluster.Status {
+// status is the progress since the last call, at t.
+func (r *recorder) status(t time.Duration, s timeline.Sample) cluster.Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := cluster.Status{T: t, Duration: r.tl.Duration, Desired: s.Desired, Ready: s.Ready, Faults: slices.Clone(r.faults)}
-	if n := len(r.recent); n > 0 {
-		st.RPS = float64(n) / every.Seconds()
+	since := t - r.statusAt
+	r.statusAt = t
+	if n := len(r.recent); n > 0 && since > 0 {
+		st.RPS = float64(n) / since.Seconds()
 		lat := make([]time.Duration, 0, n)
 		failed := 0
 		for _, q := range r.recent {
