@@ -103,17 +103,25 @@ func breakerStates(page []byte) (map[string]string, error) {
 // at once, and a round must fit in the second between samples.
 const metricsTimeout = 900 * time.Millisecond
 
+// metricsReaders bounds the /metrics reads in flight: a service of
+// hundreds of pods must not open as many requests to the API server at
+// once (its proxy answers a few dozen in the second a round has).
+const metricsReaders = 32
+
 // metricsPages reads the pods' /metrics pages through the API server's
-// pod proxy, all at once (one by one, a dozen pods on a busy host took
-// longer than the second between two samples); a page that could not be
-// read is nil.
+// pod proxy, up to metricsReaders at once (one by one, a dozen pods on a
+// busy host took longer than the second between two samples); a page
+// that could not be read is nil.
 func metricsPages(ctx context.Context, client kubernetes.Interface, ns string, pods []*corev1.Pod) [][]byte {
 	pages := make([][]byte, len(pods))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, metricsReaders)
 	for i, p := range pods {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer func() { <-slots }()
 			ctx, cancel := context.WithTimeout(ctx, metricsTimeout)
 			defer cancel()
 			raw, err := client.CoreV1().Pods(ns).ProxyGet("http", p.Name, strconv.Itoa(reference.Port), "metrics", nil).DoRaw(ctx)

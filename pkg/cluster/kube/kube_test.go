@@ -1,10 +1,20 @@
 package kube
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	restclient "k8s.io/client-go/rest"
+	k8stesting "k8s.io/client-go/testing"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -161,5 +171,65 @@ func TestProgressRateOverTheTimeSinceTheLast(t *testing.T) {
 	send(450)
 	if st := r.status(75*time.Second, timeline.Sample{}); st.RPS != 10 {
 		t.Errorf("450 requests in the 45s since: %v req/s, want 10", st.RPS)
+	}
+}
+
+// slowPage is a pod's /metrics answer that takes a while, counting the
+// reads in flight.
+type slowPage struct {
+	page              []byte
+	inFlight, maxSeen *atomic.Int32
+}
+
+func (p slowPage) DoRaw(context.Context) ([]byte, error) {
+	n := p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
+	for {
+		m := p.maxSeen.Load()
+		if n <= m || p.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	if p.page == nil {
+		return nil, errors.New("connection refused")
+	}
+	return p.page, nil
+}
+
+func (p slowPage) Stream(context.Context) (io.ReadCloser, error) {
+	return nil, errors.New("not streamed")
+}
+
+// TestMetricsPagesAtOnceWithinABound: 80 pods' pages are read together,
+// at most metricsReaders at a time (80 one by one at 20ms would take
+// 1.6s, more than the second a sampling round has); a pod that does not
+// answer has no page, the others their own.
+func TestMetricsPagesAtOnceWithinABound(t *testing.T) {
+	client := fake.NewClientset()
+	var inFlight, maxSeen atomic.Int32
+	client.PrependProxyReactor("pods", func(a k8stesting.Action) (bool, restclient.ResponseWrapper, error) {
+		name := a.(k8stesting.ProxyGetAction).GetName()
+		var page []byte
+		if !strings.HasSuffix(name, "7") {
+			page = []byte("page of " + name)
+		}
+		return true, slowPage{page: page, inFlight: &inFlight, maxSeen: &maxSeen}, nil
+	})
+	var pods []*corev1.Pod
+	for i := range 80 {
+		pods = append(pods, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("gw-%d", i), Namespace: "ns"}})
+	}
+	pages := metricsPages(context.Background(), client, "ns", pods)
+	for i, p := range pods {
+		switch want := "page of " + p.Name; {
+		case strings.HasSuffix(p.Name, "7") && pages[i] != nil:
+			t.Errorf("%s did not answer, but has a page %q", p.Name, pages[i])
+		case !strings.HasSuffix(p.Name, "7") && string(pages[i]) != want:
+			t.Errorf("%s: page %q, want %q", p.Name, pages[i], want)
+		}
+	}
+	if m := maxSeen.Load(); m > metricsReaders || m < 2 {
+		t.Errorf("%d reads in flight at most, want between 2 and %d", m, metricsReaders)
 	}
 }
