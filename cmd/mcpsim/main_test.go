@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mcpsim/mcpsim/pkg/report"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -341,8 +343,19 @@ func TestCPUQuotaOverride(t *testing.T) {
 				Mean float64 `json:"mean"`
 			} `json:"load"`
 		}
-		if err := json.Unmarshal([]byte(mustRead(t, filepath.Join(dir, "pod-kill-recovery", "report.json"))), &rep); err != nil {
+		data := []byte(mustRead(t, filepath.Join(dir, "pod-kill-recovery", "report.json")))
+		if err := report.Validate(data); err != nil {
+			t.Fatalf("--cpu-quota %q: report.json does not follow the schema: %v", model, err)
+		}
+		if err := json.Unmarshal(data, &rep); err != nil {
 			t.Fatal(err)
+		}
+		// Throttling figures exactly under Periodic: the gateway, at 0.2
+		// cores of its 500m on average, uses its quota up only now and
+		// then (a burst of arrivals, a long exponential work).
+		throttling := bytes.Contains(data, []byte(`"cpuThrottling"`))
+		if throttling != (model == "periodic") {
+			t.Errorf("--cpu-quota %q: cpuThrottling in the report: %v", model, throttling)
 		}
 		want := map[string]string{"": "Fluid", "periodic": "Periodic 100ms"}[model]
 		if rep.CPUQuota != want {

@@ -49,6 +49,8 @@ type view struct {
 	More       int
 	EventKinds []kv
 	ErrorsBy   []kv
+	// Throttling: some service has CPU throttling figures.
+	Throttling bool
 }
 
 type assertionRow struct {
@@ -70,6 +72,10 @@ type serviceRow struct {
 	Desired, Ready                int32
 	HPA                           string
 	Rec                           *Recommendation
+	// Throttled: the share of its quota periods in which the service was
+	// throttled, as "12.5%" (empty when not modelled).
+	Throttled string
+	Periods   int64
 }
 
 // A row of a capped table; Gap > 0 marks the rows left out.
@@ -129,6 +135,9 @@ func (r *Report) view() view {
 		sr := &r.Services[i]
 		row := serviceRow{Name: sr.Name, Role: sr.Role, Entry: sr.Entry, Requests: sr.Load.Requests, Degraded: sr.Load.Degraded,
 			OK: sr.Load.Successes - sr.Load.Degraded, Error: sr.Load.Failed, Mean: sr.Load.Mean, P50: sr.Load.P50, P99: sr.Load.P99, HPA: "none", Rec: sr.Recommendation}
+		if t := sr.CPUThrottling; t != nil {
+			row.Throttled, row.Periods = fmt.Sprintf("%.1f%% (%d)", 100*t.Ratio, t.Throttled), t.Periods
+		}
 		if n := len(sr.Samples); n > 0 {
 			row.Desired, row.Ready = sr.Samples[n-1].Desired, sr.Samples[n-1].Ready
 		}
@@ -139,6 +148,7 @@ func (r *Report) view() view {
 			}
 		}
 		v.Services = append(v.Services, row)
+		v.Throttling = v.Throttling || row.Throttled != ""
 		v.Sections = append(v.Sections, r.serviceSection(sr, markers))
 	}
 	v.Breakers, v.MoreBrk = cappedRows(r.Breakers, maxTableRows, func(b BreakerTransition) breakerRow {
@@ -782,6 +792,11 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 {{range .Services}}{{if .Rec}}<tr><td data-label="service">{{.Name}}</td><td data-label="requested">{{.Rec.Requested}}m</td><td data-label="recommended">{{.Rec.Target}}m</td><td data-label="lower bound">{{.Rec.LowerBound}}m</td><td data-label="upper bound">{{.Rec.UpperBound}}m</td><td data-label="samples">{{.Rec.Samples}}</td></tr>{{end}}
 {{end}}</tbody></table>
 <p class="small">What the Vertical Pod Autoscaler's recommender would set from the CPU each pod used: the 90th percentile of per-pod usage (bounds: 50th and 95th) plus its 15% margin, at least 25m.</p>{{end}}
+{{if .Throttling}}<h2>CPU throttling</h2>
+<table class="cards"><thead><tr><th>service</th><th>quota periods run</th><th>throttled</th></tr></thead><tbody>
+{{range .Services}}{{if .Throttled}}<tr><td data-label="service">{{.Name}}</td><td data-label="quota periods run">{{.Periods}}</td><td data-label="throttled">{{.Throttled}}</td></tr>{{end}}
+{{end}}</tbody></table>
+<p class="small">The CPU limit enforced per period as the kernel does ({{.R.CPUQuota}}): the periods in which a pod of the service ran, summed over its pods (cpu.stat nr_periods), and the share in which its quota ran out and it waited for the next (nr_throttled).</p>{{end}}
 <h2>Over time</h2>
 {{range .Sections}}<section><h3>{{.Title}}</h3>{{if .Note}}<p class="small">{{.Note}}</p>{{end}}
 {{range .Charts}}{{.}}{{end}}</section>

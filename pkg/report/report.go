@@ -162,8 +162,21 @@ type ServiceReport struct {
 	// Recommendation is the CPU request the observed usage supports (null
 	// without CPU data).
 	Recommendation *Recommendation `json:"recommendation"`
-	Series         []Second        `json:"series"`
-	Samples        []Sample        `json:"samples"`
+	// CPUThrottling is how often the CPU quota throttled the service's
+	// pods, when the backend modelled it per period (the sim under the
+	// Periodic model); absent otherwise.
+	CPUThrottling *Throttling `json:"cpuThrottling,omitempty"`
+	Series        []Second    `json:"series"`
+	Samples       []Sample    `json:"samples"`
+}
+
+// Throttling is a cgroup's cpu.stat counters summed over a service's
+// pods: the quota periods that elapsed while they ran, those in which the
+// quota ran out, and their ratio.
+type Throttling struct {
+	Periods   int64   `json:"periods"`
+	Throttled int64   `json:"throttled"`
+	Ratio     float64 `json:"ratio"`
 }
 
 // HPAInfo is a service's HPA: its replica bounds and its CPU utilization
@@ -448,6 +461,12 @@ func serviceReport(sc *scenario.Scenario, tl *timeline.Timeline, s *timeline.Ser
 			CPUUtilization: known(x.CPUUtilization), CPUMillicores: known(x.CPUMillicores)}
 	}
 	sr := ServiceReport{Name: s.Name, Role: s.Role, Entry: entry, Load: load, Series: series, Samples: samples, Recommendation: recommend(sc, s)}
+	if c := s.CFS; c != nil {
+		sr.CPUThrottling = &Throttling{Periods: c.Periods, Throttled: c.Throttled}
+		if c.Periods > 0 {
+			sr.CPUThrottling.Ratio = float64(c.Throttled) / float64(c.Periods)
+		}
+	}
 	for i := range sc.Spec.Services {
 		if svc := &sc.Spec.Services[i]; svc.Name == s.Name && svc.HPA != nil {
 			sr.HPA = hpaInfo(svc.HPA)

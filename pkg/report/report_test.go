@@ -376,3 +376,40 @@ func TestIndentJSONIsIndent(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottlingReported: a service whose CPU quota the backend modelled
+// per period carries its cpu.stat counters and their ratio (10 of 40
+// periods: 25%) in report.json, as the schema has them, and in a table of
+// the page; a service without them (no limit, or the Fluid model) has
+// none, and a report without any has no such table.
+func TestThrottlingReported(t *testing.T) {
+	tl := timeline.New(time.Unix(0, 0))
+	tl.Duration, tl.Entry, tl.CPUQuota = time.Second, "gateway", "Periodic 100ms"
+	gw := tl.AddService("gateway", "gateway")
+	tl.AddRequest(gw, 0, 10*time.Millisecond, 200, "")
+	gw.CFS = &timeline.CFSStats{Periods: 40, Throttled: 10}
+	tl.AddService("payment", "payment")
+	sc := &scenario.Scenario{Metadata: scenario.Metadata{Name: "t"}}
+	sc.Spec.Services = []scenario.Service{{Name: "gateway"}, {Name: "payment"}}
+	r := Build(sc, tl, nil, Meta{Backend: "sim"})
+	data := jsonOf(t, r)
+	if got := r.Service("gateway").CPUThrottling; got == nil || *got != (Throttling{Periods: 40, Throttled: 10, Ratio: 0.25}) {
+		t.Errorf("gateway's throttling %+v, want 10 of 40 periods, 0.25", got)
+	}
+	if got := r.Service("payment").CPUThrottling; got != nil || bytes.Count(data, []byte(`"cpuThrottling"`)) != 1 {
+		t.Errorf("payment has throttling %+v, or report.json has it other than once", got)
+	}
+	page, err := r.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<h2>CPU throttling</h2>", "<td data-label=\"throttled\">25.0% (10)</td>", "(Periodic 100ms)", "CPU limits Periodic 100ms"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	gw.CFS, tl.CPUQuota = nil, "Fluid"
+	if page, _ := Build(sc, tl, nil, Meta{Backend: "sim"}).HTML(); bytes.Contains(page, []byte("CPU throttling")) {
+		t.Error("a report without throttling figures has a throttling table")
+	}
+}

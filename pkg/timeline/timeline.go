@@ -189,6 +189,16 @@ type Service struct {
 	// The entry service's requests are the load generator's.
 	Requests []Request
 	Samples  []Sample
+	// CFS is the CPU quota's enforcement over the service's pods, when the
+	// backend modelled it per period (nil otherwise).
+	CFS *CFSStats
+}
+
+// CFSStats are a cgroup's cpu.stat counters, summed over pods: the
+// periods that elapsed while it ran (nr_periods) and those in which its
+// quota ran out (nr_throttled).
+type CFSStats struct {
+	Periods, Throttled int64
 }
 
 // Window returns the requests sent in [from, to). Requests must be sorted.

@@ -3,6 +3,8 @@ package sim
 import (
 	"math"
 	"time"
+
+	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
 // CPU limits under the Periodic quota model (scenario.CPUQuota): the
@@ -43,13 +45,20 @@ type cfsQuota struct {
 	// throttled until the period ending at until
 	throttled bool
 	until     time.Duration
+	// stats are the service's counters (cpu.stat's nr_periods and
+	// nr_throttled), shared by its pods.
+	stats *timeline.CFSStats
 }
 
 // startQuota puts pod p, bound to its node now, under its quota.
 func (w *world) startQuota(p *pod) {
 	limit := p.svc.podLimit
 	goMaxProcs := math.Max(2, math.Ceil(limit))
+	if p.svc.rec.CFS == nil {
+		p.svc.rec.CFS = &timeline.CFSStats{}
+	}
 	q := &cfsQuota{
+		stats:  p.svc.rec.CFS,
 		period: w.cfsPeriod,
 		quota:  limit * w.cfsPeriod.Seconds(),
 		burst:  math.Min(p.node.cores, goMaxProcs),
@@ -68,7 +77,12 @@ func (q *cfsQuota) account(from, to time.Duration, c float64) {
 		return
 	}
 	// A new period began on the way (or several): what ran before it is
-	// the old one's business.
+	// the old one's business. It counts as a period the pod ran in if it
+	// used any CPU (the kernel counts the periods of a busy cgroup; the
+	// idle ones after it, none).
+	if q.used > 0 || (c > 0 && from < q.start+q.period) {
+		q.stats.Periods++
+	}
 	q.start += k * q.period
 	q.used = c * seconds(to-q.start)
 }
@@ -135,6 +149,7 @@ func (w *world) quotaTick(p *pod) {
 		w.setCapacity(p, q.burst)
 	case !q.throttled && q.used >= q.quota*(1-throttleTolerance):
 		q.throttled, q.until = true, q.start+q.period
+		q.stats.Throttled++
 		p.limit = 0
 		w.setCapacity(p, 0)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
 // everyPacer sends a hit every interval from 0.
@@ -22,7 +23,7 @@ func (p everyPacer) Rate(time.Duration) float64 { return float64(time.Second) / 
 // given CPU quota model, and sends it 100 requests of 80ms of CPU each,
 // 1.037s apart: each is alone on the pod, in a period none of its
 // predecessors ran in. It returns their latencies in milliseconds.
-func loneRequests(t *testing.T, quota *scenario.CPUQuota) []float64 {
+func loneRequests(t *testing.T, quota *scenario.CPUQuota) ([]float64, *timeline.CFSStats) {
 	t.Helper()
 	sc := parse(t, "103s", `  services:
     - name: one
@@ -47,17 +48,21 @@ func loneRequests(t *testing.T, quota *scenario.CPUQuota) []float64 {
 	if len(out) != 100 {
 		t.Fatalf("%d requests, want 100 (at 0, 1.037s, ... 102.663s)", len(out))
 	}
-	return out
+	return out, w.tl.EntryService().CFS
 }
 
 // TestFluidQuotaCapsEveryInstant: under the Fluid model a pod limited to
 // 500m serves a lone request at half a core: 80ms of work take 160ms,
 // plus the 0.5ms network round trip.
 func TestFluidQuotaCapsEveryInstant(t *testing.T) {
-	for _, l := range loneRequests(t, nil) {
+	ls, cfs := loneRequests(t, nil)
+	for _, l := range ls {
 		if math.Abs(l-160.5) > 1e-3 {
 			t.Fatalf("latency %.3fms, want 160.5ms", l)
 		}
+	}
+	if cfs != nil {
+		t.Errorf("throttling figures %+v under Fluid", cfs)
 	}
 }
 
@@ -79,8 +84,19 @@ func TestFluidQuotaCapsEveryInstant(t *testing.T) {
 // 30×130)/100 = 107.75 − o/2 for 0 < o < 1 (107.25 at o = 0, where φ = 70
 // gives 80): within [107.25, 107.75]. Every latency is within [80, 130].
 // All plus the 0.5ms round trip. (Fluid: 160.5ms for every one.)
+//
+// The quota runs out once for each request of the first and third
+// cases: 50 + 30 = 80 requests (79 or 81 where a phase of exactly 50 or
+// 70 ends its work or a period at the moment the quota runs out). Each
+// request runs in 2 periods (3 in the third case), so at least 230
+// periods elapse with the pod running (the probes' add more, never
+// throttled: 50µs each).
 func TestPeriodicQuotaThrottlesPerPeriod(t *testing.T) {
-	ls := loneRequests(t, &scenario.CPUQuota{Model: scenario.CPUQuotaPeriodic})
+	ls, cfs := loneRequests(t, &scenario.CPUQuota{Model: scenario.CPUQuotaPeriodic})
+	t.Logf("throttling %+v", cfs)
+	if cfs == nil || cfs.Throttled < 79 || cfs.Throttled > 81 || cfs.Periods < 230 {
+		t.Errorf("throttling %+v, want 79 to 81 throttled of at least 230 periods", cfs)
+	}
 	sum := 0.0
 	for _, l := range ls {
 		if l < 80.5-1e-3 || l > 130.5+1e-3 {
@@ -116,6 +132,14 @@ func TestPeriodicQuotaKeepsTheAverage(t *testing.T) {
 		}
 		if got := sum / float64(len(samples)); math.Abs(got-500) > 2 {
 			t.Errorf("%v: the pod used %.1f millicores on average, want its limit, 500", q, got)
+		}
+		// Periodic: busy in every period of the load's 3 minutes (1,800),
+		// it uses its quota up in every one; before the load only probes
+		// ran, never to the end of a quota.
+		cfs := tl.Service("one").CFS
+		t.Logf("%v: throttling %+v", q, cfs)
+		if q != nil && (cfs == nil || cfs.Throttled < 1795 || cfs.Throttled > 1801 || cfs.Periods-cfs.Throttled > 20) {
+			t.Errorf("throttling %+v, want every one of the load's 1,800 periods throttled, and only a few probes' periods not", cfs)
 		}
 	}
 }
