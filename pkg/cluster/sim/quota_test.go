@@ -143,3 +143,56 @@ func TestPeriodicQuotaKeepsTheAverage(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottledPodLeavesItsCPUToItsNeighbour: x (request and limit
+// 250m) and y (request 250m, no limit) share one 1-core node, both
+// offered 2 cores of work. Fluid: x is capped at 250m and y takes the
+// other 750m. Periodic: both want the whole core, and CFS shares it by
+// their requests, equal, half each, until x has used its 25ms of the 100ms
+// period (50ms in); x is then throttled and y has the core to itself for
+// the other 50ms: x 25ms, y 25+50 = 75ms a period. So 250m and 750m
+// under both models; a throttled pod that kept its claim on the node
+// would leave y 500m.
+func TestThrottledPodLeavesItsCPUToItsNeighbour(t *testing.T) {
+	onPool := func(pool string) string {
+		return `{nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: mcpsim.dev/pool, operator: In, values: [` + pool + `]}]}]}}}`
+	}
+	for _, q := range []*scenario.CPUQuota{nil, {Model: scenario.CPUQuotaPeriodic}} {
+		sc := parse(t, "2m", `  services:
+    - name: gw
+      role: gateway
+      resources: {requests: {cpu: "1"}}
+      work: {cpu: 10us, distribution: constant}
+      affinity: `+onPool("a")+`
+      calls:
+        - {service: x, timeout: 1h, circuitBreaker: {disabled: true}}
+        - {service: y, timeout: 1h, circuitBreaker: {disabled: true}}
+    - name: x
+      role: user
+      resources: {requests: {cpu: 250m}, limits: {cpu: 250m}}
+      work: {cpu: 10ms, distribution: constant}
+      affinity: `+onPool("shared")+`
+    - name: y
+      role: payment
+      resources: {requests: {cpu: 250m}}
+      work: {cpu: 10ms, distribution: constant}
+      affinity: `+onPool("shared")+`
+  load: {profile: poisson, rate: 200, timeout: 1h}`)
+		pools := sc.Spec.Cluster.NodePools
+		shared := pools[0]
+		shared.Name, shared.Count, shared.CPU = "shared", 1, mustQuantity(t, "1")
+		sc.Spec.Cluster.NodePools = append(pools[:1], shared)
+		sc.Spec.Cluster.CPUQuota = q
+		tl := runScenario(t, sc, 4)
+		for name, want := range map[string]float64{"x": 250, "y": 750} {
+			samples := tl.Service(name).Samples[5:]
+			var sum float64
+			for _, s := range samples {
+				sum += float64(s.CPUMillicores)
+			}
+			if got := sum / float64(len(samples)); math.Abs(got-want) > 5 {
+				t.Errorf("%v: %s used %.0f millicores on average, want %.0f", q, name, got, want)
+			}
+		}
+	}
+}
