@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/mcpsim/mcpsim/scenarios"
@@ -16,6 +17,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(topology))
+	f.Add([]byte(strings.Replace(topology, "    nodePools:\n", "    cpuQuota: {model: Periodic, period: 50ms}\n    nodePools:\n", 1)))
 	f.Add([]byte("a: &x {b: 1}\nspec: {<<: *x, c: {<<: [*x, *x]}}"))
 	f.Add([]byte("a: &x {<<: *x}"))
 	f.Add([]byte("a: &x [*x]"))
