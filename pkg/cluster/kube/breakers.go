@@ -18,7 +18,7 @@ import (
 // breakerWatch follows the circuit breakers of the pods of calling
 // services through their /metrics (mcp_circuit_breaker_state), read via
 // the API server's pod proxy: the host cannot reach pod IPs. Transitions
-// are seen at the scrape's resolution (every sample, 1s).
+// are seen at the scrape's resolution (breakerEvery).
 type breakerWatch struct {
 	client  kubernetes.Interface
 	ns      string
@@ -132,4 +132,41 @@ func metricsPages(ctx context.Context, client kubernetes.Interface, ns string, p
 	}
 	wg.Wait()
 	return pages
+}
+
+// breakerEvery is how often the breakers are read: twice the samples'
+// rate, for transitions within half a second (the sim has them exactly),
+// at a few proxied requests a second per calling pod.
+const breakerEvery = 500 * time.Millisecond
+
+// follow reads the breakers every breakerEvery from now on its own
+// goroutine, recording transitions at the time of their round, until
+// the returned function is called (which waits for the round in flight;
+// calling it again does nothing).
+func (w *breakerWatch) follow(ctx context.Context, obs *observer, r *recorder, t0 time.Time) (stop func()) {
+	if len(w.callers) == 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(breakerEvery)
+		defer t.Stop()
+		for {
+			r.breakers(w.scrape(ctx, obs, time.Since(t0)))
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
 }

@@ -88,7 +88,8 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			callers = append(callers, sc.Spec.Services[i].Name)
 		}
 	}
-	breakers := newBreakerWatch(b.opts.Client, ns, callers)
+	stopBreakers := newBreakerWatch(b.opts.Client, ns, callers).follow(ctx, obs, r, t0)
+	defer stopBreakers()
 	cpu := &cpuReader{b: b, ns: ns}
 	sampleAt := time.Duration(0)
 	progressAt := plan.ProgressEvery
@@ -162,6 +163,7 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 				for _, name := range obs.services {
 					r.sample(name, obs.sample(name, a.At, cpu.get(ctx)))
 				}
+				stopBreakers()
 				b.recordOverhead(ctx, ns, sc, obs, r)
 				return nil
 			}
@@ -170,7 +172,6 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 			// Stamped with when they are taken, a little after their
 			// second.
 			at := time.Since(t0)
-			r.breakers(breakers.scrape(ctx, obs, at))
 			usage := cpu.get(ctx)
 			for _, name := range obs.services {
 				s := obs.sample(name, at, usage)
