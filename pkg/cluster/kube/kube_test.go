@@ -233,3 +233,55 @@ func TestMetricsPagesAtOnceWithinABound(t *testing.T) {
 		t.Errorf("%d reads in flight at most, want between 2 and %d", m, metricsReaders)
 	}
 }
+
+// TestBreakersFollowedUntilStopped: the breakers are read round after
+// round on their own until stopped, and not after. The gateway pod's page
+// says closed for its first two reads and open from the third: one
+// transition, closed → open, at a time after the start; once stop has
+// returned, no read is made any more.
+func TestBreakersFollowedUntilStopped(t *testing.T) {
+	sc, err := scenario.Parse("fake.yaml", []byte(fakeScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gateway-1", Namespace: "ns", Labels: map[string]string{"app": "gateway"}},
+		Status: corev1.PodStatus{PodIP: "10.0.0.9", Phase: corev1.PodRunning}}
+	client := fake.NewClientset(pod)
+	var reads atomic.Int32
+	client.PrependProxyReactor("pods", func(k8stesting.Action) (bool, restclient.ResponseWrapper, error) {
+		state := "0"
+		if reads.Add(1) >= 3 {
+			state = "1"
+		}
+		page := []byte("# TYPE mcp_circuit_breaker_state gauge\nmcp_circuit_breaker_state{downstream=\"payment\"} " + state + "\n")
+		var inFlight, maxSeen atomic.Int32
+		return true, slowPage{page: page, inFlight: &inFlight, maxSeen: &maxSeen}, nil
+	})
+	ctx := context.Background()
+	r := newRecorder(sc, nil)
+	obs, err := startObserver(ctx, client, "ns", sc, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.stop()
+	t0 := time.Now()
+	r.start(t0)
+	stop := newBreakerWatch(client, "ns", []string{"gateway"}).follow(ctx, obs, r, t0)
+	for reads.Load() < 3 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	after := reads.Load()
+	stop() // a second call does nothing
+	time.Sleep(2 * breakerEvery)
+	if n := reads.Load(); n != after {
+		t.Errorf("%d reads after stop returned", n-after)
+	}
+	tl := r.finish()
+	if len(tl.Breakers) != 1 {
+		t.Fatalf("transitions %+v, want one", tl.Breakers)
+	}
+	if b := tl.Breakers[0]; b.Pod != "gateway-1" || b.Service != "gateway" || b.From != "closed" || b.To != "open" || b.T <= 0 {
+		t.Errorf("transition %+v, want gateway-1's breaker to payment closed → open after the start", b)
+	}
+}
