@@ -129,15 +129,6 @@ func (s *server) nextEventQuota() (time.Duration, bool) {
 	return out, true
 }
 
-// ceilSeconds is s seconds rounded up to a nanosecond (0 if negative), so
-// that what falls due then is due when its event fires.
-func ceilSeconds(s float64) time.Duration {
-	if s <= 0 {
-		return 0
-	}
-	return time.Duration(math.Ceil(s * 1e9))
-}
-
 // quotaTick throttles pod p when its quota ran out, and lets it run again
 // when its throttled period is over (after advance).
 func (w *world) quotaTick(p *pod) {

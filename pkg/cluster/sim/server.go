@@ -200,15 +200,18 @@ func (s *server) nextCompletion() (time.Duration, bool) {
 	if s.live == 0 || len(s.heap) == 0 {
 		return 0, false
 	}
-	remaining := (s.jobs[s.heap[0]].finish - s.v) / s.r
-	// Not max(remaining, 0), which orders -0 below +0 and so costs more
-	// instructions: a -0 left as it is gives the same 0ns, and a NaN stays
-	// NaN either way.
-	if remaining < 0 {
-		remaining = 0
+	return s.last + ceilSeconds((s.jobs[s.heap[0]].finish-s.v)/s.r), true
+}
+
+// ceilSeconds is s seconds rounded up to a nanosecond, 0 if negative, so
+// that what falls due then is due when its event fires. (Not max(s, 0),
+// which orders -0 below +0 and so costs more instructions: a -0 passes
+// and gives the same 0ns, and a NaN stays NaN either way.)
+func ceilSeconds(s float64) time.Duration {
+	if s < 0 {
+		return 0
 	}
-	// Round up so that the completion is due when the event fires.
-	return s.last + time.Duration(math.Ceil(remaining*1e9)), true
+	return time.Duration(math.Ceil(s * 1e9))
 }
 
 func (s *server) heapLess(a, b int32) bool { return s.jobs[a].finish < s.jobs[b].finish }
