@@ -2,13 +2,11 @@ package kube
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mcpsim/mcpsim/pkg/reference"
@@ -38,8 +36,7 @@ func (w *breakerWatch) scrape(ctx context.Context, obs *observer, t time.Duratio
 	var out []timeline.BreakerTransition
 	seen := map[string]bool{}
 	for _, svc := range w.callers {
-		pods, _ := obs.pods.List(labels.SelectorFromSet(labels.Set{"app": svc}))
-		pods = slices.DeleteFunc(pods, func(p *corev1.Pod) bool { return p.Status.PodIP == "" || p.DeletionTimestamp != nil })
+		pods := obs.servingPods(svc)
 		pages := metricsPages(ctx, w.client, w.ns, pods)
 		for i, p := range pods {
 			if pages[i] == nil {

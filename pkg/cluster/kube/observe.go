@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -261,6 +262,13 @@ func (o *observer) sample(name string, t time.Duration, cpu map[string]int64) ti
 
 // namespace is the one namespace the factory watches.
 func (o *observer) namespace() string { return o.ns }
+
+// servingPods are service svc's pods that have an address and are not
+// being deleted: those whose /metrics may answer.
+func (o *observer) servingPods(svc string) []*corev1.Pod {
+	pods, _ := o.pods.List(labels.SelectorFromSet(labels.Set{"app": svc}))
+	return slices.DeleteFunc(pods, func(p *corev1.Pod) bool { return p.Status.PodIP == "" || p.DeletionTimestamp != nil })
+}
 
 func hpaCPU(h *autoscalingv2.HorizontalPodAutoscaler) int32 {
 	for _, m := range h.Status.CurrentMetrics {

@@ -3,11 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/mcpsim/mcpsim/pkg/reference"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
@@ -25,8 +21,7 @@ import (
 func (b *Backend) recordOverhead(ctx context.Context, ns string, sc *scenario.Scenario, obs *observer, r *recorder) {
 	for i := range sc.Spec.Services {
 		svc := &sc.Spec.Services[i]
-		pods, _ := obs.pods.List(labels.SelectorFromSet(labels.Set{"app": svc.Name}))
-		pods = slices.DeleteFunc(pods, func(p *corev1.Pod) bool { return p.Status.PodIP == "" || p.DeletionTimestamp != nil })
+		pods := obs.servingPods(svc.Name)
 		var sum time.Duration
 		n := 0
 		for _, raw := range metricsPages(ctx, b.opts.Client, ns, pods) {
