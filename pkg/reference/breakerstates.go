@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -18,16 +19,11 @@ const BreakerMetric = "mcp_circuit_breaker_state"
 // service's /metrics page, by downstream; a page without the gauge has
 // none.
 func ParseBreakerStates(page []byte) (map[string]BreakerState, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(page))
+	fam, err := family(page, BreakerMetric)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]BreakerState{}
-	fam, ok := fams[BreakerMetric]
-	if !ok {
-		return out, nil
-	}
 	for _, m := range fam.GetMetric() {
 		down := ""
 		for _, l := range m.GetLabel() {
@@ -35,11 +31,7 @@ func ParseBreakerStates(page []byte) (map[string]BreakerState, error) {
 				down = l.GetValue()
 			}
 		}
-		f := m.GetGauge().GetValue()
-		if m.GetGauge() == nil {
-			f = m.GetUntyped().GetValue()
-		}
-		v := int(f)
+		v := int(gaugeValue(m))
 		if down == "" || v < int(Closed) || v > int(HalfOpen) {
 			return nil, fmt.Errorf("%s: unexpected sample %v", BreakerMetric, m)
 		}
@@ -56,20 +48,11 @@ const OverheadMetric = "mcp_request_overhead_seconds"
 // /metrics page; ok is false when the page has none, or 0 (not measured
 // yet).
 func ParseOverhead(page []byte) (d time.Duration, ok bool, err error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(page))
-	if err != nil {
+	fam, err := family(page, OverheadMetric)
+	if err != nil || len(fam.GetMetric()) != 1 {
 		return 0, false, err
 	}
-	fam, found := fams[OverheadMetric]
-	if !found || len(fam.GetMetric()) != 1 {
-		return 0, false, nil
-	}
-	m := fam.GetMetric()[0]
-	v := m.GetGauge().GetValue()
-	if m.GetGauge() == nil {
-		v = m.GetUntyped().GetValue()
-	}
+	v := gaugeValue(fam.GetMetric()[0])
 	if math.IsNaN(v) || v < 0 || v > 3600 {
 		return 0, false, fmt.Errorf("%s: unexpected value %v", OverheadMetric, v)
 	}
@@ -77,4 +60,26 @@ func ParseOverhead(page []byte) (d time.Duration, ok bool, err error) {
 		return 0, false, nil
 	}
 	return time.Duration(v * 1e9), true, nil
+}
+
+// family parses a /metrics page and returns its metric family name (none:
+// an empty family).
+func family(page []byte, name string) (*dto.MetricFamily, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(page))
+	if err != nil {
+		return nil, err
+	}
+	if fam, ok := fams[name]; ok {
+		return fam, nil
+	}
+	return &dto.MetricFamily{}, nil
+}
+
+// gaugeValue is a sample's value, typed as a gauge or untyped.
+func gaugeValue(m *dto.Metric) float64 {
+	if g := m.GetGauge(); g != nil {
+		return g.GetValue()
+	}
+	return m.GetUntyped().GetValue()
 }
