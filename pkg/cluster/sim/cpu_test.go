@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
 
 func mustQuantity(t *testing.T, s string) resource.Quantity {
@@ -59,6 +62,21 @@ func TestNodeCPUIsShared(t *testing.T) {
 // node's CPU in proportion to the requests (cpu.shares): x 750m, y 250m,
 // so the samples show 750 and 250 millicores used.
 func TestCFSSharesFollowRequests(t *testing.T) {
+	tl := sharedCore(t, "{requests: {cpu: 750m}}", "{requests: {cpu: 250m}}", nil)
+	for name, want := range map[string]float64{"x": 750, "y": 250} {
+		if got := meanMillicores(tl.Service(name).Samples[5:]); math.Abs(got-want) > 5 {
+			t.Errorf("%s used %.0f millicores on average, want %.0f", name, got, want)
+		}
+	}
+}
+
+// sharedCore runs x and y, with the given resources, on one 1-core node
+// under the CPU quota model q for 2 minutes; a gateway on another node
+// calls both for every request (Poisson 200 req/s), so each is offered
+// 200 × 10ms = 2 cores, far more than the node has, and always has
+// requests in flight (no timeouts, no breakers).
+func sharedCore(t *testing.T, xResources, yResources string, q *scenario.CPUQuota) *timeline.Timeline {
+	t.Helper()
 	onPool := func(pool string) string {
 		return `{nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: mcpsim.dev/pool, operator: In, values: [` + pool + `]}]}]}}}`
 	}
@@ -73,12 +91,12 @@ func TestCFSSharesFollowRequests(t *testing.T) {
         - {service: y, timeout: 1h, circuitBreaker: {disabled: true}}
     - name: x
       role: user
-      resources: {requests: {cpu: 750m}}
+      resources: `+xResources+`
       work: {cpu: 10ms, distribution: constant}
       affinity: `+onPool("shared")+`
     - name: y
       role: payment
-      resources: {requests: {cpu: 250m}}
+      resources: `+yResources+`
       work: {cpu: 10ms, distribution: constant}
       affinity: `+onPool("shared")+`
   load: {profile: poisson, rate: 200, timeout: 1h}`)
@@ -86,15 +104,15 @@ func TestCFSSharesFollowRequests(t *testing.T) {
 	shared := pools[0]
 	shared.Name, shared.Count, shared.CPU = "shared", 1, mustQuantity(t, "1")
 	sc.Spec.Cluster.NodePools = append(pools[:1], shared)
-	tl := runScenario(t, sc, 4)
-	for name, want := range map[string]float64{"x": 750, "y": 250} {
-		samples := tl.Service(name).Samples[5:]
-		var sum float64
-		for _, s := range samples {
-			sum += float64(s.CPUMillicores)
-		}
-		if got := sum / float64(len(samples)); math.Abs(got-want) > 5 {
-			t.Errorf("%s used %.0f millicores on average, want %.0f", name, got, want)
-		}
+	sc.Spec.Cluster.CPUQuota = q
+	return runScenario(t, sc, 4)
+}
+
+// meanMillicores is the mean CPU of samples, in millicores.
+func meanMillicores(samples []timeline.Sample) float64 {
+	var sum float64
+	for _, s := range samples {
+		sum += float64(s.CPUMillicores)
 	}
+	return sum / float64(len(samples))
 }

@@ -19,21 +19,30 @@ func (p everyPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, boo
 
 func (p everyPacer) Rate(time.Duration) float64 { return float64(time.Second) / float64(p.interval) }
 
+// onePod500m is a scenario of one service, "one", of one pod requesting
+// and limited to 500m on a node of cpu cores, with constant work per
+// request, the given load and CPU quota model.
+func onePod500m(t *testing.T, duration, cpu, work, load string, quota *scenario.CPUQuota) *scenario.Scenario {
+	t.Helper()
+	sc := parse(t, duration, `  services:
+    - name: one
+      role: user
+      resources: {requests: {cpu: 500m}, limits: {cpu: 500m}}
+      work: {cpu: `+work+`, distribution: constant}
+  load: `+load)
+	sc.Spec.Cluster.NodePools[0].Count = 1
+	sc.Spec.Cluster.NodePools[0].CPU = mustQuantity(t, cpu)
+	sc.Spec.Cluster.CPUQuota = quota
+	return sc
+}
+
 // loneRequests runs one pod limited to 500m on a 4-core node, under the
 // given CPU quota model, and sends it 100 requests of 80ms of CPU each,
 // 1.037s apart: each is alone on the pod, in a period none of its
 // predecessors ran in. It returns their latencies in milliseconds.
 func loneRequests(t *testing.T, quota *scenario.CPUQuota) ([]float64, *timeline.CFSStats) {
 	t.Helper()
-	sc := parse(t, "103s", `  services:
-    - name: one
-      role: user
-      resources: {requests: {cpu: 500m}, limits: {cpu: 500m}}
-      work: {cpu: 80ms, distribution: constant}
-  load: {profile: constant, rate: 1, timeout: 30s}`)
-	sc.Spec.Cluster.NodePools[0].Count = 1
-	sc.Spec.Cluster.NodePools[0].CPU = mustQuantity(t, "4")
-	sc.Spec.Cluster.CPUQuota = quota
+	sc := onePod500m(t, "103s", "4", "80ms", "{profile: constant, rate: 1, timeout: 30s}", quota)
 	w := newWorld(plan(t, sc, 1, everyPacer{1037 * time.Millisecond}))
 	if err := w.run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -116,21 +125,8 @@ func TestPeriodicQuotaThrottlesPerPeriod(t *testing.T) {
 // of every 100ms period and throttles it for the rest.
 func TestPeriodicQuotaKeepsTheAverage(t *testing.T) {
 	for _, q := range []*scenario.CPUQuota{nil, {Model: scenario.CPUQuotaPeriodic}} {
-		sc := parse(t, "3m", `  services:
-    - name: one
-      role: user
-      resources: {requests: {cpu: 500m}, limits: {cpu: 500m}}
-      work: {cpu: 20ms, distribution: constant}
-  load: {profile: poisson, rate: 50, timeout: 2s}`)
-		sc.Spec.Cluster.NodePools[0].Count = 1
-		sc.Spec.Cluster.CPUQuota = q
-		tl := runScenario(t, sc, 3)
-		samples := tl.Service("one").Samples[5:]
-		var sum float64
-		for _, s := range samples {
-			sum += float64(s.CPUMillicores)
-		}
-		if got := sum / float64(len(samples)); math.Abs(got-500) > 2 {
+		tl := runScenario(t, onePod500m(t, "3m", "16", "20ms", "{profile: poisson, rate: 50, timeout: 2s}", q), 3)
+		if got := meanMillicores(tl.Service("one").Samples[5:]); math.Abs(got-500) > 2 {
 			t.Errorf("%v: the pod used %.1f millicores on average, want its limit, 500", q, got)
 		}
 		// Periodic: busy in every period of the load's 3 minutes (1,800),
@@ -154,43 +150,10 @@ func TestPeriodicQuotaKeepsTheAverage(t *testing.T) {
 // under both models; a throttled pod that kept its claim on the node
 // would leave y 500m.
 func TestThrottledPodLeavesItsCPUToItsNeighbour(t *testing.T) {
-	onPool := func(pool string) string {
-		return `{nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: mcpsim.dev/pool, operator: In, values: [` + pool + `]}]}]}}}`
-	}
 	for _, q := range []*scenario.CPUQuota{nil, {Model: scenario.CPUQuotaPeriodic}} {
-		sc := parse(t, "2m", `  services:
-    - name: gw
-      role: gateway
-      resources: {requests: {cpu: "1"}}
-      work: {cpu: 10us, distribution: constant}
-      affinity: `+onPool("a")+`
-      calls:
-        - {service: x, timeout: 1h, circuitBreaker: {disabled: true}}
-        - {service: y, timeout: 1h, circuitBreaker: {disabled: true}}
-    - name: x
-      role: user
-      resources: {requests: {cpu: 250m}, limits: {cpu: 250m}}
-      work: {cpu: 10ms, distribution: constant}
-      affinity: `+onPool("shared")+`
-    - name: y
-      role: payment
-      resources: {requests: {cpu: 250m}}
-      work: {cpu: 10ms, distribution: constant}
-      affinity: `+onPool("shared")+`
-  load: {profile: poisson, rate: 200, timeout: 1h}`)
-		pools := sc.Spec.Cluster.NodePools
-		shared := pools[0]
-		shared.Name, shared.Count, shared.CPU = "shared", 1, mustQuantity(t, "1")
-		sc.Spec.Cluster.NodePools = append(pools[:1], shared)
-		sc.Spec.Cluster.CPUQuota = q
-		tl := runScenario(t, sc, 4)
+		tl := sharedCore(t, "{requests: {cpu: 250m}, limits: {cpu: 250m}}", "{requests: {cpu: 250m}}", q)
 		for name, want := range map[string]float64{"x": 250, "y": 750} {
-			samples := tl.Service(name).Samples[5:]
-			var sum float64
-			for _, s := range samples {
-				sum += float64(s.CPUMillicores)
-			}
-			if got := sum / float64(len(samples)); math.Abs(got-want) > 5 {
+			if got := meanMillicores(tl.Service(name).Samples[5:]); math.Abs(got-want) > 5 {
 				t.Errorf("%v: %s used %.0f millicores on average, want %.0f", q, name, got, want)
 			}
 		}

@@ -166,12 +166,7 @@ func TestSequentialChainMatchesBCMP(t *testing.T) {
 	// Each service uses λ·S_i of CPU on average: 150/s × 2, 4 and 3ms =
 	// 300, 600 and 450 millicores (the samples' CPU, within 3%).
 	for name, want := range map[string]float64{"gateway": 300, "user": 600, "order": 450} {
-		var sum float64
-		samples := tl.Service(name).Samples[1:]
-		for _, s := range samples {
-			sum += float64(s.CPUMillicores)
-		}
-		if got := sum / float64(len(samples)); math.Abs(got-want)/want > 0.03 {
+		if got := meanMillicores(tl.Service(name).Samples[1:]); math.Abs(got-want)/want > 0.03 {
 			t.Errorf("%s used %.0f millicores on average, want %.0f", name, got, want)
 		}
 	}
