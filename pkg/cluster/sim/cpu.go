@@ -29,6 +29,12 @@ func (p *pod) want() float64 { return min(p.limit, float64(p.srv.live)+p.srv.str
 // cpuChanged re-divides p's node after the requests in flight on p
 // changed (or p left the node).
 func (w *world) cpuChanged(p *pod) {
+	if p.cpuFree {
+		// Its node cannot be contended (limitsChanged): every pod gets
+		// what it wants, and nobody keeps count. Two calls a request
+		// end here, without reading the node.
+		return
+	}
 	n := p.node
 	if n == nil {
 		return
@@ -102,6 +108,49 @@ func (w *world) setCapacity(p *pod, cores float64) {
 	w.reschedule(s)
 }
 
+// limitsChanged tells n's pods whether their node can be contended at
+// all after a pod joined or left it. A pod wants at most its limit (want;
+// under the Periodic model, its burst), so when the limits of the pods
+// bound to a node add up to no more than its CPU, each always gets what
+// it wants and nothing about the node needs counting: most nodes of most
+// runs. The demands are counted again, from what the pods want now, when
+// the node can be contended once more.
+func (w *world) limitsChanged(n *node) {
+	limits := 0.0
+	for _, q := range n.pods {
+		limits += q.maxLimit
+	}
+	mayContend := limits > n.cores
+	for _, q := range n.pods {
+		q.cpuFree = !mayContend
+	}
+	switch {
+	case mayContend == n.mayContend:
+		// Counted all along, or needs no count still.
+	case !mayContend:
+		if n.contended {
+			n.contended = false
+			for _, q := range n.pods {
+				w.setCapacity(q, q.limit)
+			}
+		}
+	default:
+		n.demand = 0
+		for _, q := range n.pods {
+			q.demand = 0
+			if !q.gone {
+				q.demand = q.want()
+			}
+			n.demand += q.demand
+		}
+		if n.demand > n.cores*(1+1e-12) {
+			n.contended = true
+			w.waterFill(n)
+		}
+	}
+	n.mayContend = mayContend
+}
+
 // bindCPU puts a scheduled pod on its node's CPU.
 func (w *world) bindCPU(p *pod) {
 	n := p.node
@@ -113,9 +162,11 @@ func (w *world) bindCPU(p *pod) {
 	if w.cfsPeriod > 0 && p.svc.podLimit > 0 {
 		w.startQuota(p)
 	}
+	p.maxLimit = p.limit
 	p.srv.capacity = p.limit
 	p.srv.setRate()
 	n.pods = append(n.pods, p)
+	w.limitsChanged(n)
 }
 
 // unbindCPU takes a pod that is gone off its node's CPU.
@@ -128,4 +179,6 @@ func (w *world) unbindCPU(p *pod) {
 	if i := slices.Index(n.pods, p); i >= 0 {
 		n.pods = slices.Delete(n.pods, i, i+1)
 	}
+	p.cpuFree = false
+	w.limitsChanged(n)
 }

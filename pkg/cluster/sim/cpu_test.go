@@ -116,3 +116,92 @@ func meanMillicores(samples []timeline.Sample) float64 {
 	}
 	return sum / float64(len(samples))
 }
+
+// TestNodeCPUCountedWhenItCanBeContended steps a run event by event and
+// checks the CPU accounting after each: a node whose pods' limits add up
+// to no more than its CPU is not counted (its pods always get their
+// limit), one whose limits exceed it is, from the moment they do.
+//
+// One 1-core node; x requests 100m and is limited to 300m, so one to
+// three pods (300m–900m of limits) cannot contend for the core and four
+// (1.2 cores) can. Poisson 60 req/s of 10ms exponential work offers 0.6
+// cores: the HPA (target 50% of 100m) asks for 0.6/0.05 = 12 pods,
+// capped at 4, and goes from 1 to 4 at its first sync (30s; doubling
+// allows 2, the legacy rule max(2 × 1, 4) = 4) while the first pod is
+// busy: the node crosses from uncounted to counted with requests in
+// flight, which is when the demands must be counted afresh (the four
+// pods then want up to 1.2 cores, more than the node has: it is
+// contended at times). A pod-kill at 90s takes one away: its replacement
+// waits for its memory (four pods' requests fill the node's 1Gi) and
+// binds as the killed pod leaves, in the same instant: uncounted and
+// counted again within one event.
+func TestNodeCPUCountedWhenItCanBeContended(t *testing.T) {
+	sc := parsePools(t, "2m", `      - {name: a, count: 1, cpu: "1", memory: 1Gi}`, `  services:
+    - name: x
+      role: gateway
+      replicas: 1
+      resources: {requests: {cpu: 100m, memory: 256Mi}, limits: {cpu: 300m}}
+      work: {cpu: 10ms}
+      hpa:
+        minReplicas: 1
+        maxReplicas: 4
+        metrics:
+          - type: Resource
+            resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+  load: {profile: poisson, rate: 60, timeout: 5s}
+  faults:
+    - {at: 90s, apiVersion: chaos-mesh.org/v1alpha1, kind: PodChaos, metadata: {name: kill-one}, spec: {action: pod-kill, mode: one, selector: {labelSelectors: {app: x}}}}`)
+	w := newWorld(plan(t, sc, 3, nil))
+	n := w.nodes[0]
+	var counted, uncounted, contended, crossings int
+	was := n.mayContend
+	for w.step(w.end, true) {
+		limits, used := 0.0, 0.0
+		for _, p := range n.pods {
+			limits += p.maxLimit
+			if p.cpuFree == n.mayContend {
+				t.Fatalf("%s: pod %s cpuFree=%v on a node with mayContend=%v", w.now, p.name, p.cpuFree, n.mayContend)
+			}
+			used += p.srv.usage()
+		}
+		if n.mayContend != (limits > n.cores) {
+			t.Fatalf("%s: limits %.3f on %.0f cores, mayContend=%v", w.now, limits, n.cores, n.mayContend)
+		}
+		if used > n.cores*(1+1e-9) {
+			t.Fatalf("%s: the pods use %.3f cores of %.0f", w.now, used, n.cores)
+		}
+		if n.mayContend != was {
+			crossings++
+			was = n.mayContend
+		}
+		if !n.mayContend {
+			uncounted++
+			for _, p := range n.pods {
+				if p.srv.capacity != p.limit {
+					t.Fatalf("%s: %s may use %.3f cores on an uncontended node, its limit is %.3f", w.now, p.name, p.srv.capacity, p.limit)
+				}
+			}
+			continue
+		}
+		counted++
+		sum := 0.0
+		for _, p := range n.pods {
+			if want := p.want(); !p.gone && p.demand != want {
+				t.Fatalf("%s: %s wants %.3f cores, counted %.3f", w.now, p.name, want, p.demand)
+			}
+			sum += p.demand
+		}
+		if math.Abs(sum-n.demand) > 1e-9 {
+			t.Fatalf("%s: the node counts %.6f cores wanted, its pods %.6f", w.now, n.demand, sum)
+		}
+		if n.contended != (n.demand > n.cores*(1+1e-12)) {
+			t.Fatalf("%s: %.3f cores wanted of %.0f, contended=%v", w.now, n.demand, n.cores, n.contended)
+		}
+		if n.contended {
+			contended++
+		}
+	}
+	if uncounted == 0 || counted == 0 || contended == 0 || crossings != 1 {
+		t.Fatalf("%d events uncounted, %d counted (%d contended), %d crossings: the run did not cross as planned", uncounted, counted, contended, crossings)
+	}
+}

@@ -42,9 +42,12 @@ type node struct {
 	// CPU sharing (cpu.go)
 	cores     float64 // allocatable CPU
 	pods      []*pod  // bound pods, in binding order
-	demand    float64 // cores the pods want now
+	demand    float64 // cores the pods want now (counted while mayContend)
 	contended bool
-	fill      []*pod // scratch for water-filling
+	// mayContend: the limits of its pods add up to more than its CPU
+	// (limitsChanged)
+	mayContend bool
+	fill       []*pod // scratch for water-filling
 }
 
 // pod is one pod of a service.
@@ -68,6 +71,11 @@ type pod struct {
 	// CPU sharing (cpu.go): the pod's cap and weight in cores, and what it
 	// wants now
 	limit, weight, demand float64
+	// maxLimit is the most the pod can want (its limit when bound; under
+	// the Periodic model its burst), and cpuFree says that its node cannot
+	// be contended, so its demand is not counted (limitsChanged).
+	maxLimit float64
+	cpuFree  bool
 	// breakers are the pod's circuit breakers, one per call of its
 	// service (nil where disabled): the reference service's state
 	// machine without its lock, as the sim runs on one goroutine.
