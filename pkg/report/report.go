@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -496,7 +497,7 @@ func hpaInfo(h *autoscalingv2.HorizontalPodAutoscalerSpec) *HPAInfo {
 // service.
 func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Duration) (LoadSummary, []Second) {
 	s := LoadSummary{Requests: len(svc.Requests), Errors: map[string]int{}}
-	var sum, most time.Duration
+	var sum time.Duration
 	// lat holds the successes' latencies: all of them when keep, else
 	// those of the current second. Each second's are the end of lat from
 	// start on.
@@ -512,6 +513,13 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 	start := 0
 	series := []Second{}
 	cur := Second{T: -1}
+	// The least and greatest latency of the current second's bucket and
+	// of the whole run (of lat), tracked as they are appended so that
+	// selection need not pass over the values to find them
+	// (timeline.QuantilesSelectWithin).
+	const none = time.Duration(math.MaxInt64)
+	curLo, curHi := none, -none
+	runLo, runHi := none, -none
 	flush := func() {
 		if cur.T >= 0 {
 			if bucket := lat[start:]; len(bucket) > 0 {
@@ -519,8 +527,9 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 				// it reorders the bucket, which changes no quantile of
 				// the whole run.
 				var q [2]time.Duration
-				timeline.QuantilesSelect(bucket, q[:], 0.5, 0.99)
+				timeline.QuantilesSelectWithin(bucket, curLo, curHi, q[:], 0.5, 0.99)
 				cur.P50, cur.P99 = secsPtr(q[0]), secsPtr(q[1])
+				runLo, runHi = min(runLo, curLo), max(runHi, curHi)
 			}
 			series = append(series, cur)
 		}
@@ -533,6 +542,7 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 				series = append(series, Second{T: t})
 			}
 			cur = Second{T: sec}
+			curLo, curHi = none, -none
 			if !keep {
 				lat = lat[:0]
 			}
@@ -545,12 +555,13 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 				s.Degraded++
 				cur.Degraded++
 			}
-			sum += req.Latency()
-			most = max(most, req.Latency())
+			l := req.Latency()
+			sum += l
+			curLo, curHi = min(curLo, l), max(curHi, l)
 			if !keep {
-				ranks.Add(req.Latency())
+				ranks.Add(l)
 			}
-			lat = append(lat, req.Latency())
+			lat = append(lat, l)
 			continue
 		}
 		cur.Errors++
@@ -567,11 +578,11 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 	}
 	if s.Successes > 0 {
 		s.Mean = secsPtr(sum / time.Duration(s.Successes))
-		s.Max = secsPtr(most)
+		s.Max = secsPtr(max(runHi, 0)) // at least 0, as a running maximum from 0 gave it
 		var q []time.Duration
 		if keep {
 			q = make([]time.Duration, 3)
-			timeline.QuantilesSelect(lat, q, 0.5, 0.9, 0.99)
+			timeline.QuantilesSelectWithin(lat, runLo, runHi, q, 0.5, 0.9, 0.99)
 		} else {
 			// Exact quantiles in a few passes over the records, without a
 			// copy of every latency (timeline.Quantiles); the loop above

@@ -38,27 +38,30 @@ func QuantileSelect(lat []time.Duration, q float64) time.Duration {
 // report's p50 and p99 of every second of a run.
 func QuantilesSelect(lat, out []time.Duration, qs ...float64) {
 	if len(lat) <= histSelectMin {
-		// Selection leaves the values split around the one it found, so
-		// each quantile after the first is selected among the values
-		// from the one before on (qs ascending, as callers pass them).
-		from := 0
-		for i, q := range qs {
-			k := rankOf(q, len(lat))
-			if k < from {
-				from = 0
-			}
-			out[i] = selectK(lat[from:], k-from)
-			from = k
-		}
+		selectSmall(lat, out, qs)
+		return
+	}
+	lo, hi := bounds(lat)
+	QuantilesSelectWithin(lat, lo, hi, out, qs...)
+}
+
+// QuantilesSelectWithin is QuantilesSelect of values whose least is lo
+// and greatest hi, for a caller that saw each value as it collected them
+// (the report's summary): it saves QuantilesSelect's pass that finds
+// them, a third of the work for a second's values. lo and hi must be
+// exactly the least and the greatest of lat, or the quantiles are wrong.
+func QuantilesSelectWithin(lat []time.Duration, lo, hi time.Duration, out []time.Duration, qs ...float64) {
+	if len(lat) <= histSelectMin {
+		selectSmall(lat, out, qs)
 		return
 	}
 	var h histogram
 	if len(lat) >= wideMin {
 		var wide [wideBins]int32
-		h = count(lat, wide[:])
+		h = countWithin(lat, lo, hi, wide[:])
 	} else {
 		var narrow [256]int32
-		h = count(lat, narrow[:])
+		h = countWithin(lat, lo, hi, narrow[:])
 	}
 	if h.single || len(qs) > maxGathered {
 		for i, q := range qs {
@@ -67,6 +70,22 @@ func QuantilesSelect(lat, out []time.Duration, qs ...float64) {
 		return
 	}
 	h.selectAll(lat, out, qs)
+}
+
+// selectSmall is QuantilesSelect of at most histSelectMin values.
+func selectSmall(lat, out []time.Duration, qs []float64) {
+	// Selection leaves the values split around the one it found, so
+	// each quantile after the first is selected among the values from
+	// the one before on (qs ascending, as callers pass them).
+	from := 0
+	for i, q := range qs {
+		k := rankOf(q, len(lat))
+		if k < from {
+			from = 0
+		}
+		out[i] = selectK(lat[from:], k-from)
+		from = k
+	}
 }
 
 // maxGathered is the most quantiles selectAll gathers the bins of in one
@@ -229,11 +248,22 @@ func (h *histogram) bin(v time.Duration) uint64 { return (uint64(v) - h.lo) >> h
 // power of two long). (It returns the histogram rather than filling one
 // in so that counts, the caller's array, can stay on its stack.)
 func count(lat []time.Duration, counts []int32) histogram {
-	lo, hi := lat[0], lat[0]
+	lo, hi := bounds(lat)
+	return countWithin(lat, lo, hi, counts)
+}
+
+// bounds returns the least and the greatest of lat (not empty).
+func bounds(lat []time.Duration) (lo, hi time.Duration) {
+	lo, hi = lat[0], lat[0]
 	for _, v := range lat[1:] {
 		lo = min(lo, v)
 		hi = max(hi, v)
 	}
+	return lo, hi
+}
+
+// countWithin is count of lat whose least is lo and greatest hi.
+func countWithin(lat []time.Duration, lo, hi time.Duration, counts []int32) histogram {
 	span := uint64(hi) - uint64(lo)
 	h := histogram{lo: uint64(lo), single: span == 0, mask: uint64(len(counts) - 1), counts: counts}
 	h.shift = uint(max(bits.Len64(span)-bits.Len64(h.mask), 0))

@@ -103,6 +103,9 @@ func TestQuantileSelectAgreesWithSorting(t *testing.T) {
 		// the one before.
 		mixed, mixedQs := make([]time.Duration, 3), []float64{0.9, 0.5, 0.99}
 		QuantilesSelect(slices.Clone(in), mixed, mixedQs...)
+		// With the bounds given, as the report's summary passes them.
+		within := make([]time.Duration, len(qs))
+		QuantilesSelectWithin(slices.Clone(in), slices.Min(in), slices.Max(in), within, qs...)
 		for i, q := range mixedQs {
 			if want := QuantileOf(slices.Clone(in), q); mixed[i] != want {
 				t.Errorf("%s q=%v (in the order %v): selected %v, sort %v", name, q, mixedQs, mixed[i], want)
@@ -115,6 +118,9 @@ func TestQuantileSelectAgreesWithSorting(t *testing.T) {
 			}
 			if together[i] != want {
 				t.Errorf("%s q=%v: selected with the others %v, sort %v", name, q, together[i], want)
+			}
+			if within[i] != want {
+				t.Errorf("%s q=%v: selected within the bounds %v, sort %v", name, q, within[i], want)
 			}
 		}
 	}
