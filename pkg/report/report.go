@@ -602,32 +602,70 @@ func summarize(tl *timeline.Timeline, svc *timeline.Service, scratch *[]time.Dur
 
 // JSON encodes the report; the same report gives the same bytes.
 func (r *Report) JSON() ([]byte, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
+	var b bytes.Buffer
+	if err := r.writeJSON(&b); err != nil {
 		return nil, err
 	}
-	return append(indentJSON(b), '\n'), nil
+	return b.Bytes(), nil
+}
+
+// writeJSON writes JSON's bytes to w.
+func (r *Report) writeJSON(w io.Writer) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return writeIndentJSON(w, append(b, '\n'))
 }
 
 // indentJSON is json.Indent(dst, src, "", "  ") for src as json.Marshal
-// writes it (valid, and no space outside strings), which is all it has to
+// writes it; writeIndentJSON has it into memory.
+func indentJSON(src []byte) []byte {
+	var b bytes.Buffer
+	writeIndentJSON(&b, src) // a bytes.Buffer's Write never fails
+	return b.Bytes()
+}
+
+// indentChunk is how much indented JSON writeIndentJSON collects before
+// it writes it on: few writes of a long run's report (3 MB indented)
+// without a buffer as long as it.
+const indentChunk = 256 << 10
+
+// indentRun is a newline and the indentation of the first 16 levels,
+// which writeIndentJSON copies a prefix of.
+const indentRun = "\n" + "                                "
+
+// writeIndentJSON writes to w what json.Indent(dst, src, "", "  ")
+// appends to dst, for src as json.Marshal writes it (valid, and no space
+// outside strings; a trailing newline is kept), which is all it has to
 // handle: the same bytes, without the general scanner, which made
 // indenting a long run's report (3 MB, most of it the per-second
-// figures) take four times as long as marshalling it.
+// figures) take four times as long as marshalling it. It writes in
+// pieces of about indentChunk, so the indented copy is never held whole.
 // TestIndentJSONIsIndent compares the two.
-func indentJSON(src []byte) []byte {
-	dst := make([]byte, 0, 2*len(src))
+func writeIndentJSON(w io.Writer, src []byte) error {
+	dst := make([]byte, 0, min(2*len(src), indentChunk+len(indentRun)))
 	depth := 0
 	// needIndent: an object or array was opened and its first element
 	// not seen yet; an empty one stays {} or [].
 	needIndent := false
 	newline := func() {
+		if n := 1 + 2*depth; n <= len(indentRun) {
+			dst = append(dst, indentRun[:n]...)
+			return
+		}
 		dst = append(dst, '\n')
 		for i := 0; i < depth; i++ {
 			dst = append(dst, "  "...)
 		}
 	}
 	for i := 0; i < len(src); i++ {
+		if len(dst) >= indentChunk {
+			if _, err := w.Write(dst); err != nil {
+				return err
+			}
+			dst = dst[:0]
+		}
 		c := src[i]
 		if needIndent && c != '}' && c != ']' {
 			needIndent = false
@@ -666,7 +704,8 @@ func indentJSON(src []byte) []byte {
 			dst = append(dst, c)
 		}
 	}
-	return dst
+	_, err := w.Write(dst)
+	return err
 }
 
 // Decode reads a report.json of this schema version, checked against
@@ -734,10 +773,6 @@ func (r *Report) WriteDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating report directory: %w", err)
 	}
-	js, err := r.JSON()
-	if err != nil {
-		return err
-	}
 	junit, err := r.JUnit()
 	if err != nil {
 		return err
@@ -746,10 +781,15 @@ func (r *Report) WriteDir(dir string) error {
 	if err != nil {
 		return err
 	}
+	// report.json is indented on its way to the file (writeJSON), not
+	// into a copy as long as it.
+	if err := writeAtomicFunc(filepath.Join(dir, JSONFile), r.writeJSON); err != nil {
+		return err
+	}
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{JSONFile, js}, {JUnitFile, junit}, {HTMLFile, page}} {
+	}{{JUnitFile, junit}, {HTMLFile, page}} {
 		if err := writeAtomic(filepath.Join(dir, f.name), f.data); err != nil {
 			return err
 		}
