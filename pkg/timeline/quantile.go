@@ -182,16 +182,21 @@ func SuccessQuantiles(reqs []Request, qs ...float64) (out []time.Duration, n int
 		return out, n
 	}
 	lat := make([]time.Duration, 0, len(reqs))
+	// The bounds of the copy, found as it is made: selection then
+	// need not pass over it to find them (QuantilesSelectWithin).
+	lo, hi := time.Duration(math.MaxInt64), time.Duration(math.MinInt64)
 	for _, r := range reqs {
 		if r.OK() {
-			lat = append(lat, r.Latency())
+			l := r.Latency()
+			lo, hi = min(lo, l), max(hi, l)
+			lat = append(lat, l)
 		}
 	}
 	if len(lat) == 0 {
 		return nil, 0
 	}
 	out = make([]time.Duration, len(qs))
-	QuantilesSelect(lat, out, qs...)
+	QuantilesSelectWithin(lat, lo, hi, out, qs...)
 	return out, len(lat)
 }
 
