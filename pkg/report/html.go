@@ -222,7 +222,10 @@ func (r *Report) serviceSection(sr *ServiceReport, markers []marker) section {
 	xMax := r.Duration
 
 	// Replicas, with replicasReach and readyRecovers.
-	var desired, pods, ready, util []point
+	// Each series has at most a point per sample (and below per
+	// second): allocated once rather than grown.
+	n := len(sr.Samples)
+	desired, pods, ready, util := make([]point, 0, n), make([]point, 0, n), make([]point, 0, n), make([]point, 0, n)
 	for _, s := range sr.Samples {
 		desired = append(desired, point{s.T, float64(s.Desired)})
 		pods = append(pods, point{s.T, float64(s.Pods)})
@@ -261,7 +264,7 @@ func (r *Report) serviceSection(sr *ServiceReport, markers []marker) section {
 	if showLatency {
 		// Latency: per-second detail and each latency assertion's
 		// quantile over its whole window, the number its verdict uses.
-		var p50, p99 []point
+		p50, p99 := make([]point, 0, len(sr.Series)), make([]point, 0, len(sr.Series))
 		for _, s := range sr.Series {
 			if s.P50 != nil {
 				p50 = append(p50, point{float64(s.T), ms(*s.P50)})
@@ -293,7 +296,8 @@ func (r *Report) serviceSection(sr *ServiceReport, markers []marker) section {
 		sec.Charts = append(sec.Charts, c.render())
 	}
 	if showRates {
-		var rps, failed, errPct, degPct []point
+		n := len(sr.Series)
+		rps, failed, errPct, degPct := make([]point, 0, n), make([]point, 0, n), make([]point, 0, n), make([]point, 0, n)
 		for _, s := range sr.Series {
 			x := float64(s.T)
 			rps = append(rps, point{x, float64(s.Requests)})
