@@ -47,9 +47,11 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./pkg/scenario -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
-# Whole-command benchmarks (parse, run, judge, write reports) and the
-# simulator alone, on one core (pinned with taskset when it exists); the
-# large one (36 M requests) takes about a minute, then its peak RSS.
+# Whole-command benchmarks (parse, run, judge, write reports), the
+# simulator alone and the bare event loop the large run is measured
+# against (BenchmarkBareEventLoop, the same 36 M requests), on one core
+# (pinned with taskset when it exists); the large one takes about a
+# minute, then its peak RSS.
 bench: build
 	$(PIN) $(GO) test ./pkg/runner ./pkg/cluster/sim -run '^$$' -bench . -benchtime 3x -cpu 1
 	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
