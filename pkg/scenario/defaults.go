@@ -186,7 +186,7 @@ func (sc *Scenario) ServiceByName(name string) (*Service, bool) {
 // retries) and a health check like a kubelet's probe.
 func defaultSelfHeal(p *SelfHealPolicy) {
 	if p.HealthCheck == nil {
-		p.HealthCheck = &SelfHealCheck{}
+		p.HealthCheck = &v1alpha1.HealthCheck{}
 	}
 	h := p.HealthCheck
 	if h.Path == "" {
@@ -211,7 +211,7 @@ func defaultSelfHeal(p *SelfHealPolicy) {
 		}
 	}
 	if p.RateLimit == nil {
-		p.RateLimit = &SelfHealRateLimit{}
+		p.RateLimit = &v1alpha1.RateLimit{}
 	}
 	if p.RateLimit.MaxConcurrent == nil {
 		p.RateLimit.MaxConcurrent = ptr.To[int32](1)
@@ -232,25 +232,13 @@ func (p *SelfHealPolicy) EnginePolicy() selfheal.Policy {
 // CRDSpec is the policy as a SelfHealPolicy object's spec (mcpsim.dev/
 // v1alpha1): the target service's pods selected by their app label.
 func (p *SelfHealPolicy) CRDSpec() v1alpha1.SelfHealPolicySpec {
-	out := v1alpha1.SelfHealPolicySpec{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": p.Target}}}
-	if h := p.HealthCheck; h != nil {
-		out.HealthCheck = &v1alpha1.HealthCheck{Path: h.Path, Interval: h.Interval.DeepCopy(), Timeout: h.Timeout.DeepCopy(),
-			FailureThreshold: copyInt32(h.FailureThreshold)}
+	out := v1alpha1.SelfHealPolicySpec{
+		Selector:    metav1.LabelSelector{MatchLabels: map[string]string{"app": p.Target}},
+		HealthCheck: p.HealthCheck.DeepCopy(),
+		RateLimit:   p.RateLimit.DeepCopy(),
 	}
-	for _, s := range p.Subscriptions {
-		out.Subscriptions = append(out.Subscriptions, v1alpha1.Subscription{Event: s.Event, Action: s.Action,
-			Timeout: s.Timeout.DeepCopy(), Retries: copyInt32(s.Retries)})
-	}
-	if r := p.RateLimit; r != nil {
-		out.RateLimit = &v1alpha1.RateLimit{MaxConcurrent: copyInt32(r.MaxConcurrent), MinAvailable: copyInt32(r.MinAvailable)}
+	for i := range p.Subscriptions {
+		out.Subscriptions = append(out.Subscriptions, *p.Subscriptions[i].DeepCopy())
 	}
 	return out
-}
-
-func copyInt32(p *int32) *int32 {
-	if p == nil {
-		return nil
-	}
-	v := *p
-	return &v
 }

@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	selfhealv1alpha1 "github.com/mcpsim/mcpsim/pkg/apis/selfheal/v1alpha1"
 )
 
 // APIVersion and Kind identify a scenario document. APIVersionV1alpha1
@@ -499,39 +501,21 @@ type Window struct {
 
 // SelfHealPolicy is a self-heal policy: health checks of a service's
 // instances, and the repairs events call for (package selfheal decides).
+// It is the SelfHealPolicy CRD's spec (mcpsim.dev/v1alpha1), with the
+// service to check and repair named (Target) where the CRD selects pods
+// by label: the same health check (an HTTP GET of Path, default /healthz,
+// every Interval, 5s; a 200 within Timeout, 1s, is healthy;
+// FailureThreshold, 3, failures in a row make an InstanceDown event), the
+// same subscriptions (an event, InstanceDown or CircuitBreakerTripped, to
+// an action, restart, isolate or scale, with a timeout, 5s, and retries,
+// 3, per attempt) and the same rate limit (MaxConcurrent, 1, repairs at
+// once; never fewer than MinAvailable, 1, instances serving after a
+// restart or isolation).
 type SelfHealPolicy struct {
 	Name string `json:"name"`
 	// Target is the service whose instances are checked and repaired.
-	Target        string              `json:"target"`
-	HealthCheck   *SelfHealCheck      `json:"healthCheck,omitempty"`
-	Subscriptions []SelfHealSubscribe `json:"subscriptions"`
-	RateLimit     *SelfHealRateLimit  `json:"rateLimit,omitempty"`
-}
-
-// SelfHealCheck is an HTTP GET of Path (default /healthz) every Interval
-// (5s); a 200 within Timeout (1s) is healthy; FailureThreshold (3)
-// failures in a row make an InstanceDown event.
-type SelfHealCheck struct {
-	Path             string           `json:"path,omitempty"`
-	Interval         *metav1.Duration `json:"interval,omitempty"`
-	Timeout          *metav1.Duration `json:"timeout,omitempty"`
-	FailureThreshold *int32           `json:"failureThreshold,omitempty"`
-}
-
-// SelfHealSubscribe maps an event (InstanceDown, CircuitBreakerTripped)
-// to an action (restart, isolate, scale) with a timeout (5s) and retries
-// (3) per attempt.
-type SelfHealSubscribe struct {
-	Event   string           `json:"event"`
-	Action  string           `json:"action"`
-	Timeout *metav1.Duration `json:"timeout,omitempty"`
-	Retries *int32           `json:"retries,omitempty"`
-}
-
-// SelfHealRateLimit: at most MaxConcurrent (1) repairs at once, never
-// fewer than MinAvailable (1) instances serving after a restart or
-// isolation.
-type SelfHealRateLimit struct {
-	MaxConcurrent *int32 `json:"maxConcurrent,omitempty"`
-	MinAvailable  *int32 `json:"minAvailable,omitempty"`
+	Target        string                          `json:"target"`
+	HealthCheck   *selfhealv1alpha1.HealthCheck   `json:"healthCheck,omitempty"`
+	Subscriptions []selfhealv1alpha1.Subscription `json:"subscriptions"`
+	RateLimit     *selfhealv1alpha1.RateLimit     `json:"rateLimit,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/mcpsim/mcpsim/pkg/apis/selfheal/v1alpha1"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/selfheal"
 )
@@ -72,12 +73,12 @@ func TestLeastPrivilege(t *testing.T) {
 func TestPolicyDecidesAsTheScenario(t *testing.T) {
 	d := func(s string) *metav1.Duration { v, _ := time.ParseDuration(s); return &metav1.Duration{Duration: v} }
 	for _, p := range []scenario.SelfHealPolicy{
-		{Name: "defaults", Target: "payment", Subscriptions: []scenario.SelfHealSubscribe{{Event: selfheal.InstanceDown, Action: selfheal.Restart}}},
+		{Name: "defaults", Target: "payment", Subscriptions: []v1alpha1.Subscription{{Event: selfheal.InstanceDown, Action: selfheal.Restart}}},
 		{Name: "all", Target: "gateway",
-			HealthCheck: &scenario.SelfHealCheck{Path: "/readyz", Interval: d("2s"), Timeout: d("500ms"), FailureThreshold: ptr.To[int32](2)},
-			Subscriptions: []scenario.SelfHealSubscribe{{Event: selfheal.InstanceDown, Action: selfheal.Isolate, Timeout: d("1s"), Retries: ptr.To[int32](0)},
+			HealthCheck: &v1alpha1.HealthCheck{Path: "/readyz", Interval: d("2s"), Timeout: d("500ms"), FailureThreshold: ptr.To[int32](2)},
+			Subscriptions: []v1alpha1.Subscription{{Event: selfheal.InstanceDown, Action: selfheal.Isolate, Timeout: d("1s"), Retries: ptr.To[int32](0)},
 				{Event: selfheal.InstanceDown, Action: selfheal.Scale}},
-			RateLimit: &scenario.SelfHealRateLimit{MaxConcurrent: ptr.To[int32](2), MinAvailable: ptr.To[int32](0)}},
+			RateLimit: &v1alpha1.RateLimit{MaxConcurrent: ptr.To[int32](2), MinAvailable: ptr.To[int32](0)}},
 	} {
 		sc := &scenario.Scenario{}
 		sc.Spec.SelfHeal = []scenario.SelfHealPolicy{p}
