@@ -79,7 +79,11 @@ OUT=${1:?usage: build-chaos-mesh.sh OUTDIR}
 mkdir -p "$OUT"
 cd "$here/chaos-mesh"
 mod=github.com/chaos-mesh/chaos-mesh
+# `go list -m` names a module's directory only once it is in the module
+# cache, which on a fresh machine it is not yet: download it first.
+go mod download "$mod"
 dir=$(go list -m -f '{{.Dir}}' "$mod")
+[ -d "$dir" ] || { echo "no source directory for $mod in the module cache" >&2; exit 1; }
 version=$(go list -m -f '{{.Version}}' "$mod")
 commit=${version##*-}
 ldflags="-s -w"

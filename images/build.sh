@@ -141,7 +141,10 @@ preloaded=("registry.k8s.io/kube-apiserver:$kv" "registry.k8s.io/kube-controller
   "registry.k8s.io/pause:$PAUSE_TAG" registry.k8s.io/pause:3.10 "mcpsim/metrics-server:$METRICS_SERVER_VERSION")
 
 # 5. The node image.
-kind_dir=$(cd "$root" && go list -m -f '{{.Dir}}' sigs.k8s.io/kind)
+# (Downloaded first: `go list -m` names no directory for a module not in
+# the module cache yet, as on a fresh machine where nothing built kind.)
+kind_dir=$(cd "$root" && go mod download sigs.k8s.io/kind && go list -m -f '{{.Dir}}' sigs.k8s.io/kind)
+[ -d "$kind_dir" ] || { echo "images: no source directory for sigs.k8s.io/kind in the module cache" >&2; exit 1; }
 base_files="$work/node-base"
 mkdir -p "$base_files/files/usr/local/sbin" "$base_files/files/etc/containerd"
 cp -r "$kind_dir/images/base/files/." "$base_files/files/"
