@@ -23,13 +23,20 @@ import (
 // time is at or after now (events are handled in time order), and one
 // reaching past the wheel when queued goes to a heap of far servers
 // instead (far), which the earliest is also compared with.
+//
+// Nor does a slot hold more than slotCrowd servers: the rest of them go
+// to the far heap too. Servers crowd a slot when their events fall due
+// together (a kubelet's probes of hundreds of pods started together, all
+// answered at once), and finding the earliest of n servers in one slot,
+// n times as they are served, would take n²/2 steps (the large run spent
+// a fifth of its time so: lists of 700 walked 100,000 times).
 type serverQueue struct {
 	servers []*server // by server number (every pod's, gone or not, as the timeline keeps every pod)
 	// By server number: its next event, slot and neighbours, in one
 	// entry so that an update reads one place (and checks one bound).
 	ent []wheelEntry
 
-	head    [wheelSlots]int32  // each slot's first server (number + 1; 0: none)
+	slots   [wheelSlots]wheelSlot
 	used    [wheelWords]uint64 // slots whose list is not empty
 	inWheel int                // servers on the wheel
 	far     serverHeap
@@ -41,6 +48,10 @@ type serverQueue struct {
 	minAt    time.Duration
 	minSrv   *server
 }
+
+// wheelSlot is a slot's list: its first server (number + 1; 0: none) and
+// how many it holds, side by side as an update reads both.
+type wheelSlot struct{ head, size int32 }
 
 // wheelEntry is a server's place in the queue.
 type wheelEntry struct {
@@ -54,6 +65,7 @@ const (
 	wheelShift = 16 // a slot spans 2^16 ns
 	wheelSlots = 4096
 	wheelWords = wheelSlots / 64
+	slotCrowd  = 16 // the most servers a slot holds
 
 	notQueued = -1
 	inFar     = -2
@@ -92,7 +104,7 @@ func (q *serverQueue) findMin(now time.Duration) {
 		for k := 0; ; k++ {
 			if used != 0 {
 				sl := w<<6 | uint(bits.TrailingZeros64(used))
-				for id := q.head[sl] - 1; id >= 0; {
+				for id := q.slots[sl].head - 1; id >= 0; {
 					e := &q.ent[id]
 					if c := (queuedServer{e.at, id}); q.min < 0 || c.before(best) {
 						q.min, best = id, c
@@ -134,12 +146,13 @@ func (q *serverQueue) update(s *server, t time.Duration, has bool, now time.Dura
 		p, n := e.prev, e.next
 		if p != 0 {
 			q.ent[p-1].next = n
-		} else if q.head[sl] = n; n == 0 {
+		} else if q.slots[sl].head = n; n == 0 {
 			q.used[sl>>6] &^= 1 << (sl & 63)
 		}
 		if n != 0 {
 			q.ent[n-1].prev = p
 		}
+		q.slots[sl].size--
 		q.inWheel--
 		e.slot = notQueued
 		if q.min == id {
@@ -152,16 +165,16 @@ func (q *serverQueue) update(s *server, t time.Duration, has bool, now time.Dura
 		return
 	}
 	e.at = t
-	if now >= 0 && t >= now && t>>wheelShift-now>>wheelShift < wheelSlots {
-		sl := int32(t>>wheelShift) & (wheelSlots - 1)
+	if sl := int32(t>>wheelShift) & (wheelSlots - 1); now >= 0 && t >= now && t>>wheelShift-now>>wheelShift < wheelSlots && q.slots[sl].size < slotCrowd {
 		e.slot = sl
-		h := q.head[sl]
+		h := q.slots[sl].head
 		e.prev, e.next = 0, h
 		if h != 0 {
 			q.ent[h-1].prev = id + 1
 		}
-		q.head[sl] = id + 1
+		q.slots[sl].head = id + 1
 		q.used[sl>>6] |= 1 << (sl & 63)
+		q.slots[sl].size++
 		q.inWheel++
 	} else {
 		e.slot = inFar

@@ -78,3 +78,52 @@ func TestServerQueueOrder(t *testing.T) {
 		t.Fatalf("the test did not exercise the queue: at most %d queued, far servers in %d steps", maxQueued, farSeen)
 	}
 }
+
+// TestServerQueueCrowdedSlot: a thousand servers due at the same instant
+// (a kubelet's probes of pods started together), and a few due a little
+// earlier and later in the same slot, come out in (time, number) order as
+// they are served one by one; no slot holds more than slotCrowd of them,
+// so finding the next one never walks the whole crowd (the rest wait in
+// the far heap).
+func TestServerQueueCrowdedSlot(t *testing.T) {
+	var q serverQueue
+	srvs := make([]*server, 1003)
+	for i := range srvs {
+		srvs[i] = &server{}
+		q.add(srvs[i])
+	}
+	const at = 5 * time.Millisecond
+	// Queued in a shuffled order of numbers, as completions come.
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, i := range rng.Perm(1000) {
+		q.update(srvs[i+3], at, true, 0)
+	}
+	q.update(srvs[2], at+time.Microsecond, true, 0) // same slot, later
+	q.update(srvs[1], at-time.Microsecond, true, 0) // same slot, earlier
+	q.update(srvs[0], at, true, 0)                  // ties with the crowd, least number
+	for sl, slot := range q.slots {
+		if n := slot.size; n > slotCrowd {
+			t.Fatalf("slot %d holds %d servers, at most %d", sl, n, slotCrowd)
+		}
+	}
+	if len(q.far.heap) < 1000-slotCrowd {
+		t.Fatalf("%d servers in the far heap, want the crowd beyond the slot's %d", len(q.far.heap), slotCrowd)
+	}
+	want := []int32{1, 0}
+	for i := 3; i < 1003; i++ {
+		want = append(want, int32(i))
+	}
+	want = append(want, 2)
+	now := time.Duration(0)
+	for k, w := range want {
+		got, srv, ok := q.peek(now)
+		if !ok || srv.id != w {
+			t.Fatalf("%dth served: server %v at %v (%v), want server %d", k, srv, got, ok, w)
+		}
+		now = got
+		q.update(srv, 0, false, now)
+	}
+	if _, _, ok := q.peek(now); ok || q.inWheel != 0 || len(q.far.heap) != 0 {
+		t.Fatalf("servers left: %d in the wheel, %d far", q.inWheel, len(q.far.heap))
+	}
+}
