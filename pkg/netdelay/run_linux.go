@@ -270,9 +270,9 @@ func (q *queue) releaseDue(now time.Time) error {
 func explain(err error) error {
 	switch {
 	case errors.Is(err, unix.EPERM):
-		return fmt.Errorf("%w (binding an NFQUEUE needs CAP_NET_ADMIN in this network namespace)", err)
-	case errors.Is(err, unix.EBUSY):
-		return fmt.Errorf("%w (another process has this queue; pick another --queue-num)", err)
+		// The kernel answers EPERM both to a caller without the
+		// capability and for a queue another socket has bound.
+		return fmt.Errorf("%w (binding an NFQUEUE needs CAP_NET_ADMIN in this network namespace, and a queue no other process has bound)", err)
 	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.ENOENT):
 		return fmt.Errorf("%w (is the kernel's nfnetlink_queue module loaded?)", err)
 	}
