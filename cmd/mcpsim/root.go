@@ -40,7 +40,7 @@ invalid scenario, 3 infrastructure error, 130 interrupted (Ctrl-C).`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newVersionCmd(), newConformanceCmd(), newServeCmd(), newClusterCmd(), newImagesCmd(), newReportCmd(), newSchemaCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newVersionCmd(), newConformanceCmd(), newServeCmd(), newClusterCmd(), newImagesCmd(), newReportCmd(), newSchemaCmd(), newNetdelayCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see '%s --help')", err, c.CommandPath())
 	})
