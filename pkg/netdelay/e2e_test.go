@@ -247,6 +247,29 @@ func pingPong(t *testing.T, conn *net.UDPConn, n int, gap time.Duration) []time.
 	return rtts
 }
 
+// collectEchoes reads numbered echoes on conn until all n have come or a
+// read times out (in 10 s, or sooner if the caller moves the deadline),
+// and then sends the numbers seen.
+func collectEchoes(conn *net.UDPConn, n int) <-chan map[uint64]bool {
+	got := make(chan map[uint64]bool, 1)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	go func() {
+		seen := map[uint64]bool{}
+		buf := make([]byte, 64)
+		for len(seen) < n {
+			k, err := conn.Read(buf)
+			if err != nil {
+				break
+			}
+			if k == 8 {
+				seen[binary.BigEndian.Uint64(buf)] = true
+			}
+		}
+		got <- seen
+	}()
+	return got
+}
+
 func quantile(ds []time.Duration, q float64) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
@@ -306,22 +329,7 @@ func TestE2ELoss(t *testing.T) {
 	// 1 s after the last: a request dropped on the way in is never
 	// answered (the echoes are not queued).
 	const n = 400
-	got := make(chan map[uint64]bool)
-	go func() {
-		seen := map[uint64]bool{}
-		buf := make([]byte, 64)
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for {
-			k, err := conn.Read(buf)
-			if err != nil {
-				got <- seen
-				return
-			}
-			if k == 8 {
-				seen[binary.BigEndian.Uint64(buf)] = true
-			}
-		}
-	}()
+	got := collectEchoes(conn, n)
 	for i := range n {
 		if _, err := conn.Write(binary.BigEndian.AppendUint64(nil, uint64(i))); err != nil {
 			t.Fatal(err)
@@ -343,5 +351,39 @@ func TestE2ELoss(t *testing.T) {
 	}
 	if stats.Seen != n || stats.Dropped != uint64(n-answered) {
 		t.Errorf("stats %+v: want %d seen, %d dropped", stats, n, n-answered)
+	}
+}
+
+// Stopping Run in the middle of traffic loses nothing: the packets it
+// holds are accepted early (Flushed), those that come while it lets go
+// are accepted by the kernel (queue length 0, fail-open), those after it
+// pass by --queue-bypass.
+func TestE2EStopLosesNothing(t *testing.T) {
+	top := setUp(t)
+	conn := dial(t, top, startEcho(t, top))
+	r := startDelayer(t, top, Config{Queue: e2eQueue, Latency: 200 * time.Millisecond, MaxLen: DefaultMaxLen, Seed: 3})
+
+	const n = 100
+	got := collectEchoes(conn, n)
+	var stats Stats
+	for i := range n {
+		if i == n/2 { // 50 requests in, about 50 held
+			var err error
+			if stats, err = r.stop(); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+		}
+		if _, err := conn.Write(binary.BigEndian.AppendUint64(nil, uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	answered := len(<-got)
+	t.Logf("stopped with requests in flight: %d of %d answered; stats %+v", answered, n, stats)
+	if answered != n {
+		t.Errorf("%d of %d requests answered", answered, n)
+	}
+	if stats.Flushed == 0 || stats.Seen != stats.Delayed+stats.Flushed {
+		t.Errorf("stats %+v: want packets flushed at stop, and seen = delayed + flushed", stats)
 	}
 }
