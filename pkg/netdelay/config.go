@@ -1,4 +1,4 @@
-// Package netdelay delays and drops IPv4/IPv6 packets in userspace, the way
+// Package netdelay delays and drops packets in userspace, the way
 // netem's delay and loss do, for hosts whose kernel has no sch_netem (Chaos
 // Mesh's NetworkChaos delay needs it).
 //
