@@ -185,7 +185,12 @@ func kindBackend(cmd *cobra.Command, f *realFlags, scs []*scenario.Scenario, log
 		return nil, &exitError{code: exitInfra, err: err}
 	}
 	// NodeOutage takes kind's worker nodes off the cluster's network.
+	// Without netem in the nodes' kernel, mcpsim holds the packets of a
+	// NetworkChaos delay or loss itself (kind/netdelay.go).
 	opts := kube.Options{Name: "kind", Client: c.Client, Target: target, AllowNonLoopback: true, NodePort: kind.DefaultNodePort, Image: f.image, NodeOutages: c, NoNetem: f.noNetem, Log: log}
+	if f.noNetem != "" {
+		opts.Delayer = c
+	}
 	// The dynamic client applies the self-heal operator's CRD and policies.
 	if opts.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
 		cleanup()

@@ -159,6 +159,14 @@ func newClusterCmd() *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "restored node %s to the network\n", n)
 			}
+			// Packets a NetworkChaos delay left held go too.
+			held, err := c.ReleaseHeld(cmd.Context())
+			if err != nil {
+				return &exitError{code: exitInfra, err: err}
+			}
+			for _, n := range held {
+				fmt.Fprintf(cmd.OutOrStdout(), "let go of the packets held on node %s\n", n)
+			}
 			deleted, err := kube.Clean(cmd.Context(), c.Client)
 			for _, ns := range deleted {
 				fmt.Fprintf(cmd.OutOrStdout(), "deleted namespace %s\n", ns)
@@ -166,7 +174,7 @@ func newClusterCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitInfra, err: err}
 			}
-			if len(deleted) == 0 && len(isolated) == 0 {
+			if len(deleted) == 0 && len(isolated) == 0 && len(held) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "nothing to clean")
 			}
 			return nil

@@ -86,7 +86,7 @@ func backendFor(f *runFlags) (cluster.Backend, error) {
 		// network (NodeOutage; the cluster, once up, does it), and its
 		// nodes share the host's kernel, read once a run.
 		f.real.noNetem = kind.NetemMissing()
-		return kube.New(kube.Options{Name: "kind", Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), ChaosMesh: f.real.chaosMesh, IsolatesNodes: true, NoNetem: f.real.noNetem}), nil
+		return kube.New(kube.Options{Name: "kind", Target: fmt.Sprintf("http://127.0.0.1:%d", kind.DefaultNodePort), ChaosMesh: f.real.chaosMesh, IsolatesNodes: true, NoNetem: f.real.noNetem, DelaysWithoutNetem: f.real.noNetem != ""}), nil
 	case "kube":
 		if f.real.target == "" {
 			return nil, usageErr("--backend kube needs --target: the URL at which this machine reaches the entry service")

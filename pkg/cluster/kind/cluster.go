@@ -62,6 +62,10 @@ type Cluster struct {
 	Config     *rest.Config
 	Client     kubernetes.Interface
 	p          *Provider
+	// The delays in force (netdelay.go), by id, and the nodes this
+	// binary was copied into to hold packets.
+	delays         map[int]heldOn
+	netdelayCopied map[string]bool
 }
 
 func (p *Provider) kubeconfigPath(name string) string {

@@ -45,8 +45,13 @@ type Options struct {
 	ChaosMesh bool
 	// NoNetem, if set, says why the nodes' kernel cannot run Chaos Mesh's
 	// netem actions (NetworkChaos delay, loss, duplicate, corrupt):
-	// they are refused before anything runs.
-	NoNetem string
+	// they are refused before anything runs, but delay and loss where a
+	// Delayer holds the pods' packets instead (kind sets it).
+	// DelaysWithoutNetem says there will be one, so that the checks
+	// accept them before the cluster (and so its Delayer) exists.
+	NoNetem            string
+	Delayer            NetworkDelayer
+	DelaysWithoutNetem bool
 	// NodeOutages run NodeOutage faults (kind sets it). IsolatesNodes
 	// says the cluster's machines can be taken off the network, so that
 	// the checks accept NodeOutage before the cluster (and so its

@@ -42,6 +42,7 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 	)
 	chaos := &chaosObjects{b: b, ns: ns}
 	outages := &nodeOutages{b: b}
+	delays := &networkDelays{b: b, end: sc.Spec.Duration.Duration}
 	// PodHang faults in force: their targets, to end the hang at the
 	// fault's end (the namespace's deletion ends it otherwise).
 	hung := map[string][]string{}
@@ -54,6 +55,10 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 		// cannot go before its kubelet confirms the deletion of its pods,
 		// and Chaos Mesh must reach whatever of it ran there.
 		if err := outages.restoreAll(3 * time.Minute); err != nil {
+			r.event(time.Now(), "FaultCleanupFailed", "", err.Error())
+			b.logf("%v", err)
+		}
+		if err := delays.restoreAll(time.Minute); err != nil {
 			r.event(time.Now(), "FaultCleanupFailed", "", err.Error())
 			b.logf("%v", err)
 		}
@@ -122,6 +127,10 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 					delete(hung, name)
 				case a.Fault.NodeOutage != nil:
 					err, recovered = outages.restore(ctx, name), "the nodes are back on the network"
+				case b.held(a.Fault):
+					var seen string
+					seen, err = delays.restore(ctx, name)
+					recovered = "the pods' packets are no longer held; " + seen
 				case b.opts.ChaosMesh && a.Fault.ChaosObject() != nil:
 					err, recovered = chaos.remove(name), "the chaos object is deleted and recovered"
 				default:
@@ -146,6 +155,8 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 				case a.Fault.PodHang != nil:
 					rec = b.injectPodHang(ctx, ns, a.Fault, obs, rng, at)
 					hung[rec.Name] = rec.Targets
+				case b.held(a.Fault):
+					rec = delays.inject(ctx, ns, a.Fault, obs, rng, at)
 				case b.opts.ChaosMesh:
 					rec = chaos.apply(ctx, a.Fault, at)
 				default:
@@ -153,6 +164,9 @@ func (b *Backend) execute(ctx context.Context, ns string, plan *cluster.Plan, r 
 				}
 				r.fault(rec)
 				msg := fmt.Sprintf("%s %s: %s", rec.Kind, rec.Action, strings.Join(rec.Targets, ", "))
+				if b.held(a.Fault) {
+					msg += " (their packets held by `mcpsim netdelay` on their nodes: " + b.opts.NoNetem + ")"
+				}
 				kind := "FaultInjected"
 				if rec.Error != "" {
 					kind, msg = "FaultFailed", rec.Error

@@ -34,6 +34,12 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) *field.Error {
 		if b.opts.NodeOutages == nil && !b.opts.IsolatesNodes {
 			return field.Forbidden(p.Child("kind"), "NodeOutage needs a cluster whose machines mcpsim controls (backend kind, or the sim)")
 		}
+	case b.held(f):
+		// Held by mcpsim's delayer instead of Chaos Mesh (netdelay.go).
+		if _, err := delaySpec(f.NetworkChaos, p); err != nil {
+			err.Detail += " (" + b.opts.NoNetem + ")"
+			return err
+		}
 	case f.NetworkChaos != nil && b.opts.ChaosMesh && b.opts.NoNetem != "" && needsNetem(f.NetworkChaos.Spec.Action):
 		return field.Forbidden(p.Child("spec", "action"), string(f.NetworkChaos.Spec.Action)+" needs the kernel's netem queueing discipline: "+b.opts.NoNetem)
 	case f.PodHang != nil, b.opts.ChaosMesh:
