@@ -77,13 +77,15 @@ images:
 # The real-cluster suite: images, a 3-node kind cluster in two zones, the
 # reference service behind a NodePort on 127.0.0.1, the Metrics API, then
 # clean-up; the kube backend's, the examples' and Chaos Mesh's e2e tests on
-# it; then the built-in suite on kind (e2e-suite). About an hour cold plus
+# it, and the netem-less delayer's between two network namespaces; then the
+# built-in suite on kind (e2e-suite). About an hour cold plus
 # the suite's hour; e2e-suite alone runs just the suite.
 e2e-kind: images build
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./pkg/cluster/kind -run E2E
 	./$(BIN) cluster up --name mcpsim --reuse
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./pkg/cluster/kube -run E2E
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./examples/e2eframework
+	$(GO) test -tags e2e -count=1 -timeout 5m -v ./pkg/netdelay -run E2E
 	MCPSIM_KUBECONFIG=$(KIND_KUBECONFIG) MCPSIM_TARGET=http://127.0.0.1:30080 \
 		$(GO) test -count=1 -timeout 30m -v ./examples/ginkgo -ginkgo.focus 'pod-kill-recovery passes' -ginkgo.v
 	$(MAKE) e2e-chaos
@@ -93,7 +95,8 @@ e2e-kind: images build
 # (one per set of workers the scenarios ask for), one at a time, each
 # deleted when its scenarios are done (an existing `mcpsim` cluster is
 # reused where it fits, and kept). What this machine cannot run is listed
-# as skipped (NetworkChaos delay on a kernel without netem). About 80
+# as skipped (on a kernel without netem mcpsim holds NetworkChaos delay
+# and loss itself: README, "without netem"). About 80
 # minutes on a 2-core host. Then the suite on the sim (seed 1, $(REPORTS)/sim),
 # its CPU limits enforced per 100ms period as the nodes' kernel enforces
 # them (--cpu-quota Periodic), and the two compared, ±20 % either way
