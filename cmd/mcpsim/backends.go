@@ -53,6 +53,18 @@ func anyChaosObject(scs []*scenario.Scenario) bool {
 	return false
 }
 
+// anyNetworkChaos reports whether a scenario has a NetworkChaos fault.
+func anyNetworkChaos(scs []*scenario.Scenario) bool {
+	for _, sc := range scs {
+		for i := range sc.Spec.Faults {
+			if sc.Spec.Faults[i].NetworkChaos != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // preparedBackend is a backend and what must happen when the runs are
 // over (deleting a kind cluster mcpsim created).
 type preparedBackend struct {
@@ -190,6 +202,14 @@ func kindBackend(cmd *cobra.Command, f *realFlags, scs []*scenario.Scenario, log
 	opts := kube.Options{Name: "kind", Client: c.Client, Target: target, AllowNonLoopback: true, NodePort: kind.DefaultNodePort, Image: f.image, NodeOutages: c, NoNetem: f.noNetem, Log: log}
 	if f.noNetem != "" {
 		opts.Delayer = c
+		if anyNetworkChaos(scs) {
+			// mcpsim goes into the nodes before the runs, not when the
+			// first delay starts.
+			if err := c.PrepareDelays(ctx); err != nil {
+				cleanup()
+				return nil, &exitError{code: exitInfra, err: fmt.Errorf("copying mcpsim into the nodes to hold packets: %w", err)}
+			}
+		}
 	}
 	// The dynamic client applies the self-heal operator's CRD and policies.
 	if opts.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {

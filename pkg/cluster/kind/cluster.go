@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,6 +66,7 @@ type Cluster struct {
 	// The delays in force (netdelay.go), by id, and the nodes this
 	// binary was copied into to hold packets.
 	delays         map[int]heldOn
+	netdelayMu     sync.Mutex
 	netdelayCopied map[string]bool
 }
 

@@ -3,12 +3,14 @@ package kind
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
@@ -61,7 +63,8 @@ const (
 type heldOn map[string][]string // node name -> host veths
 
 // Delay implements kube.NetworkDelayer: it starts a delayer on the node
-// of every pod and sends it what the pod sends.
+// of every pod and sends it what the pod sends, on all the nodes at once
+// (each takes a few docker execs).
 func (c *Cluster) Delay(ctx context.Context, id int, spec kube.DelaySpec, pods []kube.DelayedPod) error {
 	q := netdelayQueue + id
 	byNode := map[string][]kube.DelayedPod{}
@@ -72,37 +75,106 @@ func (c *Cluster) Delay(ctx context.Context, id int, spec kube.DelaySpec, pods [
 	if err != nil {
 		return err
 	}
+	names := slices.Sorted(maps.Keys(byNode))
 	held := heldOn{}
 	if c.delays == nil {
 		c.delays = map[int]heldOn{}
 	}
 	c.delays[id] = held
-	fail := func(err error) error {
-		// Half a delay is none: undo what was done.
-		_, _ = c.Undelay(context.WithoutCancel(ctx), id)
-		return err
+	type result struct {
+		veths []string
+		err   error
 	}
-	for _, name := range slices.Sorted(maps.Keys(byNode)) {
+	results := make([]result, len(names))
+	var wg sync.WaitGroup
+	for k, name := range names {
 		i := slices.IndexFunc(kn, func(n nodes.Node) bool { return n.String() == name })
 		if i < 0 {
-			return fail(fmt.Errorf("cluster %q has no node %s", c.Name, name))
+			results[k].err = fmt.Errorf("cluster %q has no node %s", c.Name, name)
+			continue
 		}
 		n := kn[i]
-		held[name] = nil
-		if err := c.startDelayer(ctx, n, q, spec); err != nil {
-			return fail(err)
-		}
-		for _, p := range byNode[name] {
-			veth, err := hostVeth(ctx, n, p.IP)
-			if err != nil {
-				return fail(fmt.Errorf("pod %s: %w", p.Name, err))
-			}
-			if err := holdRule(q, veth).run(ctx, n, "-I"); err != nil {
-				return fail(fmt.Errorf("pod %s: %w", p.Name, err))
-			}
-			held[name] = append(held[name], veth)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[k].veths, results[k].err = c.holdOn(ctx, n, q, spec, byNode[name])
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for k, name := range names {
+		// What was done is recorded, so that Undelay undoes it.
+		held[name] = results[k].veths
+		if results[k].err != nil {
+			errs = append(errs, results[k].err)
 		}
 	}
+	if len(errs) > 0 {
+		// Half a delay is none: undo what was done.
+		_, _ = c.Undelay(context.WithoutCancel(ctx), id)
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// holdOn starts the delayer of queue q on node n and sends it what the
+// pods send; it returns the veths it holds (even on error: what to undo).
+func (c *Cluster) holdOn(ctx context.Context, n nodes.Node, q int, spec kube.DelaySpec, pods []kube.DelayedPod) ([]string, error) {
+	if err := c.startDelayer(ctx, n, q, spec); err != nil {
+		return nil, err
+	}
+	var veths []string
+	for _, p := range pods {
+		veth, err := hostVeth(ctx, n, p.IP)
+		if err != nil {
+			return veths, fmt.Errorf("pod %s: %w", p.Name, err)
+		}
+		if err := holdRule(q, veth).run(ctx, n, "-I"); err != nil {
+			return veths, fmt.Errorf("pod %s: %w", p.Name, err)
+		}
+		veths = append(veths, veth)
+	}
+	return veths, nil
+}
+
+// PrepareDelays copies this binary into every node ahead of the run, all
+// at once, so that a delay starts with its fault rather than a copy of
+// mcpsim per node later (60 MB each, about a second).
+func (c *Cluster) PrepareDelays(ctx context.Context) error {
+	kn, err := c.kindNodes()
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(kn))
+	var wg sync.WaitGroup
+	for k, n := range kn {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = c.copySelfOnce(ctx, n)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// copySelfOnce copies this binary into n unless it was already.
+func (c *Cluster) copySelfOnce(ctx context.Context, n nodes.Node) error {
+	c.netdelayMu.Lock()
+	done := c.netdelayCopied[n.String()]
+	c.netdelayMu.Unlock()
+	if done {
+		return nil
+	}
+	if err := copySelf(ctx, n); err != nil {
+		return err
+	}
+	c.netdelayMu.Lock()
+	defer c.netdelayMu.Unlock()
+	if c.netdelayCopied == nil {
+		c.netdelayCopied = map[string]bool{}
+	}
+	c.netdelayCopied[n.String()] = true
 	return nil
 }
 
@@ -148,14 +220,8 @@ func (c *Cluster) Undelay(ctx context.Context, id int) (string, error) {
 // startDelayer copies this binary into the node (once) and starts it as
 // a delayer on queue q, waiting (bounded) until it has bound the queue.
 func (c *Cluster) startDelayer(ctx context.Context, n nodes.Node, q int, spec kube.DelaySpec) error {
-	if !c.netdelayCopied[n.String()] {
-		if err := copySelf(ctx, n); err != nil {
-			return err
-		}
-		if c.netdelayCopied == nil {
-			c.netdelayCopied = map[string]bool{}
-		}
-		c.netdelayCopied[n.String()] = true
+	if err := c.copySelfOnce(ctx, n); err != nil {
+		return err
 	}
 	args := delayerArgs(q, spec)
 	base := fmt.Sprintf("%s/%d", netdelayDir, q)
