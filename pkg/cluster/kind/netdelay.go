@@ -15,7 +15,7 @@ import (
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
-	"github.com/mcpsim/mcpsim/pkg/cluster/kube"
+	"github.com/mcpsim/mcpsim/pkg/cluster"
 )
 
 // Holding pods' packets without netem. Chaos Mesh builds NetworkChaos
@@ -65,9 +65,9 @@ type heldOn map[string][]string // node name -> host veths
 // Delay implements kube.NetworkDelayer: it starts a delayer on the node
 // of every pod and sends it what the pod sends, on all the nodes at once
 // (each takes a few docker execs).
-func (c *Cluster) Delay(ctx context.Context, id int, spec kube.DelaySpec, pods []kube.DelayedPod) error {
+func (c *Cluster) Delay(ctx context.Context, id int, spec cluster.PacketDelay, pods []cluster.DelayedPod) error {
 	q := netdelayQueue + id
-	byNode := map[string][]kube.DelayedPod{}
+	byNode := map[string][]cluster.DelayedPod{}
 	for _, p := range pods {
 		byNode[p.Node] = append(byNode[p.Node], p)
 	}
@@ -119,7 +119,7 @@ func (c *Cluster) Delay(ctx context.Context, id int, spec kube.DelaySpec, pods [
 
 // holdOn starts the delayer of queue q on node n and sends it what the
 // pods send; it returns the veths it holds (even on error: what to undo).
-func (c *Cluster) holdOn(ctx context.Context, n nodes.Node, q int, spec kube.DelaySpec, pods []kube.DelayedPod) ([]string, error) {
+func (c *Cluster) holdOn(ctx context.Context, n nodes.Node, q int, spec cluster.PacketDelay, pods []cluster.DelayedPod) ([]string, error) {
 	if err := c.startDelayer(ctx, n, q, spec); err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (c *Cluster) Undelay(ctx context.Context, id int) (string, error) {
 
 // startDelayer copies this binary into the node (once) and starts it as
 // a delayer on queue q, waiting (bounded) until it has bound the queue.
-func (c *Cluster) startDelayer(ctx context.Context, n nodes.Node, q int, spec kube.DelaySpec) error {
+func (c *Cluster) startDelayer(ctx context.Context, n nodes.Node, q int, spec cluster.PacketDelay) error {
 	if err := c.copySelfOnce(ctx, n); err != nil {
 		return err
 	}
@@ -252,7 +252,7 @@ func (c *Cluster) startDelayer(ctx context.Context, n nodes.Node, q int, spec ku
 }
 
 // delayerArgs are `mcpsim netdelay`'s arguments for spec on queue q.
-func delayerArgs(q int, spec kube.DelaySpec) []string {
+func delayerArgs(q int, spec cluster.PacketDelay) []string {
 	pct := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	return []string{"netdelay",
 		"--queue", strconv.Itoa(q),

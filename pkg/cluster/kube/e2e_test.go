@@ -83,11 +83,14 @@ func e2eClients(t *testing.T) (*kubernetes.Clientset, *dynamic.DynamicClient) {
 	return c, dyn
 }
 
-// e2eBinary builds mcpsim into dir, for tests that interrupt it.
+// e2eBinary builds mcpsim into dir, for tests that interrupt it: static,
+// as `make build` builds it, since a delay runs it in the kind nodes.
 func e2eBinary(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "mcpsim")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/mcpsim").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, "../../../cmd/mcpsim")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v %s", err, out)
 	}
 	return bin

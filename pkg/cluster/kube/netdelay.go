@@ -7,12 +7,12 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 	"github.com/mcpsim/mcpsim/pkg/timeline"
 )
@@ -25,38 +25,20 @@ import (
 // scenario is refused before anything runs.
 type NetworkDelayer interface {
 	// Delay starts holding, under id, every packet the pods send.
-	Delay(ctx context.Context, id int, spec DelaySpec, pods []DelayedPod) error
+	Delay(ctx context.Context, id int, spec cluster.PacketDelay, pods []cluster.DelayedPod) error
 	// Undelay ends delay id: what it held is let go; it says what the
 	// delayers saw.
 	Undelay(ctx context.Context, id int) (string, error)
-}
-
-// DelaySpec is a NetworkChaos delay and loss as netem reads them.
-type DelaySpec struct {
-	Latency, Jitter time.Duration
-	// Correlation, Loss and LossCorrelation are percentages (0–100), as
-	// Chaos Mesh writes them.
-	Correlation, Loss, LossCorrelation float64
-	// For is how long the delay lasts at most (the fault's duration, or
-	// the rest of the run): a delayer lets go by itself some time after,
-	// should mcpsim be gone. Seed seeds its random draws.
-	For  time.Duration
-	Seed uint64
-}
-
-// DelayedPod is a pod whose packets a delay holds: its node and address.
-type DelayedPod struct {
-	Name, Node, IP string
 }
 
 // delaySpec reads what a NetworkChaos asks of a delayer, or why a delayer
 // cannot do it: netem holds a pod's packets on its interface, to the
 // targets given or to everything; the delayer holds everything the pod
 // sends, so only the second.
-func delaySpec(nc *chaosv1alpha1.NetworkChaos, p *field.Path) (DelaySpec, *field.Error) {
+func delaySpec(nc *chaosv1alpha1.NetworkChaos, p *field.Path) (cluster.PacketDelay, *field.Error) {
 	s := &nc.Spec
 	sp := p.Child("spec")
-	var d DelaySpec
+	var d cluster.PacketDelay
 	switch {
 	case s.Target != nil:
 		return d, field.Forbidden(sp.Child("target"), "holding packets to a target needs the kernel's netem; without it mcpsim holds everything a pod sends (leave out target)")
@@ -94,22 +76,6 @@ func delaySpec(nc *chaosv1alpha1.NetworkChaos, p *field.Path) (DelaySpec, *field
 		}
 	}
 	return d, nil
-}
-
-// String is the delay as a report's event says it.
-func (d DelaySpec) String() string {
-	var parts []string
-	if d.Latency > 0 || d.Jitter > 0 {
-		s := "delay " + d.Latency.String()
-		if d.Jitter > 0 {
-			s += fmt.Sprintf(" ± %s (correlation %g%%)", d.Jitter, d.Correlation)
-		}
-		parts = append(parts, s)
-	}
-	if d.Loss > 0 {
-		parts = append(parts, fmt.Sprintf("loss %g%% (correlation %g%%)", d.Loss, d.LossCorrelation))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // networkDelays are the delays in force during a run, by fault, each with
@@ -152,7 +118,7 @@ func (o *networkDelays) inject(ctx context.Context, ns string, f *scenario.Fault
 		rec.Error = err.Error()
 		return rec
 	}
-	var pods []DelayedPod
+	var pods []cluster.DelayedPod
 	var missing []string
 	for _, name := range targets {
 		p, err := obs.pods.Pods(ns).Get(name)
@@ -160,7 +126,7 @@ func (o *networkDelays) inject(ctx context.Context, ns string, f *scenario.Fault
 			missing = append(missing, name)
 			continue
 		}
-		pods = append(pods, DelayedPod{Name: name, Node: p.Spec.NodeName, IP: p.Status.PodIP})
+		pods = append(pods, cluster.DelayedPod{Name: name, Node: p.Spec.NodeName, IP: p.Status.PodIP})
 	}
 	if len(pods) == 0 {
 		rec.Error = fmt.Sprintf("no pod to hold the packets of (selected: %v; without a node or an address: %v)", targets, missing)

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/mcpsim/mcpsim/pkg/cluster"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
@@ -64,11 +65,11 @@ func TestNetemActionsHeldWithoutNetem(t *testing.T) {
 // fakeDelayer records what the backend asks of it.
 type fakeDelayer struct {
 	calls []string
-	specs []DelaySpec
+	specs []cluster.PacketDelay
 	fail  error
 }
 
-func (d *fakeDelayer) Delay(_ context.Context, id int, spec DelaySpec, pods []DelayedPod) error {
+func (d *fakeDelayer) Delay(_ context.Context, id int, spec cluster.PacketDelay, pods []cluster.DelayedPod) error {
 	d.calls = append(d.calls, fmt.Sprintf("delay %d %v", id, pods))
 	d.specs = append(d.specs, spec)
 	return d.fail

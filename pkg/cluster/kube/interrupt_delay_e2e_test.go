@@ -1,0 +1,145 @@
+//go:build e2e
+
+package kube
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// The delay starts at 15s and would last 2m: the run is interrupted while
+// mcpsim holds payment's packets (on a kernel without netem; with netem,
+// Chaos Mesh delays them and the test is skipped).
+const interruptDelayScenario = `apiVersion: mcpsim.dev/v1alpha2
+kind: Scenario
+metadata: {name: interrupt-delay}
+spec:
+  duration: 3m
+` + defaultClusterYAML + `  services:
+    - {name: gateway, role: gateway, replicas: 1, work: {cpu: 2ms}, calls: [{service: payment, timeout: 500ms}], resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
+    - {name: payment, role: payment, replicas: 2, work: {cpu: 2ms}, resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}}
+  load: {profile: poisson, rate: 10, timeout: 2s}
+  faults:
+    - at: 15s
+      apiVersion: chaos-mesh.org/v1alpha1
+      kind: NetworkChaos
+      metadata: {name: slow-payment}
+      spec: {action: delay, mode: all, selector: {labelSelectors: {app: payment}}, delay: {latency: 100ms}, duration: 2m}
+  assertions:
+    - {name: errors, type: errorRate, maxRatio: 1}
+`
+
+// TestE2EInterruptWhileHoldingPackets: Ctrl-C while mcpsim holds pods'
+// packets (NetworkChaos delay on a kernel without netem) ends the run
+// with exit code 130 and leaves no namespace, no hold rule and no delayer
+// on any node: the nodes pass every packet again.
+func TestE2EInterruptWhileHoldingPackets(t *testing.T) {
+	client := e2eClient(t)
+	if b, err := os.ReadFile("/proc/config.gz"); err == nil && len(b) > 0 {
+		if out, _ := exec.Command("sh", "-c", "zcat /proc/config.gz | grep -c '^CONFIG_NET_SCH_NETEM=[ym]'").Output(); strings.TrimSpace(string(out)) != "0" {
+			t.Skip("this kernel has netem: Chaos Mesh delays the packets, mcpsim does not hold them")
+		}
+	}
+	dir := t.TempDir()
+	bin := e2eBinary(t, dir)
+	file := filepath.Join(dir, "interrupt-delay.yaml")
+	if err := os.WriteFile(file, []byte(interruptDelayScenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	cmd := exec.Command(bin, "run", file, "--backend", "kind", "--cluster", "mcpsim", "--out", "")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() // a failed test does not leave the run going
+	nsLine := regexp.MustCompile(`namespace (mcpsim-interrupt-delay-\d+)`)
+	nsCh := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Split(scanLinesOrReturns)
+		for sc.Scan() {
+			if m := nsLine.FindStringSubmatch(sc.Text()); m != nil && len(nsCh) == 0 {
+				nsCh <- m[1]
+			}
+		}
+	}()
+	var ns string
+	select {
+	case ns = <-nsCh:
+	case <-time.After(8 * time.Minute): // installing Chaos Mesh first takes a few minutes
+		t.Fatal("never saw the run's namespace")
+	}
+	// Until a node holds packets (the fault is at 15s after the rollout).
+	workers := workerNodes(ctx, t, client)
+	for start := time.Now(); len(holding(t, workers)) == 0; time.Sleep(500 * time.Millisecond) {
+		if time.Since(start) > 5*time.Minute {
+			t.Fatal("no node held packets within 5 minutes")
+		}
+	}
+	t.Logf("holding packets on %v", holding(t, workers))
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d (%v), want 130", code, err)
+	}
+	if _, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace %s left behind (%v)", ns, err)
+	}
+	if left := holding(t, workers); len(left) > 0 {
+		t.Errorf("left holding packets after the interrupt: %v", left)
+	}
+}
+
+// workerNodes are the cluster's worker nodes (their containers' names).
+func workerNodes(ctx context.Context, t *testing.T, client kubernetes.Interface) []string {
+	t.Helper()
+	list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, n := range list.Items {
+		if _, cp := n.Labels[controlPlaneLabel]; !cp {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
+// holding lists what holds packets on the nodes: each node's hold rules
+// (mcpsim-netdelay in its mangle table) and delayer processes.
+func holding(t *testing.T, nodes []string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range nodes {
+		rules, err := exec.Command("docker", "exec", n, "sh", "-c", "iptables-save -t mangle | grep -c mcpsim-netdelay; pgrep -c -f 'mcpsim-netdelay netdelay'; true").Output()
+		if err != nil {
+			t.Fatalf("reading node %s: %v", n, err)
+		}
+		f := strings.Fields(string(rules))
+		if len(f) != 2 {
+			t.Fatalf("reading node %s: %q", n, rules)
+		}
+		if f[0] != "0" {
+			out = append(out, n+": "+f[0]+" rules")
+		}
+		if f[1] != "0" {
+			out = append(out, n+": "+f[1]+" delayers")
+		}
+	}
+	return out
+}
