@@ -129,10 +129,13 @@ func (c *Cluster) holdOn(ctx context.Context, n nodes.Node, q int, spec cluster.
 		if err != nil {
 			return veths, fmt.Errorf("pod %s: %w", p.Name, err)
 		}
+		// Counted before it is inserted: an insertion cut short (Ctrl-C
+		// kills the exec, not iptables) may have happened, and removing a
+		// rule that is not there does nothing.
+		veths = append(veths, veth)
 		if err := holdRule(q, veth).run(ctx, n, "-I"); err != nil {
 			return veths, fmt.Errorf("pod %s: %w", p.Name, err)
 		}
-		veths = append(veths, veth)
 	}
 	return veths, nil
 }

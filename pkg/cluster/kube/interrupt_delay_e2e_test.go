@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,7 +86,7 @@ func TestE2EInterruptWhileHoldingPackets(t *testing.T) {
 	}
 	// Until a node holds packets (the fault is at 15s after the rollout).
 	workers := workerNodes(ctx, t, client)
-	for start := time.Now(); len(holding(t, workers)) == 0; time.Sleep(500 * time.Millisecond) {
+	for start := time.Now(); !slices.ContainsFunc(holding(t, workers), func(s string) bool { return strings.HasSuffix(s, " rules") }); time.Sleep(500 * time.Millisecond) {
 		if time.Since(start) > 5*time.Minute {
 			t.Fatal("no node held packets within 5 minutes")
 		}
@@ -126,7 +127,9 @@ func holding(t *testing.T, nodes []string) []string {
 	t.Helper()
 	var out []string
 	for _, n := range nodes {
-		rules, err := exec.Command("docker", "exec", n, "sh", "-c", "iptables-save -t mangle | grep -c mcpsim-netdelay; pgrep -c -f 'mcpsim-netdelay netdelay'; true").Output()
+		// (pgrep's pattern is anchored at the delayer's path: unanchored,
+		// it would match this very shell's command line.)
+		rules, err := exec.Command("docker", "exec", n, "sh", "-c", "iptables-save -t mangle | grep -c -- '--comment mcpsim-netdelay'; pgrep -c -f '^/usr/local/bin/mcpsim-netdelay '; true").Output()
 		if err != nil {
 			t.Fatalf("reading node %s: %v", n, err)
 		}
