@@ -140,7 +140,7 @@ func newClusterCmd() *cobra.Command {
 	}
 	clean := &cobra.Command{
 		Use:   "clean",
-		Short: "Restore the nodes and delete the namespaces an mcpsim run left on a cluster (after a crash)",
+		Short: "Restore the nodes, let go of held packets and delete the namespaces an mcpsim run left on a cluster (after a crash)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := provider(cmd).Connect(name)
