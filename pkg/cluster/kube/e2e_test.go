@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,6 +95,50 @@ func e2eBinary(t *testing.T, dir string) string {
 		t.Fatalf("build: %v %s", err, out)
 	}
 	return bin
+}
+
+// kindRun is `mcpsim run --backend kind` of one scenario on the cluster
+// mcpsim, started as a user would, for the tests that interrupt it: the
+// run's namespace once it names it, and the end of its rollout.
+type kindRun struct {
+	cmd     *exec.Cmd
+	ns      chan string
+	rollout chan struct{}
+}
+
+// startKindRun writes the scenario (named name) and runs it with a freshly
+// built binary; the run is killed when the test ends, should it still go.
+func startKindRun(t *testing.T, name, scenarioYAML string) *kindRun {
+	t.Helper()
+	dir := t.TempDir()
+	bin := e2eBinary(t, dir)
+	file := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(file, []byte(scenarioYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &kindRun{cmd: exec.Command(bin, "run", file, "--backend", "kind", "--cluster", "mcpsim", "--out", ""),
+		ns: make(chan string, 1), rollout: make(chan struct{})}
+	stderr, _ := r.cmd.StderrPipe()
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.cmd.Process.Kill() }) // a failed test does not leave the run going
+	nsLine := regexp.MustCompile(`namespace (mcpsim-` + regexp.QuoteMeta(name) + `-\d+)`)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Split(scanLinesOrReturns)
+		closed := false
+		for sc.Scan() {
+			if m := nsLine.FindStringSubmatch(sc.Text()); m != nil && len(r.ns) == 0 {
+				r.ns <- m[1]
+			}
+			if !closed && strings.Contains(sc.Text(), "rollout complete") {
+				close(r.rollout)
+				closed = true
+			}
+		}
+	}()
+	return r
 }
 
 // TestE2EInterruptLeavesNothing: Ctrl-C during the load, just after a

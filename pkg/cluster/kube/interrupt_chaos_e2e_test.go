@@ -3,14 +3,10 @@
 package kube
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -74,42 +70,16 @@ spec:
 // inert and logged, not counted as active.
 func TestE2EInterruptDuringPartition(t *testing.T) {
 	client, dyn := e2eClients(t)
-	dir := t.TempDir()
-	bin := e2eBinary(t, dir)
-	file := filepath.Join(dir, "interrupt-partition.yaml")
-	if err := os.WriteFile(file, []byte(interruptPartitionScenario), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	cmd := exec.Command(bin, "run", file, "--backend", "kind", "--cluster", "mcpsim", "--out", "")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill() // a failed test does not leave the run going
-	nsLine := regexp.MustCompile(`namespace (mcpsim-interrupt-partition-\d+)`)
-	nsCh, rollout := make(chan string, 1), make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Split(scanLinesOrReturns)
-		closed := false
-		for sc.Scan() {
-			if m := nsLine.FindStringSubmatch(sc.Text()); m != nil && len(nsCh) == 0 {
-				nsCh <- m[1]
-			}
-			if !closed && strings.Contains(sc.Text(), "rollout complete") {
-				close(rollout)
-				closed = true
-			}
-		}
-	}()
+	run := startKindRun(t, "interrupt-partition", interruptPartitionScenario)
+	cmd := run.cmd
 	select {
-	case <-rollout:
+	case <-run.rollout:
 	case <-time.After(8 * time.Minute): // installing Chaos Mesh first takes a few minutes
 		t.Fatal("never saw the rollout complete")
 	}
-	ns := <-nsCh
+	ns := <-run.ns
 	t.Logf("run namespace %s", ns)
 	var holders []*netnsHolder
 	for _, app := range []string{"gateway", "payment"} {

@@ -3,12 +3,8 @@
 package kube
 
 import (
-	"bufio"
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -18,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/mcpsim/mcpsim/pkg/cluster/kind"
 )
 
 // The delay starts at 15s and would last 2m: the run is interrupted while
@@ -48,39 +46,16 @@ spec:
 // on any node: the nodes pass every packet again.
 func TestE2EInterruptWhileHoldingPackets(t *testing.T) {
 	client := e2eClient(t)
-	if b, err := os.ReadFile("/proc/config.gz"); err == nil && len(b) > 0 {
-		if out, _ := exec.Command("sh", "-c", "zcat /proc/config.gz | grep -c '^CONFIG_NET_SCH_NETEM=[ym]'").Output(); strings.TrimSpace(string(out)) != "0" {
-			t.Skip("this kernel has netem: Chaos Mesh delays the packets, mcpsim does not hold them")
-		}
-	}
-	dir := t.TempDir()
-	bin := e2eBinary(t, dir)
-	file := filepath.Join(dir, "interrupt-delay.yaml")
-	if err := os.WriteFile(file, []byte(interruptDelayScenario), 0o644); err != nil {
-		t.Fatal(err)
+	if kind.NetemMissing() == "" {
+		t.Skip("this kernel has netem (or does not say): Chaos Mesh delays the packets, mcpsim does not hold them")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	cmd := exec.Command(bin, "run", file, "--backend", "kind", "--cluster", "mcpsim", "--out", "")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill() // a failed test does not leave the run going
-	nsLine := regexp.MustCompile(`namespace (mcpsim-interrupt-delay-\d+)`)
-	nsCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Split(scanLinesOrReturns)
-		for sc.Scan() {
-			if m := nsLine.FindStringSubmatch(sc.Text()); m != nil && len(nsCh) == 0 {
-				nsCh <- m[1]
-			}
-		}
-	}()
+	run := startKindRun(t, "interrupt-delay", interruptDelayScenario)
+	cmd := run.cmd
 	var ns string
 	select {
-	case ns = <-nsCh:
+	case ns = <-run.ns:
 	case <-time.After(8 * time.Minute): // installing Chaos Mesh first takes a few minutes
 		t.Fatal("never saw the run's namespace")
 	}
