@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"sigs.k8s.io/kind/pkg/cluster/constants"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
@@ -140,14 +141,19 @@ func (c *Cluster) holdOn(ctx context.Context, n nodes.Node, q int, spec cluster.
 	return veths, nil
 }
 
-// PrepareDelays copies this binary into every node ahead of the run, all
-// at once, so that a delay starts with its fault rather than a copy of
-// mcpsim per node later (60 MB each, about a second).
+// PrepareDelays copies this binary into every worker node (where the
+// scenarios' pods run) ahead of the run, all at once, so that a delay
+// starts with its fault rather than a copy of mcpsim per node later (60 MB
+// each, about a second).
 func (c *Cluster) PrepareDelays(ctx context.Context) error {
 	kn, err := c.kindNodes()
 	if err != nil {
 		return err
 	}
+	kn = slices.DeleteFunc(kn, func(n nodes.Node) bool {
+		role, err := n.Role()
+		return err == nil && role != constants.WorkerNodeRoleValue
+	})
 	errs := make([]error, len(kn))
 	var wg sync.WaitGroup
 	for k, n := range kn {

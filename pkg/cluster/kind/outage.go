@@ -1,7 +1,6 @@
 package kind
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -61,9 +60,8 @@ var outageRules = func() []outageRule {
 // run applies op (-I, -D or -C) to the rule in node n.
 func (r outageRule) run(ctx context.Context, n nodes.Node, op string) error {
 	args := append([]string{"-w", r.spec[0], r.spec[1], op, r.spec[2]}, r.spec[3:]...)
-	var out bytes.Buffer
-	if err := n.CommandContext(ctx, r.cmd, args...).SetStdout(&out).SetStderr(&out).Run(); err != nil {
-		return fmt.Errorf("%s %s on %s: %v: %s", r.cmd, strings.Join(args, " "), n, err, strings.TrimSpace(out.String()))
+	if out, err := run(ctx, n, r.cmd, args...); err != nil {
+		return fmt.Errorf("%s %s on %s: %v: %s", r.cmd, strings.Join(args, " "), n, err, strings.TrimSpace(out))
 	}
 	return nil
 }
