@@ -1,15 +1,16 @@
 package cluster
 
-import "time"
+import (
+	"time"
+
+	"github.com/mcpsim/mcpsim/pkg/scenario"
+)
 
 // PacketDelay is a NetworkChaos delay and loss as netem reads them, for a
 // backend that holds pods' packets itself where the nodes' kernel has no
 // netem (kind: kube.NetworkDelayer).
 type PacketDelay struct {
-	Latency, Jitter time.Duration
-	// Correlation, Loss and LossCorrelation are percentages (0–100), as
-	// Chaos Mesh writes them.
-	Correlation, Loss, LossCorrelation float64
+	scenario.Netem
 	// For is how long the delay lasts at most (the fault's duration, or
 	// the rest of the run): a delayer lets go by itself some time after,
 	// should mcpsim be gone. Seed seeds its random draws.

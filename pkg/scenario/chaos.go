@@ -44,6 +44,31 @@ func ChaosPercent(s string) (float64, error) {
 	return v, nil
 }
 
+// Netem is a NetworkChaos's delay and loss as netem reads them, its
+// percentages as Chaos Mesh writes them (0–100).
+type Netem struct {
+	Latency, Jitter                    time.Duration
+	Correlation, Loss, LossCorrelation float64
+}
+
+// NetemOf reads s's delay and loss. Parse has checked every one of those
+// fields (validateNetworkChaos), so they all parse here.
+func NetemOf(s *chaosv1alpha1.NetworkChaosSpec) Netem {
+	var n Netem
+	if d := s.Delay; d != nil {
+		n.Latency, _ = ChaosDuration(d.Latency)
+		if d.Jitter != "" {
+			n.Jitter, _ = ChaosDuration(d.Jitter)
+		}
+		n.Correlation, _ = ChaosPercent(d.Correlation)
+	}
+	if l := s.Loss; l != nil {
+		n.Loss, _ = ChaosPercent(l.Loss)
+		n.LossCorrelation, _ = ChaosPercent(l.Correlation)
+	}
+	return n
+}
+
 var (
 	networkActions = []string{string(chaosv1alpha1.NetemAction), string(chaosv1alpha1.DelayAction), string(chaosv1alpha1.LossAction), string(chaosv1alpha1.DuplicateAction),
 		string(chaosv1alpha1.CorruptAction), string(chaosv1alpha1.PartitionAction), string(chaosv1alpha1.BandwidthAction)}

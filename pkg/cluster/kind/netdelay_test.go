@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
+	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
 // TestRouteDevice reads the pod's host veth from `ip -o route get`: a
@@ -49,7 +50,7 @@ func TestQueueBound(t *testing.T) {
 // (percentages as percentages) and lives for the fault's time plus the
 // grace, so that it lets go by itself should mcpsim be gone.
 func TestDelayerArgs(t *testing.T) {
-	got := strings.Join(delayerArgs(4203, cluster.PacketDelay{Latency: 200 * time.Millisecond, Jitter: 10 * time.Millisecond, Correlation: 25, Loss: 0.5, For: time.Minute, Seed: 7}), " ")
+	got := strings.Join(delayerArgs(4203, cluster.PacketDelay{Netem: scenario.Netem{Latency: 200 * time.Millisecond, Jitter: 10 * time.Millisecond, Correlation: 25, Loss: 0.5}, For: time.Minute, Seed: 7}), " ")
 	want := "netdelay --queue 4203 --latency 200ms --jitter 10ms --correlation 25 --loss 0.5 --loss-correlation 0 --max-len 65536 --max-runtime 3m0s --seed 7"
 	if got != want {
 		t.Fatalf("args\n %s\nwant\n %s", got, want)

@@ -51,30 +51,7 @@ func delaySpec(nc *chaosv1alpha1.NetworkChaos, p *field.Path) (cluster.PacketDel
 	case s.Delay != nil && s.Delay.Reorder != nil:
 		return d, field.Forbidden(sp.Child("delay", "reorder"), "reorder needs the kernel's netem; without it mcpsim does delay and loss only")
 	}
-	var err error
-	if dl := s.Delay; dl != nil {
-		dp := sp.Child("delay")
-		if d.Latency, err = scenario.ChaosDuration(dl.Latency); err != nil {
-			return d, field.Invalid(dp.Child("latency"), dl.Latency, err.Error())
-		}
-		if dl.Jitter != "" {
-			if d.Jitter, err = scenario.ChaosDuration(dl.Jitter); err != nil {
-				return d, field.Invalid(dp.Child("jitter"), dl.Jitter, err.Error())
-			}
-		}
-		if d.Correlation, err = scenario.ChaosPercent(dl.Correlation); err != nil {
-			return d, field.Invalid(dp.Child("correlation"), dl.Correlation, err.Error())
-		}
-	}
-	if l := s.Loss; l != nil {
-		lp := sp.Child("loss")
-		if d.Loss, err = scenario.ChaosPercent(l.Loss); err != nil {
-			return d, field.Invalid(lp.Child("loss"), l.Loss, err.Error())
-		}
-		if d.LossCorrelation, err = scenario.ChaosPercent(l.Correlation); err != nil {
-			return d, field.Invalid(lp.Child("correlation"), l.Correlation, err.Error())
-		}
-	}
+	d.Netem = scenario.NetemOf(s)
 	return d, nil
 }
 

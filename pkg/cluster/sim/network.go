@@ -269,7 +269,6 @@ func (w *world) injectNetworkChaos(f *scenario.Fault) ([]string, func() faults.R
 			return nil, nil, err
 		}
 	}
-	// Validated by the schema (scenario.ChaosDuration, ChaosPercent).
 	nf := &netFault{src: map[*pod]bool{}, partition: s.Action == chaosv1alpha1.PartitionAction,
 		to:   s.Direction != chaosv1alpha1.From,
 		from: s.Direction == chaosv1alpha1.From || s.Direction == chaosv1alpha1.Both,
@@ -278,18 +277,10 @@ func (w *world) injectNetworkChaos(f *scenario.Fault) ([]string, func() faults.R
 		rng:       rand.New(rand.NewPCG(w.rng.Uint64(), w.rng.Uint64())),
 		delayLast: map[*pod]float64{}, lossLast: map[*pod]float64{},
 	}
-	if d := s.Delay; d != nil && !nf.partition {
-		nf.latency, _ = scenario.ChaosDuration(d.Latency)
-		if d.Jitter != "" {
-			nf.jitter, _ = scenario.ChaosDuration(d.Jitter)
-		}
-		c, _ := scenario.ChaosPercent(d.Correlation)
-		nf.delayCorr = c / 100
-	}
-	if l := s.Loss; l != nil && !nf.partition {
-		p, _ := scenario.ChaosPercent(l.Loss)
-		c, _ := scenario.ChaosPercent(l.Correlation)
-		nf.loss, nf.lossCorr = p/100, c/100
+	if !nf.partition {
+		n := scenario.NetemOf(s)
+		nf.latency, nf.jitter = n.Latency, n.Jitter
+		nf.delayCorr, nf.loss, nf.lossCorr = n.Correlation/100, n.Loss/100, n.LossCorrelation/100
 	}
 	names := podNames(src)
 	for _, p := range src {
