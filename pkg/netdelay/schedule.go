@@ -3,18 +3,12 @@ package netdelay
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/mcpsim/mcpsim/pkg/internal/netem"
 )
 
-// correlated draws netem's correlated uniform numbers. netem
-// (net/sched/sch_netem.c, get_crandom) computes, in 32-bit fixed point,
-//
-//	next = (1-rho)·u + rho·last
-//
-// with u a fresh uniform draw and last the previous result, starting from
-// a random last (init_crandom). The sequence keeps the mean of u (1/2) but
-// not its spread: its variance is (1-rho)/(1+rho) times u's, and
-// successive draws have correlation rho. That is what `tc ... netem delay
-// 100ms 10ms 25%` (and Chaos Mesh's correlation) does, so it is what we do.
+// correlated draws netem's correlated uniform numbers (netem.Correlate),
+// starting from a random last, as init_crandom does.
 type correlated struct {
 	rho, last float64
 }
@@ -28,7 +22,7 @@ func (c *correlated) next(rng *rand.Rand) float64 {
 	if c.rho == 0 {
 		return u
 	}
-	c.last = (1-c.rho)*u + c.rho*c.last
+	c.last = netem.Correlate(u, c.last, c.rho)
 	return c.last
 }
 
@@ -58,18 +52,11 @@ func newSchedule(c Config) *schedule {
 // next returns the next packet's fate. As in netem's enqueue, loss is
 // decided first and a dropped packet draws no delay.
 func (s *schedule) next() (delay time.Duration, drop bool) {
-	// netem drops when loss >= the draw (loss_event); with a draw in
-	// [0,1), u < loss drops exactly a loss fraction and never drops at 0.
-	if s.loss > 0 && s.lossCor.next(s.rng) < s.loss {
+	if s.loss > 0 && netem.Lost(s.lossCor.next(s.rng), s.loss) {
 		return 0, true
 	}
 	if s.jitter == 0 {
 		return s.latency, false
 	}
-	// netem's table-less tabledist: ((rnd % 2σ) + μ) - σ, uniform over
-	// [μ-σ, μ+σ). A negative delay means "now", as a time_to_send in the
-	// past does in netem's tfifo.
-	u := s.delayCor.next(s.rng)
-	d := s.latency + time.Duration((2*u-1)*float64(s.jitter))
-	return max(d, 0), false
+	return netem.Jitter(s.latency, s.jitter, s.delayCor.next(s.rng)), false
 }

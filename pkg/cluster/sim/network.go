@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/mcpsim/mcpsim/pkg/faults"
+	"github.com/mcpsim/mcpsim/pkg/internal/netem"
 	"github.com/mcpsim/mcpsim/pkg/scenario"
 )
 
@@ -31,17 +32,9 @@ import (
 // (the response), a delay on both ends twice, and a delay on the entry
 // service's pods slows what the load client gets.
 //
-// netem's numbers (Linux net/sched/sch_netem.c):
-//   - jitter without a distribution table (the chaos daemon never passes
-//     one) is uniform: tabledist returns ((rnd % (2σ)) + μ) − σ, a delay
-//     uniform in [latency − jitter, latency + jitter); a negative one is
-//     sent at once.
-//   - correlation ρ (in percent) mixes each random number with the
-//     previous one of the same qdisc: get_crandom returns
-//     (value·(2³² − ρ) + last·ρ) / 2³², i.e. u = (1 − ρ)·U + ρ·u_prev.
-//     It keeps the mean and makes successive draws alike.
-//   - loss drops a packet when that random number falls below the loss
-//     probability.
+// netem's numbers (jitter, correlation, loss) are package netem's, the
+// same as the kind backend's delayer uses: each sending pod's qdisc has
+// its own correlation state.
 //
 // A lost message costs TCP's retransmission time: a request or response
 // of the reference services fits in one segment, so no duplicate ACKs
@@ -103,7 +96,7 @@ func (nf *netFault) crandom(last map[*pod]float64, sender *pod, rho float64) flo
 	if !ok {
 		prev = nf.rng.Float64() // init_crandom starts from a random value
 	}
-	u = (1-rho)*u + rho*prev
+	u = netem.Correlate(u, prev, rho)
 	last[sender] = u
 	return u
 }
@@ -117,7 +110,7 @@ func (nf *netFault) cost(sender *pod) (d time.Duration, lost bool) {
 	if nf.loss > 0 {
 		rto := tcpRTOMin
 		for k := 0; ; k++ {
-			if nf.crandom(nf.lossLast, sender, nf.lossCorr) >= nf.loss {
+			if !netem.Lost(nf.crandom(nf.lossLast, sender, nf.lossCorr), nf.loss) {
 				break
 			}
 			if k == tcpRetries2 {
@@ -130,8 +123,7 @@ func (nf *netFault) cost(sender *pod) (d time.Duration, lost bool) {
 	if nf.latency > 0 || nf.jitter > 0 {
 		delay := nf.latency
 		if nf.jitter > 0 {
-			u := nf.crandom(nf.delayLast, sender, nf.delayCorr)
-			delay += time.Duration((2*u - 1) * float64(nf.jitter))
+			delay = netem.Jitter(nf.latency, nf.jitter, nf.crandom(nf.delayLast, sender, nf.delayCorr))
 		}
 		d += max(delay, 0)
 	}
