@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -51,6 +52,8 @@ const (
 	// netdelayQueue is the first NFQUEUE queue number a delay uses; delay
 	// id uses netdelayQueue + id. (kube-proxy and kindnet use none.)
 	netdelayQueue = 4200
+	// netdelayQueues bounds the queues cluster clean looks for.
+	netdelayQueues = 1000
 	// netdelayGrace is how long a delayer outlives its fault's time
 	// before it lets go by itself.
 	netdelayGrace = 2 * time.Minute
@@ -60,16 +63,19 @@ const (
 	netdelayMaxLen = 65536
 )
 
-// heldOn is where one delay holds packets: its rules, by node.
-type heldOn map[string][]string // node name -> host veths
+// heldOn is where one delay holds packets: the nodes it was started on.
+type heldOn map[string]bool
 
 // Delay implements kube.NetworkDelayer: it starts a delayer on the node
-// of every pod and sends it what the pod sends, on all the nodes at once
-// (each takes a few docker execs).
+// of every pod and sends it what the pod sends, on all the nodes at once,
+// one docker exec each (holdScript).
 func (c *Cluster) Delay(ctx context.Context, id int, spec cluster.PacketDelay, pods []cluster.DelayedPod) error {
 	q := netdelayQueue + id
 	byNode := map[string][]cluster.DelayedPod{}
 	for _, p := range pods {
+		if net.ParseIP(p.IP) == nil {
+			return fmt.Errorf("pod %s: %q is not an IP address", p.Name, p.IP)
+		}
 		byNode[p.Node] = append(byNode[p.Node], p)
 	}
 	kn, err := c.kindNodes()
@@ -82,63 +88,140 @@ func (c *Cluster) Delay(ctx context.Context, id int, spec cluster.PacketDelay, p
 		c.delays = map[int]heldOn{}
 	}
 	c.delays[id] = held
-	type result struct {
-		veths []string
-		err   error
-	}
-	results := make([]result, len(names))
+	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for k, name := range names {
 		i := slices.IndexFunc(kn, func(n nodes.Node) bool { return n.String() == name })
 		if i < 0 {
-			results[k].err = fmt.Errorf("cluster %q has no node %s", c.Name, name)
+			errs[k] = fmt.Errorf("cluster %q has no node %s", c.Name, name)
 			continue
 		}
+		// Recorded before it starts: a start cut short (Ctrl-C kills
+		// the docker exec, not what it runs) may have done anything,
+		// and undoing what was not done does nothing.
+		held[name] = true
 		n := kn[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[k].veths, results[k].err = c.holdOn(ctx, n, q, spec, byNode[name])
+			errs[k] = c.holdOn(ctx, n, q, spec, byNode[name])
 		}()
 	}
 	wg.Wait()
-	var errs []error
-	for k, name := range names {
-		// What was done is recorded, so that Undelay undoes it.
-		held[name] = results[k].veths
-		if results[k].err != nil {
-			errs = append(errs, results[k].err)
-		}
-	}
-	if len(errs) > 0 {
+	if err := errors.Join(errs...); err != nil {
 		// Half a delay is none: undo what was done.
 		_, _ = c.Undelay(context.WithoutCancel(ctx), id)
-		return errors.Join(errs...)
+		return err
 	}
 	return nil
 }
 
 // holdOn starts the delayer of queue q on node n and sends it what the
-// pods send; it returns the veths it holds (even on error: what to undo).
-func (c *Cluster) holdOn(ctx context.Context, n nodes.Node, q int, spec cluster.PacketDelay, pods []cluster.DelayedPod) ([]string, error) {
-	if err := c.startDelayer(ctx, n, q, spec); err != nil {
-		return nil, err
+// pods send.
+func (c *Cluster) holdOn(ctx context.Context, n nodes.Node, q int, spec cluster.PacketDelay, pods []cluster.DelayedPod) error {
+	if err := c.copySelfOnce(ctx, n); err != nil {
+		return err
 	}
-	var veths []string
-	for _, p := range pods {
-		veth, err := hostVeth(ctx, n, p.IP)
-		if err != nil {
-			return veths, fmt.Errorf("pod %s: %w", p.Name, err)
-		}
-		// Counted before it is inserted: an insertion cut short (Ctrl-C
-		// kills the exec, not iptables) may have happened, and removing a
-		// rule that is not there does nothing.
-		veths = append(veths, veth)
-		if err := holdRule(q, veth).run(ctx, n, "-I"); err != nil {
-			return veths, fmt.Errorf("pod %s: %w", p.Name, err)
-		}
+	ips := make([]string, len(pods))
+	for i, p := range pods {
+		ips[i] = p.IP
 	}
-	return veths, nil
+	if out, err := run(ctx, n, "sh", "-c", holdScript(inNode, q, delayerArgs(q, spec), ips)); err != nil {
+		return fmt.Errorf("holding the packets of %s on %s: %v: %s", podNames(pods), n, err, strings.TrimSpace(out))
+	}
+	return nil
+}
+
+func podNames(pods []cluster.DelayedPod) string {
+	names := make([]string, len(pods))
+	for i, p := range pods {
+		names[i] = fmt.Sprintf("%s (%s)", p.Name, p.IP)
+	}
+	return strings.Join(names, ", ")
+}
+
+// aliveFunc is a shell function of both scripts: whether process $1
+// runs. A zombie has exited (kill -0 would say it runs until its parent,
+// PID 1 here, reaps it).
+const aliveFunc = `alive() { s=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${s#Z}" = "$s" ]; }
+`
+
+// nodeFiles are where a delay lives in a node: the delayer's binary, the
+// directory of its files, and the kernel's list of bound queues. (A test
+// runs the scripts on a directory of its own.)
+type nodeFiles struct{ bin, dir, queues string }
+
+var inNode = nodeFiles{netdelayBin, netdelayDir, "/proc/net/netfilter/nfnetlink_queue"}
+
+// holdScript is a delay's start on one node, in one docker exec: each
+// exec costs 0.1–0.3 s on a busy 2-core host, and one per step (start,
+// wait for the bind, a route and a rule per pod) put the delay in place
+// 0.6–1.1 s after its fault's time. In the node, it
+//
+//  1. starts the delayer of queue q (setsid: it outlives the exec; its
+//     pid in q.pid, what it prints in q.out and q.err);
+//  2. waits, up to 10 s, until the kernel lists queue q as bound, or
+//     says why the delayer exited;
+//  3. finds each pod's host veth, the device the node routes the pod's
+//     address through (kindnet gives each pod a host route); a pod
+//     routed out of eth0 is on another node, and holding it here would
+//     hold nothing;
+//  4. sends the queue what arrives from those veths, every rule in one
+//     iptables-restore commit: all of them or none.
+//
+// While it runs, its pid is in q.hold, so that undoScript can stop it
+// first: Ctrl-C kills the docker exec, not the script.
+func holdScript(f nodeFiles, q int, args []string, ips []string) string {
+	return fmt.Sprintf(`d=%[1]s; q=%[2]d; b=$d/$q
+`+aliveFunc+`mkdir -p "$d" && echo $$ >"$b.hold" || exit 1
+trap 'rm -f "$b.hold"' EXIT
+(setsid %[3]s %[4]s >"$b.out" 2>"$b.err" </dev/null & echo $! >"$b.pid")
+i=0
+until awk -v q="$q" '$1 == q {found = 1} END {exit !found}' %[5]s 2>/dev/null; do
+	if ! alive "$(cat "$b.pid")"; then echo "the delayer exited: $(cat "$b.err")"; exit 2; fi
+	i=$((i + 1))
+	if [ $i -gt 500 ]; then echo "the delayer did not bind NFQUEUE queue $q within 10s"; exit 2; fi
+	sleep 0.02
+done
+rules=""
+for ip in %[6]s; do
+	route=$(ip -o route get "$ip" 2>&1) || { echo "no route to $ip: $route"; exit 3; }
+	dev=$(echo "$route" | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}')
+	case "$dev" in
+	veth*) ;;
+	"") echo "no device in the route to $ip: $route"; exit 3 ;;
+	*) echo "$ip is routed through $dev, not a pod's veth: the pod is not on this node"; exit 3 ;;
+	esac
+	rules="$rules-I PREROUTING -i $dev -m comment --comment %[7]s-$q -j NFQUEUE --queue-num $q --queue-bypass
+"
+done
+printf '*mangle\n%%sCOMMIT\n' "$rules" | iptables-restore -w --noflush || exit 4
+`, f.dir, q, f.bin, strings.Join(args, " "), f.queues, strings.Join(ips, " "), netdelayComment)
+}
+
+// undoScript undoes a delay on one node, in one docker exec: it stops a
+// hold script still running (stopped first, so that it starts nothing
+// more; then its children, an iptables-restore among them committing
+// all or nothing, and itself), removes every rule of queue q (the rules
+// go first: nothing more is held), then stops the delayer (SIGTERM: it
+// lets go of what it holds, bounded to 10 s) and prints what it said.
+func undoScript(f nodeFiles, q int) string {
+	return fmt.Sprintf(`d=%[1]s; q=%[2]d; b=$d/$q
+`+aliveFunc+`if [ -f "$b.hold" ]; then
+	h=$(cat "$b.hold")
+	kill -STOP "$h" 2>/dev/null; pkill -KILL -P "$h" 2>/dev/null; kill -KILL "$h" 2>/dev/null
+	rm -f "$b.hold"
+fi
+iptables-save -t mangle | sed -n 's/^-A \(.*--comment "\{0,1\}%[3]s-'$q'"\{0,1\} .*\)$/\1/p' | while read -r spec; do
+	eval iptables -w -t mangle -D "$spec" || exit 5
+done || { echo "removing the rules of queue $q failed" >&2; exit 5; }
+[ -f "$b.pid" ] || exit 0
+pid=$(cat "$b.pid")
+kill -TERM "$pid" 2>/dev/null
+i=0; while alive "$pid" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+if alive "$pid"; then kill -KILL "$pid"; echo "did not exit within 10s" >&2; fi
+cat "$b.out" 2>/dev/null; rm -f "$b.pid" "$b.out" "$b.err"
+`, f.dir, q, netdelayComment)
 }
 
 // PrepareDelays copies this binary into every worker node (where the
@@ -187,9 +270,9 @@ func (c *Cluster) copySelfOnce(ctx context.Context, n nodes.Node) error {
 	return nil
 }
 
-// Undelay implements kube.NetworkDelayer: the rules go first (nothing
-// more is held), then each delayer lets go of what it holds and exits,
-// saying what it saw.
+// Undelay implements kube.NetworkDelayer: on every node the delay was
+// started on, the rules go first (nothing more is held), then the
+// delayer lets go of what it holds and exits, saying what it saw.
 func (c *Cluster) Undelay(ctx context.Context, id int) (string, error) {
 	held, ok := c.delays[id]
 	if !ok {
@@ -206,15 +289,9 @@ func (c *Cluster) Undelay(ctx context.Context, id int) (string, error) {
 		if i < 0 {
 			continue // the node is gone, and its delayer with it
 		}
-		n := kn[i]
-		for _, veth := range held[name] {
-			if err := holdRule(q, veth).remove(ctx, n); err != nil {
-				failed = append(failed, err.Error())
-			}
-		}
-		stats, err := stopDelayer(ctx, n, q)
+		stats, err := undoDelay(ctx, kn[i], q)
 		if err != nil {
-			failed = append(failed, fmt.Sprintf("node %s: %v", name, err))
+			failed = append(failed, err.Error())
 			continue
 		}
 		seen = append(seen, fmt.Sprintf("%s: %s", name, stats))
@@ -226,38 +303,14 @@ func (c *Cluster) Undelay(ctx context.Context, id int) (string, error) {
 	return strings.Join(seen, "; "), nil
 }
 
-// startDelayer copies this binary into the node (once) and starts it as
-// a delayer on queue q, waiting (bounded) until it has bound the queue.
-func (c *Cluster) startDelayer(ctx context.Context, n nodes.Node, q int, spec cluster.PacketDelay) error {
-	if err := c.copySelfOnce(ctx, n); err != nil {
-		return err
+// undoDelay runs undoScript for queue q on n and returns the delayer's
+// statistics.
+func undoDelay(ctx context.Context, n nodes.Node, q int) (string, error) {
+	out, err := run(ctx, n, "sh", "-c", undoScript(inNode, q))
+	if err != nil {
+		return "", fmt.Errorf("node %s, queue %d: %v: %s", n, q, err, strings.TrimSpace(out))
 	}
-	args := delayerArgs(q, spec)
-	base := fmt.Sprintf("%s/%d", netdelayDir, q)
-	// setsid: the delayer outlives this exec's session; its pid is $!.
-	script := fmt.Sprintf("mkdir -p %s && (setsid %s %s >%s.out 2>%s.err </dev/null & echo $! >%s.pid)",
-		netdelayDir, netdelayBin, strings.Join(args, " "), base, base, base)
-	if out, err := run(ctx, n, "sh", "-c", script); err != nil {
-		return fmt.Errorf("starting the delayer on %s: %v: %s", n, err, out)
-	}
-	// Bound when the kernel lists its queue; a delayer that exits first
-	// says why in its error output.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		out, err := run(ctx, n, "cat", "/proc/net/netfilter/nfnetlink_queue")
-		if err == nil && queueBound(out, q) {
-			return nil
-		}
-		if _, err := run(ctx, n, "sh", "-c", fmt.Sprintf("kill -0 $(cat %s.pid)", base)); err != nil {
-			msg, _ := run(ctx, n, "cat", base+".err")
-			return fmt.Errorf("the delayer on %s exited: %s", n, strings.TrimSpace(msg))
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			_, _ = stopDelayer(context.WithoutCancel(ctx), n, q)
-			return fmt.Errorf("the delayer on %s did not bind NFQUEUE queue %d within 10s", n, q)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return strings.TrimSpace(out), nil
 }
 
 // delayerArgs are `mcpsim netdelay`'s arguments for spec on queue q.
@@ -274,78 +327,6 @@ func delayerArgs(q int, spec cluster.PacketDelay) []string {
 		"--max-runtime", (spec.For + netdelayGrace).String(),
 		"--seed", strconv.FormatUint(spec.Seed, 10),
 	}
-}
-
-// queueBound reports whether /proc/net/netfilter/nfnetlink_queue (one
-// line a bound queue, its number first) lists queue q.
-func queueBound(list string, q int) bool {
-	for _, line := range strings.Split(list, "\n") {
-		if f := strings.Fields(line); len(f) > 0 && f[0] == strconv.Itoa(q) {
-			return true
-		}
-	}
-	return false
-}
-
-// stopDelayer ends the delayer of queue q on n (SIGTERM: it lets go of
-// what it holds), waits for it (bounded) and returns what it printed.
-func stopDelayer(ctx context.Context, n nodes.Node, q int) (string, error) {
-	base := fmt.Sprintf("%s/%d", netdelayDir, q)
-	script := fmt.Sprintf(`[ -f %[1]s.pid ] || exit 0
-pid=$(cat %[1]s.pid)
-kill -TERM "$pid" 2>/dev/null
-i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; echo "did not exit within 10s" >&2; fi
-cat %[1]s.out 2>/dev/null; rm -f %[1]s.pid %[1]s.out %[1]s.err`, base)
-	out, err := run(ctx, n, "sh", "-c", script)
-	if err != nil {
-		return "", fmt.Errorf("stopping the delayer of queue %d: %v: %s", q, err, out)
-	}
-	return strings.TrimSpace(out), nil
-}
-
-// hostVeth is the node's side of the veth pair of the pod at ip: the
-// device the node routes ip through (kindnet gives each pod a host route).
-func hostVeth(ctx context.Context, n nodes.Node, ip string) (string, error) {
-	out, err := run(ctx, n, "ip", "-o", "route", "get", ip)
-	if err != nil {
-		return "", fmt.Errorf("no route to %s on %s: %v: %s", ip, n, err, out)
-	}
-	return routeDevice(out, ip)
-}
-
-// routeDevice reads the device of `ip -o route get` output ("10.244.1.5
-// dev veth1a2b3c4d scope host src 10.244.1.1 ..."); a pod on this node is
-// reached through a veth, anything else (eth0: another node) is an error.
-func routeDevice(out, ip string) (string, error) {
-	f := strings.Fields(out)
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "dev" {
-			if dev := f[i+1]; strings.HasPrefix(dev, "veth") {
-				return dev, nil
-			}
-			return "", fmt.Errorf("%s is routed through %s, not a pod's veth: the pod is not on this node", ip, f[i+1])
-		}
-	}
-	return "", fmt.Errorf("no device in the route to %s: %q", ip, strings.TrimSpace(out))
-}
-
-// holdRule is the rule that sends queue q what arrives from veth.
-func holdRule(q int, veth string) outageRule {
-	return outageRule{"iptables", []string{"-t", "mangle", "PREROUTING", "-i", veth,
-		"-m", "comment", "--comment", fmt.Sprintf("%s-%d", netdelayComment, q),
-		"-j", "NFQUEUE", "--queue-num", strconv.Itoa(q), "--queue-bypass"}}
-}
-
-// remove deletes every copy of the rule (bounded: more than 16 are not
-// ours).
-func (r outageRule) remove(ctx context.Context, n nodes.Node) error {
-	for i := 0; i < 16 && r.run(ctx, n, "-C") == nil; i++ {
-		if err := r.run(ctx, n, "-D"); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // copySelf copies the running mcpsim binary into the node as the
@@ -387,32 +368,41 @@ func (c *Cluster) ReleaseHeld(ctx context.Context) ([]string, error) {
 	}
 	var cleaned []string
 	for _, n := range kn {
-		rules, err := run(ctx, n, "iptables-save", "-t", "mangle")
+		// The queues a run left: in its rules' comments, or its files.
+		out, err := run(ctx, n, "sh", "-c", "iptables-save -t mangle && ls "+netdelayDir+" 2>/dev/null; true")
 		if err != nil {
-			return cleaned, fmt.Errorf("reading node %s's rules: %v: %s", n, err, rules)
+			return cleaned, fmt.Errorf("reading node %s's rules: %v: %s", n, err, out)
 		}
-		found := false
-		for _, line := range strings.Split(rules, "\n") {
-			if !strings.HasPrefix(line, "-A ") || !strings.Contains(line, netdelayComment) {
-				continue
-			}
-			found = true
-			spec := strings.Fields(strings.TrimPrefix(line, "-A "))
-			if _, err := run(ctx, n, "iptables", append([]string{"-w", "-t", "mangle", "-D"}, spec...)...); err != nil {
-				return cleaned, fmt.Errorf("removing %q on %s: %w", line, n, err)
-			}
-		}
-		pids, _ := run(ctx, n, "sh", "-c", "ls "+netdelayDir+"/*.pid 2>/dev/null")
-		for _, pidFile := range strings.Fields(pids) {
-			found = true
-			q, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(pidFile, netdelayDir+"/"), ".pid"))
-			if _, err := stopDelayer(ctx, n, q); err != nil {
+		queues := leftQueues(out)
+		for _, q := range queues {
+			if _, err := undoDelay(ctx, n, q); err != nil {
 				return cleaned, err
 			}
 		}
-		if found {
+		if len(queues) > 0 {
 			cleaned = append(cleaned, n.String())
 		}
 	}
 	return cleaned, nil
+}
+
+// leftQueues reads the queues of the delays a node holds from its mangle
+// rules (their comments, netdelayComment-Q) and the names of the files in
+// netdelayDir (Q.pid, Q.hold, ...), in order.
+func leftQueues(out string) []int {
+	seen := map[int]bool{}
+	for _, f := range strings.Fields(out) {
+		f = strings.Trim(f, `"`)
+		if rest, ok := strings.CutPrefix(f, netdelayComment+"-"); ok {
+			f = rest
+		} else if i := strings.IndexByte(f, '.'); i > 0 {
+			f = f[:i]
+		} else {
+			continue
+		}
+		if q, err := strconv.Atoi(f); err == nil && q >= netdelayQueue && q < netdelayQueue+netdelayQueues {
+			seen[q] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
