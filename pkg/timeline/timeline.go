@@ -71,6 +71,13 @@ func (r Request) OK() bool {
 	return r.Err() == 0 && code >= 200 && code < 400
 }
 
+// AsDegraded is r marked degraded: answered in part by a fallback (only a
+// success is: see NewRequest).
+func (r Request) AsDegraded() Request {
+	r.latCode |= 1
+	return r
+}
+
 // Sample is a periodic observation of one service.
 type Sample struct {
 	T time.Duration `json:"t"`

@@ -317,6 +317,10 @@ func TestRequestFields(t *testing.T) {
 			t.Errorf("NewRequest(%v, %v, %d, %d, %v) gives %v, %v, %d, %d, %v", c.sent, c.latency, c.code, c.err, c.degraded,
 				r.Sent(), r.Latency(), r.Code(), r.Err(), r.Degraded())
 		}
+		// Marked degraded afterwards, it is the request made degraded.
+		if d := r.AsDegraded(); d != NewRequest(c.sent, c.latency, c.code, c.err, true) {
+			t.Errorf("NewRequest(%v, %v, %d, %d, %v).AsDegraded() is not the degraded request", c.sent, c.latency, c.code, c.err, c.degraded)
+		}
 	}
 	r := NewRequest(requestTimeMax+1, math.MinInt64, math.MaxUint16, 0, false)
 	if r.Sent() != requestTimeMax || r.Latency() != -requestTimeMax || r.Code() != requestCodeMax {

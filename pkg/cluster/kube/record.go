@@ -111,7 +111,7 @@ func (r *recorder) result(res *vegeta.Result) {
 	defer r.mu.Unlock()
 	req := timeline.NewRequest(res.Timestamp.Sub(r.t0), res.Latency, res.Code, r.tl.ErrorKind(errorClass(res.Error)), false)
 	if req.OK() && res.Headers.Get(reference.DegradedHeader) != "" {
-		req = timeline.NewRequest(req.Sent(), req.Latency(), req.Code(), req.Err(), true)
+		req = req.AsDegraded()
 	}
 	r.entry.Requests = append(r.entry.Requests, req)
 	r.recent = append(r.recent, req)
