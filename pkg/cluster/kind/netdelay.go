@@ -186,7 +186,7 @@ done
 rules=""
 for ip in %[6]s; do
 	route=$(ip -o route get "$ip" 2>&1) || { echo "no route to $ip: $route"; exit 3; }
-	dev=$(echo "$route" | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}')
+	dev=$(printf '%%s\n' "$route" | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}')
 	case "$dev" in
 	veth*) ;;
 	"") echo "no device in the route to $ip: $route"; exit 3 ;;

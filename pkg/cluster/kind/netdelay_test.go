@@ -55,7 +55,7 @@ func newScriptNode(t *testing.T, delayer string) *scriptNode {
 		}
 	}
 	write("ip", `case "$4" in
-10.244.1.*) echo "$4 dev veth${4##*.} scope host src 10.244.1.1 uid 0" ;;
+10.244.1.*) printf '%s dev veth%s scope host src 10.244.1.1 uid 0 \\    cache \n' "$4" "${4##*.}" ;;
 10.244.2.*) echo "$4 via 172.18.0.3 dev eth0 src 172.18.0.4 uid 0" ;;
 *) echo "RTNETLINK answers: Network is unreachable" >&2; exit 2 ;;
 esac
