@@ -86,15 +86,23 @@ func (s *server) advance(now time.Duration) {
 	if now <= s.last {
 		return
 	}
+	if s.stress != nil {
+		// usage() with stressors, its division computed once here.
+		r, stress := s.stressShares()
+		use := r*float64(s.live) + stress
+		if s.q != nil {
+			s.q.account(s.last, now, use)
+		}
+		dt := seconds(now - s.last)
+		s.v += r * dt
+		s.cpu += use * dt
+		s.last = now
+		return
+	}
 	if s.q != nil {
 		s.q.account(s.last, now, s.usage())
 	}
-	if s.stress != nil {
-		dt := seconds(now - s.last)
-		r, stress := s.stressShares()
-		s.v += r * dt
-		s.cpu += (r*float64(s.live) + stress) * dt
-	} else if s.live > 0 {
+	if s.live > 0 {
 		dt := seconds(now - s.last)
 		r := s.r
 		s.v += r * dt
