@@ -16,8 +16,9 @@ import (
 // breakerWatch follows the circuit breakers of the pods of calling
 // services through their /metrics (mcp_circuit_breaker_state), read via
 // the API server's pod proxy: the host cannot reach pod IPs. Transitions
-// are seen at the scrape's resolution (breakerEvery).
+// are seen at the scrape's resolution (every: breakerEvery).
 type breakerWatch struct {
+	every   time.Duration
 	client  kubernetes.Interface
 	ns      string
 	callers []string                     // services with calls
@@ -26,7 +27,7 @@ type breakerWatch struct {
 }
 
 func newBreakerWatch(client kubernetes.Interface, ns string, callers []string) *breakerWatch {
-	return &breakerWatch{client: client, ns: ns, callers: callers, state: map[string]map[string]string{}, service: map[string]string{}}
+	return &breakerWatch{every: breakerEvery, client: client, ns: ns, callers: callers, state: map[string]map[string]string{}, service: map[string]string{}}
 }
 
 // scrape reads every calling pod's breakers and returns the transitions
@@ -136,7 +137,7 @@ func metricsPages(ctx context.Context, client kubernetes.Interface, ns string, p
 // at a few proxied requests a second per calling pod.
 const breakerEvery = 500 * time.Millisecond
 
-// follow reads the breakers every breakerEvery from now on its own
+// follow reads the breakers every w.every from now on its own
 // goroutine, recording transitions at the time of their round, until
 // the returned function is called (which waits for the round in flight;
 // calling it again does nothing).
@@ -148,7 +149,7 @@ func (w *breakerWatch) follow(ctx context.Context, obs *observer, r *recorder, t
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(breakerEvery)
+		t := time.NewTicker(w.every)
 		defer t.Stop()
 		for {
 			r.breakers(w.scrape(ctx, obs, time.Since(t0)))

@@ -273,14 +273,18 @@ func TestBreakersFollowedUntilStopped(t *testing.T) {
 	defer obs.stop()
 	t0 := time.Now()
 	r.start(t0)
-	stop := newBreakerWatch(client, "ns", []string{"gateway"}).follow(ctx, obs, r, t0)
+	// Rounds 20ms apart, not the real half second: the test is about
+	// what a round sees and when rounds stop, not their pace.
+	watch := newBreakerWatch(client, "ns", []string{"gateway"})
+	watch.every = 20 * time.Millisecond
+	stop := watch.follow(ctx, obs, r, t0)
 	for reads.Load() < 3 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop()
 	after := reads.Load()
 	stop() // a second call does nothing
-	time.Sleep(2 * breakerEvery)
+	time.Sleep(5 * watch.every)
 	if n := reads.Load(); n != after {
 		t.Errorf("%d reads after stop returned", n-after)
 	}
