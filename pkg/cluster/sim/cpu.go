@@ -27,14 +27,18 @@ const minWeight = 0.002
 func (p *pod) want() float64 { return min(p.limit, float64(p.srv.live)+p.srv.stressWant) }
 
 // cpuChanged re-divides p's node after the requests in flight on p
-// changed (or p left the node).
+// changed (or p left the node). It is two calls a request, and most end
+// at once: a pod whose node cannot be contended (limitsChanged) gets what
+// it wants, and nobody keeps count. That check is all that inlines; the
+// rest is redivide.
 func (w *world) cpuChanged(p *pod) {
-	if p.cpuFree {
-		// Its node cannot be contended (limitsChanged): every pod gets
-		// what it wants, and nobody keeps count. Two calls a request
-		// end here, without reading the node.
-		return
+	if !p.cpuFree {
+		w.redivide(p)
 	}
+}
+
+// redivide is cpuChanged on a node that can be contended.
+func (w *world) redivide(p *pod) {
 	n := p.node
 	if n == nil {
 		return
