@@ -33,6 +33,9 @@ func (a *Arrivals) Next() (time.Duration, bool) {
 	if a.done {
 		return 0, false
 	}
+	if p, ok := a.pacer.(*PoissonPacer); ok {
+		return a.nextPoisson(p)
+	}
 	for i := 0; i < maxWaitsPerHit; i++ {
 		wait, stop := a.pacer.Pace(a.elapsed, a.hits)
 		if stop {
@@ -55,6 +58,29 @@ func (a *Arrivals) Next() (time.Duration, bool) {
 		}
 	}
 	// The pacer kept waiting without releasing: send now.
+	a.hits++
+	return a.start + a.elapsed, true
+}
+
+// nextPoisson is Next for a Poisson pacer, which knows its next hit's
+// time outright: the two Pace calls of the general loop (one that waits
+// until that time, one that sends then) in one direct call, with the
+// same outcome. A simulated request's arrival costs this once, and the
+// interface calls were a twentieth of a run with calls between services.
+func (a *Arrivals) nextPoisson(p *PoissonPacer) (time.Duration, bool) {
+	t, stop := p.nextHit(a.hits)
+	if stop {
+		a.done = true
+		return 0, false
+	}
+	// t is not before elapsed: the pacer's times only grow.
+	if t > a.elapsed {
+		a.elapsed = t
+	}
+	if a.elapsed > a.duration {
+		a.done = true
+		return 0, false
+	}
 	a.hits++
 	return a.start + a.elapsed, true
 }

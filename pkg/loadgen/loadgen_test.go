@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mcpsim/mcpsim/pkg/scenario"
@@ -234,5 +235,52 @@ func TestPoissonFollowsTheProfile(t *testing.T) {
 	second := len(times) - first
 	if math.Abs(float64(first)-5000) > 355 || math.Abs(float64(second)-20000) > 710 {
 		t.Fatalf("%d then %d arrivals, want 5,000 then 20,000", first, second)
+	}
+}
+
+// hidePacer hides a pacer's type, so that Arrivals takes its general
+// path (Pace until it says send).
+type hidePacer struct{ vegeta.Pacer }
+
+// TestPoissonShortcutSendsAsPace: Arrivals asks a Poisson pacer for its
+// next hit's time directly; that must give the very times the general
+// path gets from Pace (a wait, then a send), to the nanosecond, for a
+// steps profile (two rates, so thinning rejects candidates) and until the
+// load's end, including a start offset and an end inside the pacer's
+// own.
+func TestPoissonShortcutSendsAsPace(t *testing.T) {
+	l := scenario.Load{Profile: scenario.ProfileSteps, Arrivals: scenario.ArrivalsPoisson, Steps: []scenario.Step{{Rate: 50, Duration: d("20s")}, {Rate: 200, Duration: d("20s")}}}
+	l.Duration = &metav1.Duration{Duration: 40 * time.Second}
+	for _, dur := range []time.Duration{40 * time.Second, 25 * time.Second} {
+		direct, err := Pacer(&l, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paced, err := Pacer(&l, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := direct.(*PoissonPacer); !ok {
+			t.Fatalf("a poisson load's pacer is a %T", direct)
+		}
+		a, b := NewArrivals(direct, 3*time.Second, dur), NewArrivals(hidePacer{paced}, 3*time.Second, dur)
+		n := 0
+		for {
+			at, ok := a.Next()
+			bt, bok := b.Next()
+			if at != bt || ok != bok {
+				t.Fatalf("duration %v, hit %d: shortcut %v %v, Pace %v %v", dur, n, at, ok, bt, bok)
+			}
+			if !ok {
+				break
+			}
+			n++
+		}
+		// 50/s for 20 s, then 200/s for the rest: 5,000 over 40 s and
+		// 2,000 over 25 s, give or take (5σ: √5000 ≈ 71, √2000 ≈ 45).
+		want := 1000.0 + 200*(dur-20*time.Second).Seconds()
+		if math.Abs(float64(n)-want) > 5*math.Sqrt(want) {
+			t.Fatalf("duration %v: %d hits, want about %.0f", dur, n, want)
+		}
 	}
 }

@@ -45,6 +45,16 @@ const maxRejections = 1 << 20
 
 // Pace implements vegeta.Pacer.
 func (p *PoissonPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	t, stop := p.nextHit(hits)
+	if stop {
+		return 0, true
+	}
+	return t - elapsed, false
+}
+
+// nextHit is the time of hit number hits+1 (drawn once, when hits
+// changes), or stop when there is none.
+func (p *PoissonPacer) nextHit(hits uint64) (time.Duration, bool) {
 	if p.done || p.Max <= 0 {
 		return 0, true
 	}
@@ -65,7 +75,7 @@ func (p *PoissonPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, 
 		}
 		p.next, p.armed = t, true
 	}
-	return p.next - elapsed, false
+	return p.next, false
 }
 
 // Rate implements vegeta.Pacer: the shape's rate.
