@@ -54,21 +54,28 @@ type Comparison struct {
 
 // RunInfo names a compared run.
 type RunInfo struct {
-	Scenario      string `json:"scenario"`
-	Backend       string `json:"backend"`
-	CPUQuota      string `json:"cpuQuota,omitempty"`
-	Seed          uint64 `json:"seed"`
-	MCPSimVersion string `json:"mcpsimVersion"`
-	Verdict       string `json:"verdict"`
+	Scenario string `json:"scenario"`
+	Backend  string `json:"backend"`
+	// KubernetesVersion: a real cluster's (Report.KubernetesVersion).
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	CPUQuota          string `json:"cpuQuota,omitempty"`
+	Seed              uint64 `json:"seed"`
+	MCPSimVersion     string `json:"mcpsimVersion"`
+	Verdict           string `json:"verdict"`
 }
 
-// BackendAndModel is the backend with the sim's CPU model, if any: "sim,
-// Periodic 100ms".
+// BackendAndModel is the backend with the sim's CPU model or the real
+// cluster's Kubernetes version, if any: "sim, CPU limits Periodic 100ms",
+// "kind, Kubernetes v1.34.4".
 func (r RunInfo) BackendAndModel() string {
-	if r.CPUQuota == "" {
-		return r.Backend
+	s := r.Backend
+	if r.KubernetesVersion != "" {
+		s += ", Kubernetes " + r.KubernetesVersion
 	}
-	return r.Backend + ", CPU limits " + r.CPUQuota
+	if r.CPUQuota != "" {
+		s += ", CPU limits " + r.CPUQuota
+	}
+	return s
 }
 
 // Change is one assertion's or metric's values in both runs. Unit is "s"
@@ -95,7 +102,7 @@ type Change struct {
 }
 
 func info(r *Report) RunInfo {
-	return RunInfo{Scenario: r.Scenario.Name, Backend: r.Backend, CPUQuota: r.CPUQuota, Seed: r.Seed, MCPSimVersion: r.MCPSimVersion, Verdict: r.Verdict}
+	return RunInfo{Scenario: r.Scenario.Name, Backend: r.Backend, KubernetesVersion: r.KubernetesVersion, CPUQuota: r.CPUQuota, Seed: r.Seed, MCPSimVersion: r.MCPSimVersion, Verdict: r.Verdict}
 }
 
 // Compare compares NEW against BASE. A regression is an assertion that

@@ -110,6 +110,9 @@ func (r *Report) junitSuite() junitSuite {
 		{"mcpsim.version", r.MCPSimVersion},
 		{"report.schema", r.SchemaVersion},
 	}}}
+	if r.KubernetesVersion != "" {
+		s.Properties.Property = append(s.Properties.Property, junitProperty{"kubernetes.version", r.KubernetesVersion})
+	}
 	for _, a := range r.Assertions {
 		c := junitCase{Name: a.Name, Classname: r.Scenario.Name + "." + a.Type, Time: junitTime(caseTime(a)), SystemOut: caseOut(a)}
 		switch a.Verdict {

@@ -50,6 +50,9 @@ type Report struct {
 	MCPSimVersion string       `json:"mcpsimVersion"`
 	Scenario      ScenarioInfo `json:"scenario"`
 	Backend       string       `json:"backend"`
+	// KubernetesVersion is the API server's version (its gitVersion) on
+	// a real cluster; absent on the sim.
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
 	// CPUQuota is the model the sim enforced CPU limits with ("Fluid", or
 	// "Periodic 100ms": the kernel's per-period quota); empty on a real
 	// cluster, whose kernel enforces them.
@@ -305,21 +308,22 @@ func Build(sc *scenario.Scenario, tl *timeline.Timeline, results []assertions.Re
 		labels = map[string]string{}
 	}
 	r := &Report{
-		SchemaVersion: SchemaVersion,
-		MCPSimVersion: meta.Version,
-		Scenario:      ScenarioInfo{Name: sc.Metadata.Name, Description: sc.Metadata.Description, Labels: labels, Source: meta.Source},
-		Backend:       meta.Backend,
-		CPUQuota:      tl.CPUQuota,
-		Seed:          meta.Seed,
-		Verdict:       VerdictPass,
-		Passed:        true,
-		Duration:      secs(tl.Duration),
-		Entry:         tl.Entry,
-		Assertions:    []Assertion{},
-		Services:      []ServiceReport{},
-		Breakers:      []BreakerTransition{},
-		Events:        []Event{},
-		Faults:        []Fault{},
+		SchemaVersion:     SchemaVersion,
+		MCPSimVersion:     meta.Version,
+		Scenario:          ScenarioInfo{Name: sc.Metadata.Name, Description: sc.Metadata.Description, Labels: labels, Source: meta.Source},
+		Backend:           meta.Backend,
+		KubernetesVersion: tl.KubernetesVersion,
+		CPUQuota:          tl.CPUQuota,
+		Seed:              meta.Seed,
+		Verdict:           VerdictPass,
+		Passed:            true,
+		Duration:          secs(tl.Duration),
+		Entry:             tl.Entry,
+		Assertions:        []Assertion{},
+		Services:          []ServiceReport{},
+		Breakers:          []BreakerTransition{},
+		Events:            []Event{},
+		Faults:            []Fault{},
 	}
 	for i, res := range results {
 		var spec *scenario.Assertion

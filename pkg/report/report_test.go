@@ -413,3 +413,40 @@ func TestThrottlingReported(t *testing.T) {
 		t.Error("a report without throttling figures has a throttling table")
 	}
 }
+
+// TestKubernetesVersionOfARealCluster: a report of a real cluster names
+// the API server's version in report.json (valid by the schema), in
+// junit.xml's properties, on the HTML page and in a comparison's
+// heading; a sim report has none.
+func TestKubernetesVersionOfARealCluster(t *testing.T) {
+	sim := jsonOf(t, sample())
+	if bytes.Contains(sim, []byte("kubernetesVersion")) {
+		t.Fatal("a sim report names a Kubernetes version")
+	}
+	tl := timeline.New(time.Unix(0, 0))
+	tl.Duration, tl.Entry, tl.KubernetesVersion = time.Second, "gateway", "v1.34.4"
+	gw := tl.AddService("gateway", "gateway")
+	tl.AddRequest(gw, 0, 10*time.Millisecond, 200, "")
+	sc := &scenario.Scenario{Metadata: scenario.Metadata{Name: "real"}, Spec: scenario.Spec{Services: []scenario.Service{{Name: "gateway"}}}}
+	r := Build(sc, tl, nil, Meta{Source: "real.yaml", Backend: "kind", Seed: 1, Version: "v9.9.9"})
+	if b := jsonOf(t, r); !bytes.Contains(b, []byte(`"kubernetesVersion": "v1.34.4"`)) {
+		t.Errorf("report.json lacks the version:\n%s", b[:min(len(b), 400)])
+	}
+	junit, err := r.JUnit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(junit, []byte(`name="kubernetes.version" value="v1.34.4"`)) {
+		t.Errorf("junit.xml lacks the version:\n%s", junit)
+	}
+	page, err := r.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(page, []byte("Kubernetes v1.34.4")) {
+		t.Error("the HTML page does not name the Kubernetes version")
+	}
+	if got := info(r).BackendAndModel(); got != "kind, Kubernetes v1.34.4" {
+		t.Errorf("comparison heading %q", got)
+	}
+}

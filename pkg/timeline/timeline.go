@@ -227,10 +227,13 @@ type Timeline struct {
 	// (the sim's: "Fluid", or "Periodic" and the period, as "Periodic
 	// 100ms"); empty on a real cluster, whose kernel enforces them.
 	CPUQuota string
-	Services []*Service
-	Events   []Event
-	Faults   []Fault
-	Breakers []BreakerTransition
+	// KubernetesVersion is the API server's version (its gitVersion) on a
+	// real cluster; empty on the sim.
+	KubernetesVersion string
+	Services          []*Service
+	Events            []Event
+	Faults            []Fault
+	Breakers          []BreakerTransition
 	// Nodes and Pods are the cluster's nodes and every pod of the run,
 	// in creation order.
 	Nodes []Node

@@ -166,6 +166,13 @@ func (b *Backend) Run(ctx context.Context, plan *cluster.Plan) (tl *timeline.Tim
 		}
 	}()
 	r := newRecorder(sc, plan)
+	// The report says which Kubernetes ran the scenario. A server that
+	// does not say is no reason to stop: the report then has no version.
+	if v, err := b.opts.Client.Discovery().ServerVersion(); err == nil {
+		r.tl.KubernetesVersion = v.GitVersion
+	} else {
+		b.logf("%s: the API server's version is unknown: %v", sc.Metadata.Name, err)
+	}
 	obs, err := startObserver(ctx, b.opts.Client, ns, sc, r)
 	if err != nil {
 		return nil, err

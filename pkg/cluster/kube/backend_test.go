@@ -16,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/version"
+	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -119,7 +121,8 @@ spec:
 // server standing in for the entry service: the namespace is created and
 // deleted, the objects are applied with the sim's labels, the load is
 // recorded (50/s for 3s: 150 requests, every 10th answered degraded), and
-// every service is sampled once a second, 0s to 3s.
+// every service is sampled once a second, 0s to 3s; the timeline has the
+// API server's version.
 func TestRunOnAFakeCluster(t *testing.T) {
 	sc, err := scenario.Parse("fake.yaml", []byte(fakeScenario))
 	if err != nil {
@@ -134,6 +137,7 @@ func TestRunOnAFakeCluster(t *testing.T) {
 	}))
 	defer target.Close()
 	client := fakeCluster(t)
+	client.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &version.Info{GitVersion: "v1.34.4"}
 	var namespaces []string
 	client.PrependReactor("create", "namespaces", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		namespaces = append(namespaces, a.(k8stesting.CreateAction).GetObject().(*corev1.Namespace).Name)
@@ -149,6 +153,9 @@ func TestRunOnAFakeCluster(t *testing.T) {
 	}
 	if len(namespaces) != 1 {
 		t.Fatalf("namespaces created: %v", namespaces)
+	}
+	if tl.KubernetesVersion != "v1.34.4" {
+		t.Fatalf("Kubernetes version %q, want the API server's v1.34.4", tl.KubernetesVersion)
 	}
 	if _, err := client.CoreV1().Namespaces().Get(context.Background(), namespaces[0], metav1.GetOptions{}); err == nil {
 		t.Fatalf("namespace %s left behind", namespaces[0])
