@@ -369,7 +369,7 @@ func (c *Cluster) ReleaseHeld(ctx context.Context) ([]string, error) {
 	var cleaned []string
 	for _, n := range kn {
 		// The queues a run left: in its rules' comments, or its files.
-		out, err := run(ctx, n, "sh", "-c", "iptables-save -t mangle && ls "+netdelayDir+" 2>/dev/null; true")
+		out, err := run(ctx, n, "sh", "-c", "iptables-save -t mangle || exit 1; ls "+netdelayDir+" 2>/dev/null; true")
 		if err != nil {
 			return cleaned, fmt.Errorf("reading node %s's rules: %v: %s", n, err, out)
 		}
