@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
+	"github.com/mcpsim/mcpsim/pkg/netdelay"
 )
 
 // Holding pods' packets without netem. Chaos Mesh builds NetworkChaos
@@ -57,10 +58,6 @@ const (
 	// netdelayGrace is how long a delayer outlives its fault's time
 	// before it lets go by itself.
 	netdelayGrace = 2 * time.Minute
-	// netdelayMaxLen bounds the packets a delayer holds: more than a
-	// pod sends in a delay at the rates a kind cluster on a laptop serves
-	// (65,536 packets in 200 ms is 330,000 packets a second).
-	netdelayMaxLen = 65536
 )
 
 // heldOn is where one delay holds packets: the nodes it was started on.
@@ -323,7 +320,10 @@ func delayerArgs(q int, spec cluster.PacketDelay) []string {
 		"--correlation", pct(spec.Correlation),
 		"--loss", pct(spec.Loss),
 		"--loss-correlation", pct(spec.LossCorrelation),
-		"--max-len", strconv.Itoa(netdelayMaxLen),
+		// netdelay's own bound: more than a pod sends in a delay at the
+		// rates a kind cluster on a laptop serves (65,536 packets in
+		// 200 ms is 330,000 packets a second).
+		"--max-len", strconv.Itoa(netdelay.DefaultMaxLen),
 		"--max-runtime", (spec.For + netdelayGrace).String(),
 		"--seed", strconv.FormatUint(spec.Seed, 10),
 	}
