@@ -56,17 +56,28 @@ func (w *world) redivide(p *pod) {
 	}
 	n.demand += want - p.demand
 	p.demand = want
-	if n.demand <= n.cores*(1+1e-12) {
-		if n.contended {
-			n.contended = false
-			for _, q := range n.pods {
-				w.setCapacity(q, q.limit)
-			}
-		}
+	w.divide(n)
+}
+
+// divide shares n's CPU by what its pods want now (n.demand): by
+// water-filling when they want more than it has, else each its limit.
+func (w *world) divide(n *node) {
+	if n.demand > n.cores*(1+1e-12) {
+		n.contended = true
+		w.waterFill(n)
 		return
 	}
-	n.contended = true
-	w.waterFill(n)
+	w.uncontend(n)
+}
+
+// uncontend gives every pod of n its limit again, if n was contended.
+func (w *world) uncontend(n *node) {
+	if n.contended {
+		n.contended = false
+		for _, q := range n.pods {
+			w.setCapacity(q, q.limit)
+		}
+	}
 }
 
 // waterFill divides n's CPU among its pods by weighted max-min fairness.
@@ -132,12 +143,7 @@ func (w *world) limitsChanged(n *node) {
 	case mayContend == n.mayContend:
 		// Counted all along, or needs no count still.
 	case !mayContend:
-		if n.contended {
-			n.contended = false
-			for _, q := range n.pods {
-				w.setCapacity(q, q.limit)
-			}
-		}
+		w.uncontend(n)
 	default:
 		n.demand = 0
 		for _, q := range n.pods {
@@ -147,10 +153,7 @@ func (w *world) limitsChanged(n *node) {
 			}
 			n.demand += q.demand
 		}
-		if n.demand > n.cores*(1+1e-12) {
-			n.contended = true
-			w.waterFill(n)
-		}
+		w.divide(n) // (n was not contended: uncounted nodes never are)
 	}
 	n.mayContend = mayContend
 }
