@@ -251,6 +251,14 @@ func (c *Cluster) kindNodes() ([]nodes.Node, error) {
 	return c.p.kind.ListInternalNodes(c.Name)
 }
 
+// run runs a command in node n and returns its output (stdout and
+// stderr).
+func run(ctx context.Context, n nodes.Node, name string, args ...string) (string, error) {
+	var out bytes.Buffer
+	err := n.CommandContext(ctx, name, args...).SetStdout(&out).SetStderr(&out).Run()
+	return out.String(), err
+}
+
 // waitNodesReady waits until every node is Ready; on timeout the error
 // names the nodes that are not and shows their kubelet's last log lines.
 func (c *Cluster) waitNodesReady(ctx context.Context) error {

@@ -350,14 +350,6 @@ func copySelf(ctx context.Context, n nodes.Node) error {
 	return nil
 }
 
-// run runs a command in node n and returns its output (stdout and
-// stderr).
-func run(ctx context.Context, n nodes.Node, name string, args ...string) (string, error) {
-	var out bytes.Buffer
-	err := n.CommandContext(ctx, name, args...).SetStdout(&out).SetStderr(&out).Run()
-	return out.String(), err
-}
-
 // ReleaseHeld removes every delay rule and stops every delayer a run left
 // on the cluster's nodes (a run that was killed leaves them; `mcpsim
 // cluster clean`), and names the nodes it cleaned.
