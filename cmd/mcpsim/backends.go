@@ -53,11 +53,13 @@ func anyChaosObject(scs []*scenario.Scenario) bool {
 	return false
 }
 
-// anyNetworkChaos reports whether a scenario has a NetworkChaos fault.
-func anyNetworkChaos(scs []*scenario.Scenario) bool {
+// anyNetemFault reports whether a scenario has a NetworkChaos built on
+// netem (kube.NeedsNetem): the faults mcpsim holds the packets of where
+// the nodes have no netem. (A partition is iptables: Chaos Mesh's.)
+func anyNetemFault(scs []*scenario.Scenario) bool {
 	for _, sc := range scs {
 		for i := range sc.Spec.Faults {
-			if sc.Spec.Faults[i].NetworkChaos != nil {
+			if kube.NeedsNetem(&sc.Spec.Faults[i]) {
 				return true
 			}
 		}
@@ -202,7 +204,7 @@ func kindBackend(cmd *cobra.Command, f *realFlags, scs []*scenario.Scenario, log
 	opts := kube.Options{Name: "kind", Client: c.Client, Target: target, AllowNonLoopback: true, NodePort: kind.DefaultNodePort, Image: f.image, NodeOutages: c, NoNetem: f.noNetem, Log: log}
 	if f.noNetem != "" {
 		opts.Delayer = c
-		if anyNetworkChaos(scs) {
+		if anyNetemFault(scs) {
 			// mcpsim goes into the nodes before the runs, not when the
 			// first delay starts.
 			if err := c.PrepareDelays(ctx); err != nil {

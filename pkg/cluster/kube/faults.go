@@ -40,7 +40,7 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) *field.Error {
 			err.Detail += " (" + b.opts.NoNetem + ")"
 			return err
 		}
-	case f.NetworkChaos != nil && b.opts.ChaosMesh && b.opts.NoNetem != "" && needsNetem(f.NetworkChaos.Spec.Action):
+	case NeedsNetem(f) && b.opts.ChaosMesh && b.opts.NoNetem != "":
 		return field.Forbidden(p.Child("spec", "action"), string(f.NetworkChaos.Spec.Action)+" needs the kernel's netem queueing discipline: "+b.opts.NoNetem)
 	case f.PodHang != nil, b.opts.ChaosMesh:
 		// PodHang goes through the reference service's admin endpoint.
@@ -52,9 +52,14 @@ func (b *Backend) checkFault(i int, f *scenario.Fault) *field.Error {
 	return nil
 }
 
-// needsNetem: the NetworkChaos actions chaos-daemon builds on tc netem.
-func needsNetem(a chaosv1alpha1.NetworkChaosAction) bool {
-	switch a {
+// NeedsNetem reports whether f is a NetworkChaos whose action chaos-daemon
+// builds on tc netem (delay, loss, duplicate, corrupt, netem): on nodes
+// without netem, one mcpsim holds the packets of itself (kind) or refuses.
+func NeedsNetem(f *scenario.Fault) bool {
+	if f.NetworkChaos == nil {
+		return false
+	}
+	switch f.NetworkChaos.Spec.Action {
 	case chaosv1alpha1.DelayAction, chaosv1alpha1.LossAction, chaosv1alpha1.DuplicateAction, chaosv1alpha1.CorruptAction, chaosv1alpha1.NetemAction:
 		return true
 	}

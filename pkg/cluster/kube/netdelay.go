@@ -67,7 +67,7 @@ type networkDelays struct {
 // held reports whether fault f is run by the delayer rather than by
 // Chaos Mesh: a netem action on nodes without netem.
 func (b *Backend) held(f *scenario.Fault) bool {
-	return f.NetworkChaos != nil && b.opts.NoNetem != "" && needsNetem(f.NetworkChaos.Spec.Action) &&
+	return NeedsNetem(f) && b.opts.NoNetem != "" &&
 		(b.opts.Delayer != nil || b.opts.DelaysWithoutNetem)
 }
 

@@ -135,3 +135,22 @@ func TestDelayHoldsTheSelectedPods(t *testing.T) {
 		t.Fatalf("failed delay: %+v, in force %v", rec, delays.ids)
 	}
 }
+
+// TestNeedsNetem: the NetworkChaos actions chaos-daemon builds on netem
+// need it, a partition (iptables) does not, nor does any other fault.
+func TestNeedsNetem(t *testing.T) {
+	for spec, want := range map[string]bool{
+		"action: delay, delay: {latency: 10ms}":                    true,
+		"action: loss, loss: {loss: '5'}":                          true,
+		"action: netem, delay: {latency: 10ms}, loss: {loss: '5'}": true,
+		"action: partition":                                        false,
+	} {
+		sc := netChaosScenario(t, spec)
+		if got := NeedsNetem(&sc.Spec.Faults[0]); got != want {
+			t.Errorf("%s: NeedsNetem %v, want %v", spec, got, want)
+		}
+	}
+	if NeedsNetem(&scenario.Fault{}) {
+		t.Error("a fault that is no NetworkChaos needs netem")
+	}
+}
