@@ -622,14 +622,6 @@ func (r *Report) writeJSON(w io.Writer) error {
 	return writeIndentJSON(w, append(b, '\n'))
 }
 
-// indentJSON is json.Indent(dst, src, "", "  ") for src as json.Marshal
-// writes it; writeIndentJSON has it into memory.
-func indentJSON(src []byte) []byte {
-	var b bytes.Buffer
-	writeIndentJSON(&b, src) // a bytes.Buffer's Write never fails
-	return b.Bytes()
-}
-
 // indentChunk is how much indented JSON writeIndentJSON collects before
 // it writes it on: few writes of a long run's report (3 MB indented)
 // without a buffer as long as it.

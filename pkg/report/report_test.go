@@ -371,8 +371,9 @@ func TestIndentJSONIsIndent(t *testing.T) {
 		if err := json.Indent(&want, in, "", "  "); err != nil {
 			t.Fatal(err)
 		}
-		if got := indentJSON(in); !bytes.Equal(got, want.Bytes()) {
-			t.Errorf("indentJSON(%.80s...) differs from json.Indent", in)
+		var got bytes.Buffer
+		if err := writeIndentJSON(&got, in); err != nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("writeIndentJSON(%.80s...) differs from json.Indent (%v)", in, err)
 		}
 	}
 }
