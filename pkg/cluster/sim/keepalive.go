@@ -66,7 +66,7 @@ func (w *world) takeConn(i int32) *pod {
 // stack, unless the request failed without an answer (the connection is
 // closed) or the connection's pod went meanwhile.
 func (w *world) putConn(p *pod, life int32, o outcome) {
-	if p == nil || o.err != "" {
+	if p == nil || o.err() != "" {
 		return
 	}
 	if c := (clientConn{pod: p, life: int(life)}); c.open() {

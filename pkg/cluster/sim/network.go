@@ -202,11 +202,11 @@ func (w *world) holdReply(i int32, o outcome) bool {
 		h.state = hopLost
 		return true
 	}
-	h.state, h.reply = hopReplying, o.code
+	h.state, h.reply = hopReplying, o
 	r := w.ref(i)
 	w.events.push(w.now+d, func() {
 		if hh, ok := w.live(r); ok && hh.state == hopReplying {
-			w.finishHop(r.idx, outcome{code: hh.reply})
+			w.finishHop(r.idx, hh.reply)
 		}
 	})
 	return true

@@ -47,7 +47,7 @@ type hop struct {
 	call     int8   // which of the parent's calls this hop is an attempt of
 	ticket   reference.Ticket
 	degraded bool
-	reply    uint16 // the status of an answer held by the network
+	reply    outcome // an answer held by the network
 	// connLife is the life of the pod's container the client's
 	// keep-alive connection was opened to (keepalive.go).
 	connLife int32
@@ -134,25 +134,42 @@ func (w *world) freeHop(i int32) {
 	w.freeHops = append(w.freeHops, i)
 }
 
-// outcome is how a hop ended, in the words of Vegeta's results.
-type outcome struct {
-	code uint16
-	err  string
-}
+// outcome is how a hop ended, in the words of Vegeta's results: one of
+// the few the sim gives, by number (finishHop, every request's way out,
+// reads its status, error and success from small tables instead of
+// comparing strings).
+type outcome uint8
 
-var (
-	outcomeOK          = outcome{code: 200}
-	outcomeBadGateway  = outcome{code: 502}
-	outcomeTimeout     = outcome{err: errTimeout}
-	outcomeRefused     = outcome{err: errRefused}
-	outcomeReset       = outcome{err: errReset}
-	outcomeNoEndpoints = outcome{err: errNoEndpoints}
+const (
+	outcomeOK outcome = iota
+	outcomeBadGateway
+	outcomeTimeout
+	outcomeRefused
+	outcomeReset
+	outcomeNoEndpoints
 	// A hop abandoned by its caller (the caller timed out, failed or was
 	// itself abandoned), with the status a server logs for it.
-	outcomeCanceled = outcome{code: reference.StatusClientClosed, err: errCanceled}
+	outcomeCanceled
+	outcomes // how many there are
 )
 
-func (o outcome) ok() bool { return o.err == "" && o.code >= 200 && o.code < 400 }
+var (
+	outcomeCode = [outcomes]uint16{outcomeOK: 200, outcomeBadGateway: 502, outcomeCanceled: reference.StatusClientClosed}
+	outcomeErr  = [outcomes]string{
+		outcomeTimeout:     errTimeout,
+		outcomeRefused:     errRefused,
+		outcomeReset:       errReset,
+		outcomeNoEndpoints: errNoEndpoints,
+		outcomeCanceled:    errCanceled,
+	}
+)
+
+func (o outcome) code() uint16 { return outcomeCode[o] }
+func (o outcome) err() string  { return outcomeErr[o] }
+
+// ok: a status 2xx or 3xx and no error, which of the sim's outcomes only
+// outcomeOK is.
+func (o outcome) ok() bool { return o == outcomeOK }
 
 // arrive sends one client request to the entry service.
 func (w *world) arrive() {
@@ -349,7 +366,7 @@ func (w *world) finishHop(i int32, o outcome) {
 			latency = w.clientTimeout
 		}
 	}
-	h.svc.rec.Requests[h.rec] = timeline.NewRequest(h.sent, latency, o.code, w.tl.ErrorKind(o.err), h.degraded && o.ok())
+	h.svc.rec.Requests[h.rec] = timeline.NewRequest(h.sent, latency, o.code(), w.tl.ErrorKind(o.err()), h.degraded && o.ok())
 	if h.parent.idx < 0 {
 		w.progressDone(latency, o.ok())
 		if w.keepAlive {
