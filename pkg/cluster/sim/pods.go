@@ -52,10 +52,39 @@ type node struct {
 
 // pod is one pod of a service.
 type pod struct {
+	// What every request reads of its pod comes first, in the pod's
+	// first cache lines: a request reaching a pod reads its node and its
+	// state flags, then its server and its breakers. A large run's
+	// requests each go to one of thousands of pods, and every line they
+	// read is a miss; the rest is read by controllers every few seconds.
+	node *node
+	svc  *service
+	gone bool // no longer serving (killed, or drained after deletion)
+	// hung: the application answers nothing (hang.go)
+	hung bool
+	// container faults (chaos.go): the application is down (killed, or
+	// replaced by pause), pod-failure is active, the container's life
+	// (events of an earlier life are void), restarts and back-off
+	appDown  bool
+	deleting bool // graceful deletion in progress
+	// cpuFree says that the pod's node cannot be contended, so its
+	// demand is not counted (limitsChanged).
+	cpuFree bool
+	life    int
+	srv     server
+	// breakers are the pod's circuit breakers, one per call of its
+	// service (nil where disabled): the reference service's state
+	// machine without its lock, as the sim runs on one goroutine.
+	breakers []*reference.BreakerMachine
+	// CPU sharing (cpu.go): the pod's cap and weight in cores, and what it
+	// wants now
+	limit, weight, demand float64
+	// maxLimit is the most the pod can want (its limit when bound; under
+	// the Periodic model its burst).
+	maxLimit float64
+
 	name    string
-	svc     *service
 	created time.Duration
-	node    *node
 	bound   time.Duration // scheduled and accepted by the kubelet: status.startTime
 	running bool          // the container has started (phase Running)
 	started time.Duration
@@ -63,23 +92,8 @@ type pod struct {
 	// readySince is the Ready condition's lastTransitionTime.
 	readySince time.Duration
 	inLB       bool
-	deleting   bool // graceful deletion in progress
 	counted    bool // in the scheduler's spread counts (scheduler.go)
 	rec        int  // index of the pod's record in the timeline
-	gone       bool // no longer serving (killed, or drained after deletion)
-	srv        server
-	// CPU sharing (cpu.go): the pod's cap and weight in cores, and what it
-	// wants now
-	limit, weight, demand float64
-	// maxLimit is the most the pod can want (its limit when bound; under
-	// the Periodic model its burst), and cpuFree says that its node cannot
-	// be contended, so its demand is not counted (limitsChanged).
-	maxLimit float64
-	cpuFree  bool
-	// breakers are the pod's circuit breakers, one per call of its
-	// service (nil where disabled): the reference service's state
-	// machine without its lock, as the sim runs on one goroutine.
-	breakers []*reference.BreakerMachine
 
 	// metrics-server's last two scrapes
 	scraped   bool
@@ -90,21 +104,14 @@ type pod struct {
 	sampleWin time.Duration
 	hasSample bool
 
-	// container faults (chaos.go): the application is down (killed, or
-	// replaced by pause), pod-failure is active, the container's life
-	// (events of an earlier life are void), restarts and back-off
-	appDown bool
 	// starting: the container runs but its application does not listen
 	// yet (the application's part of the start-up, startContainer)
 	starting bool
 	failing  bool
-	life     int
 	restarts int
 	backoff  time.Duration
 	// isolated by the self-heal controller: out of the endpoints
 	isolated bool
-	// hung: the application answers nothing (hang.go)
-	hung bool
 	// probe streaks (probes.go)
 	readyOK, readyFail, liveFail int
 
