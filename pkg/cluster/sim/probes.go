@@ -44,18 +44,24 @@ func (w *world) startProbes(p *pod) {
 		if pr == nil {
 			continue
 		}
+		// One closure per probe for the container's life, scheduled
+		// again at every tick: a kubelet probes every few seconds, and a
+		// closure each time was most of a large run's allocations.
 		life, kind := p.life, k
-		w.events.push(w.now+time.Duration(pr.InitialDelaySeconds)*time.Second, func() { w.probeTick(p, kind, life) })
+		var tick func()
+		tick = func() { w.probeTick(p, kind, life, tick) }
+		w.events.push(w.now+time.Duration(pr.InitialDelaySeconds)*time.Second, tick)
 	}
 }
 
-// probeTick sends one probe and schedules the next.
-func (w *world) probeTick(p *pod, k probeKind, life int) {
+// probeTick sends one probe and schedules the next (tick, which calls
+// probeTick again).
+func (w *world) probeTick(p *pod, k probeKind, life int, tick func()) {
 	if p.life != life || p.gone || p.deleting || (p.node != nil && p.node.down) {
 		return // a new container has its own probes; a stopped node has no kubelet
 	}
 	pr := k.spec(p.svc)
-	w.events.push(w.now+time.Duration(pr.PeriodSeconds)*time.Second, func() { w.probeTick(p, k, life) })
+	w.events.push(w.now+time.Duration(pr.PeriodSeconds)*time.Second, tick)
 	if p.appDown || p.starting {
 		// Nothing listens: refused at once.
 		w.probeResult(p, k, life, false)
