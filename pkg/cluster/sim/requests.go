@@ -135,9 +135,8 @@ func (w *world) freeHop(i int32) {
 }
 
 // outcome is how a hop ended, in the words of Vegeta's results: one of
-// the few the sim gives, by number (finishHop, every request's way out,
-// reads its status, error and success from small tables instead of
-// comparing strings).
+// the few the sim gives, by number, its status and error read from the
+// tables below.
 type outcome uint8
 
 const (
