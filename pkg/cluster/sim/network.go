@@ -173,12 +173,7 @@ func (w *world) holdRequest(i int32, p *pod) bool {
 		return false
 	}
 	h.pod, h.state = p, hopHeld
-	r := w.ref(i)
-	w.events.push(w.now+d, func() {
-		if hh, ok := w.live(r); ok && hh.state == hopHeld {
-			w.reach(r.idx, hh.pod)
-		}
-	})
+	w.events.pushHeld(w.now+d, w.ref(i))
 	return true
 }
 
@@ -203,13 +198,21 @@ func (w *world) holdReply(i int32, o outcome) bool {
 		return true
 	}
 	h.state, h.reply = hopReplying, o
-	r := w.ref(i)
-	w.events.push(w.now+d, func() {
-		if hh, ok := w.live(r); ok && hh.state == hopReplying {
-			w.finishHop(r.idx, hh.reply)
-		}
-	})
+	w.events.pushHeld(w.now+d, w.ref(i))
 	return true
+}
+
+// released is the end of held hop r's delay in the network: its request
+// reaches its pod, or its answer its caller (unless it is over by then).
+func (w *world) released(r hopRef) {
+	hh, ok := w.live(r)
+	switch {
+	case !ok:
+	case hh.state == hopHeld:
+		w.reach(r.idx, hh.pod)
+	case hh.state == hopReplying:
+		w.finishHop(r.idx, hh.reply)
+	}
 }
 
 var networkActionsModelled = []string{string(chaosv1alpha1.DelayAction), string(chaosv1alpha1.LossAction), string(chaosv1alpha1.NetemAction), string(chaosv1alpha1.PartitionAction)}

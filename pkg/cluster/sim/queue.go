@@ -4,13 +4,17 @@ import (
 	"time"
 )
 
-// event is a control-plane event: a closure due at a virtual time. Ties
-// run in the order they were scheduled (seq), which keeps runs
-// deterministic.
+// event is a control-plane event: a closure due at a virtual time, or,
+// without one, a request or answer held by the network (hop) reaching the
+// end of its delay. Ties run in the order they were scheduled (seq),
+// which keeps runs deterministic. Held packets carry their hop instead
+// of a closure, as a network delay holds every request it applies to:
+// a closure each was an allocation per request.
 type event struct {
 	at  time.Duration
 	seq uint64
 	fn  func()
+	hop hopRef
 }
 
 // eventQueue orders control-plane events by (at, seq), a strict order, in
@@ -31,8 +35,17 @@ func (e *event) before(o *event) bool {
 }
 
 func (q *eventQueue) push(at time.Duration, fn func()) {
+	q.pushEvent(event{at: at, fn: fn})
+}
+
+// pushHeld schedules the end of hop r's delay in the network.
+func (q *eventQueue) pushHeld(at time.Duration, r hopRef) {
+	q.pushEvent(event{at: at, hop: r})
+}
+
+func (q *eventQueue) pushEvent(e event) {
 	q.seq++
-	e := event{at: at, seq: q.seq, fn: fn}
+	e.seq = q.seq
 	h := append(q.items, event{})
 	i := len(h) - 1
 	for i > 0 {

@@ -372,7 +372,11 @@ func (w *world) step(until time.Duration, load bool) bool {
 		w.now = t
 		switch kind {
 		case nextControl:
-			w.events.pop().fn()
+			if e := w.events.pop(); e.fn != nil {
+				e.fn()
+			} else {
+				w.released(e.hop)
+			}
 		case nextServer:
 			w.serveEvents(srv)
 		case nextNetwork:
