@@ -775,7 +775,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 <style>{{css}}</style></head><body><main>
 <h1><span class="badge {{.Verdict}}">{{.Verdict}}</span> {{.R.Scenario.Name}}</h1>
 <p class="meta">{{.R.Scenario.Description}}</p>
-<p class="small">backend <b>{{.R.Backend}}</b> · seed {{.R.Seed}} · run time {{printf "%.0f" .R.Duration}} s{{if eq .R.Backend "sim"}} (virtual){{end}}{{with .R.CPUQuota}} · CPU limits {{.}}{{end}} · source {{.R.Scenario.Source}} {{with .R.KubernetesVersion}} · Kubernetes {{.}}{{end}} · mcpsim {{.R.MCPSimVersion}} · report schema {{.R.SchemaVersion}}</p>
+<p class="small">backend <b>{{.R.Backend}}</b> · seed {{.R.Seed}} · run time {{printf "%.0f" .R.Duration}} s{{if eq .R.Backend "sim"}} (virtual){{end}}{{with .R.CPUQuota}} · CPU limits {{.}}{{end}} · source {{.R.Scenario.Source}}{{with .R.KubernetesVersion}} · Kubernetes {{.}}{{end}} · mcpsim {{.R.MCPSimVersion}} · report schema {{.R.SchemaVersion}}</p>
 <h2>Assertions</h2>
 <table class="cards"><thead><tr><th>verdict</th><th>assertion</th><th>measured</th><th>threshold</th><th>evidence at</th></tr></thead><tbody>
 {{range .Assertions}}<tr><td data-label="verdict" class="nw {{.Class}}">{{.A.Verdict}}</td>
