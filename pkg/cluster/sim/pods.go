@@ -62,16 +62,17 @@ type pod struct {
 	gone bool // no longer serving (killed, or drained after deletion)
 	// hung: the application answers nothing (hang.go)
 	hung bool
-	// container faults (chaos.go): the application is down (killed, or
-	// replaced by pause), pod-failure is active, the container's life
-	// (events of an earlier life are void), restarts and back-off
+	// appDown: the container's application is down (killed, or
+	// replaced by pause; chaos.go)
 	appDown  bool
 	deleting bool // graceful deletion in progress
 	// cpuFree says that the pod's node cannot be contended, so its
 	// demand is not counted (limitsChanged).
 	cpuFree bool
-	life    int
-	srv     server
+	// life numbers the pod's container: events of an earlier life are
+	// void (chaos.go), and a keep-alive connection dies with its life.
+	life int
+	srv  server
 	// breakers are the pod's circuit breakers, one per call of its
 	// service (nil where disabled): the reference service's state
 	// machine without its lock, as the sim runs on one goroutine.
@@ -107,6 +108,8 @@ type pod struct {
 	// starting: the container runs but its application does not listen
 	// yet (the application's part of the start-up, startContainer)
 	starting bool
+	// container faults (chaos.go): pod-failure is active, the restarts
+	// so far and the kubelet's back-off
 	failing  bool
 	restarts int
 	backoff  time.Duration
