@@ -86,27 +86,20 @@ func (s *server) advance(now time.Duration) {
 	if now <= s.last {
 		return
 	}
+	r, use := s.r, s.r*float64(s.live) // usage()
 	if s.stress != nil {
 		// usage() with stressors, its division computed once here.
-		r, stress := s.stressShares()
-		use := r*float64(s.live) + stress
-		if s.q != nil {
-			s.q.account(s.last, now, use)
-		}
+		var stress float64
+		r, stress = s.stressShares()
+		use = r*float64(s.live) + stress
+	}
+	if s.q != nil {
+		s.q.account(s.last, now, use)
+	}
+	if s.live > 0 || s.stress != nil {
 		dt := seconds(now - s.last)
 		s.v += r * dt
 		s.cpu += use * dt
-		s.last = now
-		return
-	}
-	if s.q != nil {
-		s.q.account(s.last, now, s.usage())
-	}
-	if s.live > 0 {
-		dt := seconds(now - s.last)
-		r := s.r
-		s.v += r * dt
-		s.cpu += r * float64(s.live) * dt
 	}
 	s.last = now
 }
