@@ -161,11 +161,11 @@ func newClusterCmd() *cobra.Command {
 			}
 			// Packets a NetworkChaos delay left held go too.
 			held, err := c.ReleaseHeld(cmd.Context())
-			if err != nil {
-				return &exitError{code: exitInfra, err: err}
-			}
 			for _, n := range held {
 				fmt.Fprintf(cmd.OutOrStdout(), "let go of the packets held on node %s\n", n)
+			}
+			if err != nil {
+				return &exitError{code: exitInfra, err: err}
 			}
 			deleted, err := kube.Clean(cmd.Context(), c.Client)
 			for _, ns := range deleted {

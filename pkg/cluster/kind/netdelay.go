@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/mcpsim/mcpsim/pkg/cluster"
-	"github.com/mcpsim/mcpsim/pkg/netdelay"
 )
 
 // Holding pods' packets without netem. Chaos Mesh builds NetworkChaos
@@ -53,8 +52,6 @@ const (
 	// netdelayQueue is the first NFQUEUE queue number a delay uses; delay
 	// id uses netdelayQueue + id. (kube-proxy and kindnet use none.)
 	netdelayQueue = 4200
-	// netdelayQueues bounds the queues cluster clean looks for.
-	netdelayQueues = 1000
 	// netdelayGrace is how long a delayer outlives its fault's time
 	// before it lets go by itself.
 	netdelayGrace = 2 * time.Minute
@@ -80,37 +77,50 @@ func (c *Cluster) Delay(ctx context.Context, id int, spec cluster.PacketDelay, p
 		return err
 	}
 	names := slices.Sorted(maps.Keys(byNode))
-	held := heldOn{}
+	var on []nodes.Node
+	for _, name := range names {
+		i := slices.IndexFunc(kn, func(n nodes.Node) bool { return n.String() == name })
+		if i < 0 {
+			return fmt.Errorf("cluster %q has no node %s", c.Name, name)
+		}
+		on = append(on, kn[i])
+	}
 	if c.delays == nil {
 		c.delays = map[int]heldOn{}
 	}
-	c.delays[id] = held
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for k, name := range names {
-		i := slices.IndexFunc(kn, func(n nodes.Node) bool { return n.String() == name })
-		if i < 0 {
-			errs[k] = fmt.Errorf("cluster %q has no node %s", c.Name, name)
-			continue
-		}
-		// Recorded before it starts: a start cut short (Ctrl-C kills
-		// the docker exec, not what it runs) may have done anything,
-		// and undoing what was not done does nothing.
+	// Recorded before it starts: a start cut short (Ctrl-C kills the
+	// docker exec, not what it runs) may have done anything, and undoing
+	// what was not done does nothing.
+	held := heldOn{}
+	for _, name := range names {
 		held[name] = true
-		n := kn[i]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[k] = c.holdOn(ctx, n, q, spec, byNode[name])
-		}()
 	}
-	wg.Wait()
+	c.delays[id] = held
+	errs := onNodes(on, func(_ int, n nodes.Node) error { return c.holdOn(ctx, n, q, spec, byNode[n.String()]) })
 	if err := errors.Join(errs...); err != nil {
 		// Half a delay is none: undo what was done.
 		_, _ = c.Undelay(context.WithoutCancel(ctx), id)
 		return err
 	}
 	return nil
+}
+
+// onNodes runs fn on every node at once (each is a docker exec or two,
+// 0.1–0.3 s on a busy host: one node after another, the last would act
+// that much later) and returns its errors, by node. fn gets the node's
+// index in ns too.
+func onNodes(ns []nodes.Node, fn func(k int, n nodes.Node) error) []error {
+	errs := make([]error, len(ns))
+	var wg sync.WaitGroup
+	for k, n := range ns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = fn(k, n)
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // holdOn starts the delayer of queue q on node n and sends it what the
@@ -155,14 +165,15 @@ var inNode = nodeFiles{netdelayBin, netdelayDir, "/proc/net/netfilter/nfnetlink_
 // wait for the bind, a route and a rule per pod) put the delay in place
 // 0.6–1.1 s after its fault's time. In the node, it
 //
-//  1. starts the delayer of queue q (setsid: it outlives the exec; its
-//     pid in q.pid, what it prints in q.out and q.err);
-//  2. waits, up to 10 s, until the kernel lists queue q as bound, or
-//     says why the delayer exited;
-//  3. finds each pod's host veth, the device the node routes the pod's
+//  1. finds each pod's host veth, the device the node routes the pod's
 //     address through (kindnet gives each pod a host route); a pod
 //     routed out of eth0 is on another node, and holding it here would
-//     hold nothing;
+//     hold nothing. First, as it changes nothing: a pod it refuses
+//     leaves no delayer to undo;
+//  2. starts the delayer of queue q (setsid: it outlives the exec; its
+//     pid in q.pid, what it prints in q.out and q.err);
+//  3. waits, up to 10 s, until the kernel lists queue q as bound, or
+//     says why the delayer exited;
 //  4. sends the queue what arrives from those veths, every rule in one
 //     iptables-restore commit: all of them or none.
 //
@@ -172,14 +183,6 @@ func holdScript(f nodeFiles, q int, args []string, ips []string) string {
 	return fmt.Sprintf(`d=%[1]s; q=%[2]d; b=$d/$q
 `+aliveFunc+`mkdir -p "$d" && echo $$ >"$b.hold" || exit 1
 trap 'rm -f "$b.hold"' EXIT
-(setsid %[3]s %[4]s >"$b.out" 2>"$b.err" </dev/null & echo $! >"$b.pid")
-i=0
-until awk -v q="$q" '$1 == q {found = 1} END {exit !found}' %[5]s 2>/dev/null; do
-	if ! alive "$(cat "$b.pid")"; then echo "the delayer exited: $(cat "$b.err")"; exit 2; fi
-	i=$((i + 1))
-	if [ $i -gt 500 ]; then echo "the delayer did not bind NFQUEUE queue $q within 10s"; exit 2; fi
-	sleep 0.02
-done
 rules=""
 for ip in %[6]s; do
 	route=$(ip -o route get "$ip" 2>&1) || { echo "no route to $ip: $route"; exit 3; }
@@ -191,6 +194,14 @@ for ip in %[6]s; do
 	esac
 	rules="$rules-I PREROUTING -i $dev -m comment --comment %[7]s-$q -j NFQUEUE --queue-num $q --queue-bypass
 "
+done
+(setsid %[3]s %[4]s >"$b.out" 2>"$b.err" </dev/null & echo $! >"$b.pid")
+i=0
+until awk -v q="$q" '$1 == q {found = 1} END {exit !found}' %[5]s 2>/dev/null; do
+	if ! alive "$(cat "$b.pid")"; then echo "the delayer exited: $(cat "$b.err")"; exit 2; fi
+	i=$((i + 1))
+	if [ $i -gt 500 ]; then echo "the delayer did not bind NFQUEUE queue $q within 10s"; exit 2; fi
+	sleep 0.02
 done
 printf '*mangle\n%%sCOMMIT\n' "$rules" | iptables-restore -w --noflush || exit 4
 `, f.dir, q, f.bin, strings.Join(args, " "), f.queues, strings.Join(ips, " "), netdelayComment)
@@ -234,17 +245,7 @@ func (c *Cluster) PrepareDelays(ctx context.Context) error {
 		role, err := n.Role()
 		return err == nil && role != constants.WorkerNodeRoleValue
 	})
-	errs := make([]error, len(kn))
-	var wg sync.WaitGroup
-	for k, n := range kn {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[k] = c.copySelfOnce(ctx, n)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return errors.Join(onNodes(kn, func(_ int, n nodes.Node) error { return c.copySelfOnce(ctx, n) })...)
 }
 
 // copySelfOnce copies this binary into n unless it was already.
@@ -268,8 +269,9 @@ func (c *Cluster) copySelfOnce(ctx context.Context, n nodes.Node) error {
 }
 
 // Undelay implements kube.NetworkDelayer: on every node the delay was
-// started on, the rules go first (nothing more is held), then the
-// delayer lets go of what it holds and exits, saying what it saw.
+// started on, all at once, the rules go first (nothing more is held),
+// then the delayer lets go of what it holds and exits, saying what it
+// saw.
 func (c *Cluster) Undelay(ctx context.Context, id int) (string, error) {
 	held, ok := c.delays[id]
 	if !ok {
@@ -280,18 +282,25 @@ func (c *Cluster) Undelay(ctx context.Context, id int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var seen, failed []string
+	var on []nodes.Node
 	for _, name := range slices.Sorted(maps.Keys(held)) {
-		i := slices.IndexFunc(kn, func(n nodes.Node) bool { return n.String() == name })
-		if i < 0 {
-			continue // the node is gone, and its delayer with it
+		if i := slices.IndexFunc(kn, func(n nodes.Node) bool { return n.String() == name }); i >= 0 {
+			on = append(on, kn[i]) // (a node that is gone took its delayer with it)
 		}
-		stats, err := undoDelay(ctx, kn[i], q)
-		if err != nil {
-			failed = append(failed, err.Error())
+	}
+	stats := make([]string, len(on))
+	errs := onNodes(on, func(k int, n nodes.Node) error {
+		var err error
+		stats[k], err = undoDelay(ctx, n, q)
+		return err
+	})
+	var seen, failed []string
+	for k, n := range on {
+		if errs[k] != nil {
+			failed = append(failed, errs[k].Error())
 			continue
 		}
-		seen = append(seen, fmt.Sprintf("%s: %s", name, stats))
+		seen = append(seen, fmt.Sprintf("%s: %s", n, stats[k]))
 	}
 	if len(failed) > 0 {
 		return strings.Join(seen, "; "), fmt.Errorf("letting go of held packets: %s", strings.Join(failed, "; "))
@@ -320,10 +329,6 @@ func delayerArgs(q int, spec cluster.PacketDelay) []string {
 		"--correlation", pct(spec.Correlation),
 		"--loss", pct(spec.Loss),
 		"--loss-correlation", pct(spec.LossCorrelation),
-		// netdelay's own bound: more than a pod sends in a delay at the
-		// rates a kind cluster on a laptop serves (65,536 packets in
-		// 200 ms is 330,000 packets a second).
-		"--max-len", strconv.Itoa(netdelay.DefaultMaxLen),
 		"--max-runtime", (spec.For + netdelayGrace).String(),
 		"--seed", strconv.FormatUint(spec.Seed, 10),
 	}
@@ -352,49 +357,62 @@ func copySelf(ctx context.Context, n nodes.Node) error {
 
 // ReleaseHeld removes every delay rule and stops every delayer a run left
 // on the cluster's nodes (a run that was killed leaves them; `mcpsim
-// cluster clean`), and names the nodes it cleaned.
+// cluster clean`), on all the nodes at once, and names the nodes it
+// cleaned.
 func (c *Cluster) ReleaseHeld(ctx context.Context) ([]string, error) {
 	kn, err := c.kindNodes()
 	if err != nil {
 		return nil, err
 	}
-	var cleaned []string
-	for _, n := range kn {
-		// The queues a run left: in its rules' comments, or its files.
-		out, err := run(ctx, n, "sh", "-c", "iptables-save -t mangle || exit 1; ls "+netdelayDir+" 2>/dev/null; true")
+	left := make([]bool, len(kn))
+	errs := onNodes(kn, func(k int, n nodes.Node) error {
+		out, err := run(ctx, n, "sh", "-c", leftQueuesScript(inNode))
 		if err != nil {
-			return cleaned, fmt.Errorf("reading node %s's rules: %v: %s", n, err, out)
+			return fmt.Errorf("reading node %s's rules: %v: %s", n, err, out)
 		}
-		queues := leftQueues(out)
+		queues, err := leftQueues(out)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", n, err)
+		}
 		for _, q := range queues {
 			if _, err := undoDelay(ctx, n, q); err != nil {
-				return cleaned, err
+				return err
 			}
 		}
-		if len(queues) > 0 {
+		left[k] = len(queues) > 0
+		return nil
+	})
+	var cleaned []string
+	for k, n := range kn {
+		if left[k] {
 			cleaned = append(cleaned, n.String())
 		}
 	}
-	return cleaned, nil
+	return cleaned, errors.Join(errs...)
 }
 
-// leftQueues reads the queues of the delays a node holds from its mangle
-// rules (their comments, netdelayComment-Q) and the names of the files in
-// netdelayDir (Q.pid, Q.hold, ...), in order.
-func leftQueues(out string) []int {
+// leftQueuesScript prints, a number a line, the queues of the delays a
+// node holds: those its mangle rules name (their comment is
+// netdelayComment-Q, quoted or not) and those with files in the delay
+// directory (Q.pid, Q.hold, ...).
+func leftQueuesScript(f nodeFiles) string {
+	return fmt.Sprintf(`rules=$(iptables-save -t mangle) || exit 1
+printf '%%s\n' "$rules" | sed -n 's/.*--comment "\{0,1\}%[2]s-\([0-9][0-9]*\).*/\1/p'
+ls %[1]s 2>/dev/null | sed -n 's/^\([0-9][0-9]*\)\..*/\1/p'
+true
+`, f.dir, netdelayComment)
+}
+
+// leftQueues reads leftQueuesScript's output: the queues, in order, each
+// once.
+func leftQueues(out string) ([]int, error) {
 	seen := map[int]bool{}
 	for _, f := range strings.Fields(out) {
-		f = strings.Trim(f, `"`)
-		if rest, ok := strings.CutPrefix(f, netdelayComment+"-"); ok {
-			f = rest
-		} else if i := strings.IndexByte(f, '.'); i > 0 {
-			f = f[:i]
-		} else {
-			continue
+		q, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("listing the delays left: %q is not a queue number", f)
 		}
-		if q, err := strconv.Atoi(f); err == nil && q >= netdelayQueue && q < netdelayQueue+netdelayQueues {
-			seen[q] = true
-		}
+		seen[q] = true
 	}
-	return slices.Sorted(maps.Keys(seen))
+	return slices.Sorted(maps.Keys(seen)), nil
 }

@@ -18,7 +18,7 @@ import (
 // grace, so that it lets go by itself should mcpsim be gone.
 func TestDelayerArgs(t *testing.T) {
 	got := strings.Join(delayerArgs(4203, cluster.PacketDelay{Netem: scenario.Netem{Latency: 200 * time.Millisecond, Jitter: 10 * time.Millisecond, Correlation: 25, Loss: 0.5}, For: time.Minute, Seed: 7}), " ")
-	want := "netdelay --queue 4203 --latency 200ms --jitter 10ms --correlation 25 --loss 0.5 --loss-correlation 0 --max-len 65536 --max-runtime 3m0s --seed 7"
+	want := "netdelay --queue 4203 --latency 200ms --jitter 10ms --correlation 25 --loss 0.5 --loss-correlation 0 --max-runtime 3m0s --seed 7"
 	if got != want {
 		t.Fatalf("args\n %s\nwant\n %s", got, want)
 	}
@@ -166,9 +166,9 @@ func TestHoldAndUndoScripts(t *testing.T) {
 }
 
 // TestHoldScriptRefusesAPodOnAnotherNode: a pod routed out of eth0 is
-// not on the node; the hold fails naming it and inserts no rule at all,
-// not even the first pod's (one commit). The undo then stops the
-// delayer it had started.
+// not on the node; the hold fails naming it, inserts no rule at all, not
+// even the first pod's (one commit), and starts no delayer (the routes
+// come first).
 func TestHoldScriptRefusesAPodOnAnotherNode(t *testing.T) {
 	f := newScriptNode(t, delayerBinds)
 	for ip, why := range map[string]string{"10.244.2.7": "10.244.2.7 is routed through eth0, not a pod's veth", "10.9.9.9": "no route to 10.9.9.9: RTNETLINK answers"} {
@@ -179,8 +179,13 @@ func TestHoldScriptRefusesAPodOnAnotherNode(t *testing.T) {
 		if got := f.rules(); len(got) != 0 {
 			t.Errorf("%s: rules %v after a failed hold, want none", ip, got)
 		}
-		if out, err := f.sh(undoScript(f.files, 4200)); err != nil || f.running("4200.pid") {
-			t.Errorf("%s: undo: %v: %s; delayer still running: %v", ip, err, out, f.running("4200.pid"))
+		// The routes are looked up before the delayer starts: there is
+		// none to undo, nor any file of one.
+		if left, _ := os.ReadDir(f.files.dir); len(left) != 0 {
+			t.Errorf("%s: files after a refused hold: %v; want none (no delayer started)", ip, left)
+		}
+		if out, err := f.sh(undoScript(f.files, 4200)); err != nil || out != "" {
+			t.Errorf("%s: undo: %v: %q; want nothing to do", ip, err, out)
 		}
 	}
 }
@@ -230,21 +235,48 @@ func TestUndoStopsAHoldUnderWay(t *testing.T) {
 	}
 }
 
-// TestLeftQueues: cluster clean finds the queues a killed run left, from
-// the comments of its rules (quoted or not) and from its files, and
-// nothing from kube-proxy's rules or addresses.
+// TestLeftQueues: cluster clean finds the queues a killed run left on a
+// node, from the comments of its rules (quoted or not) and from its
+// files, each once, and nothing from kube-proxy's rules or addresses
+// (leftQueuesScript run on a fake node).
 func TestLeftQueues(t *testing.T) {
-	out := `*mangle
-:PREROUTING ACCEPT [0:0]
--A PREROUTING -i veth5 -m comment --comment mcpsim-netdelay-4203 -j NFQUEUE --queue-num 4203 --queue-bypass
+	f := newScriptNode(t, delayerBinds)
+	rules := `-A PREROUTING -i veth5 -m comment --comment mcpsim-netdelay-4203 -j NFQUEUE --queue-num 4203 --queue-bypass
 -A PREROUTING -i veth6 -m comment --comment "mcpsim-netdelay-4205" -j NFQUEUE --queue-num 4205 --queue-bypass
 -A KUBE-SVC -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns" -j KUBE-SEP
-COMMIT
-4200.pid
-4200.out
-4201.hold
 `
-	if got, want := leftQueues(out), []int{4200, 4201, 4203, 4205}; !slices.Equal(got, want) {
-		t.Fatalf("queues %v, want %v", got, want)
+	if err := os.WriteFile(filepath.Join(f.state, "rules"), []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Before the delay directory exists: the rules' queues alone.
+	out, err := f.sh(leftQueuesScript(f.files))
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got, err := leftQueues(out); err != nil || !slices.Equal(got, []int{4203, 4205}) {
+		t.Fatalf("queues %v (%v) from\n%s\nwant [4203 4205]", got, err, out)
+	}
+	if err := os.MkdirAll(f.files.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"4200.pid", "4200.out", "4201.hold", "4203.pid", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(f.files.dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err = f.sh(leftQueuesScript(f.files))
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got, err := leftQueues(out); err != nil || !slices.Equal(got, []int{4200, 4201, 4203, 4205}) {
+		t.Fatalf("queues %v (%v) from\n%s\nwant [4200 4201 4203 4205]", got, err, out)
+	}
+	// Rules that cannot be read are an error, not a node without delays.
+	f.env = append(f.env, "PATH=/nonexistent")
+	if out, err := f.sh(leftQueuesScript(f.files)); err == nil {
+		t.Errorf("no iptables-save, yet the listing succeeded: %q", out)
+	}
+	if _, err := leftQueues("4200\nmcpsim\n"); err == nil {
+		t.Error("leftQueues took a word for a queue number")
 	}
 }
