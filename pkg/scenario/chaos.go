@@ -57,9 +57,7 @@ func NetemOf(s *chaosv1alpha1.NetworkChaosSpec) Netem {
 	var n Netem
 	if d := s.Delay; d != nil {
 		n.Latency, _ = ChaosDuration(d.Latency)
-		if d.Jitter != "" {
-			n.Jitter, _ = ChaosDuration(d.Jitter)
-		}
+		n.Jitter, _ = ChaosDuration(d.Jitter) // none: "", which gives 0
 		n.Correlation, _ = ChaosPercent(d.Correlation)
 	}
 	if l := s.Loss; l != nil {

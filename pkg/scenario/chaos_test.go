@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 )
 
 // TestNetworkAndStressChaosErrors: nonsense in a NetworkChaos or
@@ -84,5 +87,28 @@ func TestNetworkAndStressChaosErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNetemOf: a NetworkChaos's delay and loss as the sim and the kind
+// delayer read them: Chaos Mesh's defaults (no jitter, no correlation:
+// 0) for what it leaves out, and nothing at all without a delay or a
+// loss.
+func TestNetemOf(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		tc   chaosv1alpha1.TcParameter
+		want Netem
+	}{
+		{"delay alone", chaosv1alpha1.TcParameter{Delay: &chaosv1alpha1.DelaySpec{Latency: "150ms"}}, Netem{Latency: 150 * time.Millisecond}},
+		{"delay with jitter and correlation", chaosv1alpha1.TcParameter{Delay: &chaosv1alpha1.DelaySpec{Latency: "1s", Jitter: "20ms", Correlation: "25"}},
+			Netem{Latency: time.Second, Jitter: 20 * time.Millisecond, Correlation: 25}},
+		{"loss", chaosv1alpha1.TcParameter{Loss: &chaosv1alpha1.LossSpec{Loss: "0.5", Correlation: "50"}}, Netem{Loss: 0.5, LossCorrelation: 50}},
+		{"neither", chaosv1alpha1.TcParameter{}, Netem{}},
+	} {
+		s := &chaosv1alpha1.NetworkChaosSpec{TcParameter: c.tc}
+		if got := NetemOf(s); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
 	}
 }
